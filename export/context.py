@@ -1,0 +1,56 @@
+"""What every exporter needs, built once per export run: the model, a SavedModel, calibration."""
+
+from __future__ import annotations
+
+import tempfile
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from export.calibration import CalibrationReader
+from train.architectures import INPUT_NAME, OUTPUT_NAME
+
+
+class ExportContext:
+    def __init__(self, model: Any, calibration: CalibrationReader, opset: int) -> None:
+        self.model = model
+        self.calibration = calibration
+        self.opset = opset
+        self.cache: dict[str, bytes] = {}
+        self._tmp = tempfile.TemporaryDirectory(prefix="mnist-edge-export-")
+        self.tmp = Path(self._tmp.name)
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+    @cached_property
+    def input_signature(self) -> list[Any]:
+        import tensorflow as tf
+
+        return [tf.TensorSpec([None, 28, 28, 1], tf.uint8, name=INPUT_NAME)]
+
+    @cached_property
+    def serving_function(self) -> Any:
+        """Inference-only graph (training=False): dropout and friends never reach the export."""
+        import tensorflow as tf
+
+        model = self.model
+
+        @tf.function(input_signature=self.input_signature)
+        def serve(image: Any) -> dict[str, Any]:
+            return {OUTPUT_NAME: model(image, training=False)}
+
+        return serve
+
+    @cached_property
+    def saved_model_dir(self) -> str:
+        """A SavedModel with frozen-able variables, the converter's most reliable Keras 3 input."""
+        import keras
+
+        path = self.tmp / "saved_model"
+        archive = keras.export.ExportArchive()
+        archive.track(self.model)
+        archive.add_endpoint(name="serving_default", fn=self.serving_function,
+                             input_signature=self.input_signature)
+        archive.write_out(str(path), verbose=False)
+        return str(path)

@@ -1,0 +1,93 @@
+"""The ``mnist-edge`` console script: one parser, a subcommand per job.
+
+Each job's package owns its arguments and its runner; this module only wires them together and
+turns :class:`UserError` into one line on stderr and a non-zero exit. Heavy libraries load inside
+the runners, so ``mnist-edge --help`` and the edge subcommands never import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mnist_edge import __version__
+from mnist_edge.errors import UserError
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    module: str  # where add_arguments and run live
+    add_arguments: str
+    run: str
+    help: str
+
+    def load(self) -> tuple[Callable[[argparse.ArgumentParser], None],
+                            Callable[[argparse.Namespace], int]]:
+        module = importlib.import_module(self.module)
+        return getattr(module, self.add_arguments), getattr(module, self.run)
+
+
+COMMANDS: dict[str, Command] = {
+    c.name: c
+    for c in (
+        Command("train", "train.cli", "add_train_arguments", "run_train",
+                "train a CNN on MNIST (workstation, TensorFlow)"),
+        Command("evaluate", "train.cli", "add_evaluate_arguments", "run_evaluate",
+                "re-compute test metrics and plots for a saved model.keras"),
+        Command("export", "export.cli", "add_arguments", "run",
+                "convert a model.keras to TFLite and ONNX, validated, with a manifest"),
+        Command("data", "mnist_edge.data_cli", "add_arguments", "run",
+                "find, download and verify MNIST; copy it to a folder"),
+    )
+}
+
+
+def _parser(commands: list[Command], prog: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog or "mnist-edge",
+        description="Handwritten-digit recognition: train on a workstation, run on the edge.")
+    parser.add_argument("--version", action="version", version=f"mnist-edge {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in commands:
+        add_arguments, run = command.load()
+        child = sub.add_parser(command.name, help=command.help, description=command.help)
+        add_arguments(child)
+        child.set_defaults(_run=run)
+    return parser
+
+
+def _execute(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ banner quiet
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except UserError as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    return _execute(_parser(list(COMMANDS.values())), argv)
+
+
+def run_standalone(name: str, argv: list[str] | None = None) -> int:
+    """Entry for ``python -m <package>``: the package's own subcommand, without naming it."""
+    command = COMMANDS[name]
+    add_arguments, run = command.load()
+    parser = argparse.ArgumentParser(prog=f"python -m {command.module.split('.')[0]}",
+                                     description=command.help)
+    add_arguments(parser)
+    parser.set_defaults(_run=run)
+    return _execute(parser, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Workstation training of the mnist-edge CNNs (TensorFlow/Keras)."""
