@@ -61,8 +61,9 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, seed: 
     if policy is not None:
         # The batch index keys the stateless randomness: reproducible, different every batch.
         ds = ds.enumerate().map(
-            lambda i, batch: (augment_batch(batch[0], tf.stack([tf.constant(seed, tf.int64), i]),
-                                            policy), batch[1]),
+            lambda i, batch: (augment_batch(batch[0], batch[1],
+                                            tf.stack([tf.constant(seed, tf.int64), i]), policy),
+                              batch[1]),
             num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 

@@ -1,0 +1,121 @@
+"""Strokes: the ``mnist-edge-strokes/1`` replay format and rendering strokes onto an ink canvas.
+
+A stroke is a list of (x, y) points in [0, 1] of the drawing canvas, y pointing down. The app
+draws fingers and the mouse with the same ``draw_segment`` used here, so a replay is rendered
+exactly as a live drawing would be.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from mnist_edge.errors import UserError
+from mnist_edge.fsutil import write_json_atomic
+
+FORMAT = "mnist-edge-strokes/1"
+Point = tuple[float, float]
+Stroke = list[Point]
+
+
+@dataclass
+class Sample:
+    strokes: list[Stroke] = field(default_factory=list)
+    label: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"strokes": [[[round(x, 5), round(y, 5)] for x, y in s]
+                                            for s in self.strokes]}
+        if self.label is not None:
+            data["label"] = self.label
+        return data
+
+
+class ReplayError(UserError):
+    """A malformed replay file; the message names the sample and what is wrong."""
+
+
+def load_samples(path: str | Path) -> list[Sample]:
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReplayError(f"replay file {path} not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReplayError(f"replay file {path} is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
+        raise ReplayError(f"replay file {path}: format is {found!r}, expected {FORMAT!r}")
+    raw_samples = doc.get("samples")
+    if not isinstance(raw_samples, list):
+        raise ReplayError(f"replay file {path}: 'samples' must be a list")
+    return [_parse_sample(path, i, raw) for i, raw in enumerate(raw_samples)]
+
+
+def _parse_sample(path: Path, index: int, raw: Any) -> Sample:
+    where = f"replay file {path}, sample {index}"
+    if not isinstance(raw, dict) or not isinstance(raw.get("strokes"), list):
+        raise ReplayError(f"{where}: needs a 'strokes' list")
+    label = raw.get("label")
+    if label is not None and (not isinstance(label, int) or isinstance(label, bool)
+                              or not 0 <= label <= 9):
+        raise ReplayError(f"{where}: label must be an integer 0-9, got {label!r}")
+    strokes: list[Stroke] = []
+    for s, stroke in enumerate(raw["strokes"]):
+        if not isinstance(stroke, list):
+            raise ReplayError(f"{where}, stroke {s}: must be a list of [x, y] points")
+        points: Stroke = []
+        for p, point in enumerate(stroke):
+            if (not isinstance(point, (list, tuple)) or len(point) != 2
+                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                               and math.isfinite(v) for v in point)):
+                raise ReplayError(f"{where}, stroke {s}, point {p}: expected [x, y] numbers, "
+                                  f"got {point!r}")
+            points.append((float(point[0]), float(point[1])))
+        strokes.append(points)
+    return Sample(strokes, label)
+
+
+def save_samples(path: str | Path, samples: Sequence[Sample]) -> None:
+    write_json_atomic(path, {"format": FORMAT, "samples": [s.to_json() for s in samples]})
+
+
+def draw_segment(canvas: np.ndarray, start: tuple[int, int], end: tuple[int, int],
+                 brush: int) -> None:
+    """A round-capped line of ``brush`` px diameter from start to end, in place (ink 255)."""
+    radius = max(1, brush // 2)
+    if start == end:
+        cv2.circle(canvas, start, radius, 255, -1, lineType=cv2.LINE_AA)
+    else:
+        cv2.line(canvas, start, end, 255, thickness=max(1, brush), lineType=cv2.LINE_AA)
+        cv2.circle(canvas, end, radius, 255, -1, lineType=cv2.LINE_AA)
+        cv2.circle(canvas, start, radius, 255, -1, lineType=cv2.LINE_AA)
+
+
+def to_pixels(point: Point, width: int, height: int) -> tuple[int, int]:
+    x = min(max(point[0], 0.0), 1.0)
+    y = min(max(point[1], 0.0), 1.0)
+    return int(round(x * (width - 1))), int(round(y * (height - 1)))
+
+
+def render(strokes: Sequence[Stroke], width: int, height: int, brush: int) -> np.ndarray:
+    """All strokes on a fresh canvas (uint8 H x W, ink 255 on 0)."""
+    canvas = np.zeros((height, width), dtype=np.uint8)
+    for stroke in strokes:
+        pixels = [to_pixels(p, width, height) for p in stroke]
+        for a, b in zip(pixels, pixels[1:] or pixels):
+            draw_segment(canvas, a, b, brush)
+    return canvas
+
+
+def default_brush(width: int, height: int) -> int:
+    """A brush of ~1/18 of the canvas' shorter side: MNIST-like strokes for a digit drawn at
+    about two-thirds of the canvas height."""
+    return max(3, round(min(width, height) / 18))

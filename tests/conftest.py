@@ -1,0 +1,83 @@
+"""Shared fixtures: real MNIST, and one tiny trained + exported model reused by many tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+
+def _find_data() -> Path:
+    for candidate in (os.environ.get("MNIST_EDGE_DATA"), ROOT.parent / "shared" / "data" / "mnist"):
+        if candidate and (Path(candidate) / "t10k-labels-idx1-ubyte.gz").exists():
+            return Path(candidate)
+    raise RuntimeError("MNIST not found: set MNIST_EDGE_DATA to the folder with the IDX files")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return _find_data()
+
+
+@pytest.fixture(autouse=True)
+def _data_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Every test sees the real data through the variable, and a private empty user cache.
+    monkeypatch.setenv("MNIST_EDGE_DATA", str(_find_data()))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+            module: str = "mnist_edge", timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m <module> ARGS`` the way a user runs the console script."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd or ROOT, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def assert_user_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    """Exit 2, one line on stderr naming the problem, no traceback."""
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], (fragment, errors[0])
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The edge CNN trained for 2 epochs on 6,000 images: a real model in ~20 s."""
+    from mnist_edge.config import build_config
+    from train.config import TrainConfig
+    from train.trainer import train
+
+    os.environ["MNIST_EDGE_DATA"] = str(_find_data())
+    out = tmp_path_factory.mktemp("run")
+    config = build_config(TrainConfig, {"arch": "edge", "epochs": 2, "limit": 6000,
+                                        "augment": "none", "out": str(out), "force": True})
+    train(config)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``tiny_run`` exported to every format."""
+    from export.config import ExportConfig
+    from export.exporter import run_export
+
+    out = tmp_path_factory.mktemp("export") / "models"
+    # A 2-epoch model has soft probabilities, so int8 agreement is checked against 97 %, not 99.5 %.
+    outcomes = run_export(ExportConfig(model=str(tiny_run / "model.keras"), out=str(out),
+                                       calibration_samples=200,
+                                       min_agreement={"int8": 0.97, "dynamic": 0.98}))
+    failed = [(o.fmt.key, o.reason) for o in outcomes if o.status != "ok"]
+    assert not failed, failed
+    return out

@@ -1,0 +1,128 @@
+"""Architectures, augmentation, a real (tiny) training run, evaluate, and the CLI's errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import assert_user_error, run_cli
+from train.architectures import ARCHITECTURES, INPUT_NAME, OUTPUT_NAME, count_macs
+
+
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_architecture_contract(name: str) -> None:
+    model = ARCHITECTURES[name].build()
+    assert model.inputs[0].dtype == "uint8" and tuple(model.input_shape) == (None, 28, 28, 1)
+    assert model.inputs[0].name == INPUT_NAME and model.layers[-1].name == OUTPUT_NAME
+    probs = np.asarray(model(np.full((2, 28, 28, 1), 255, np.uint8), training=False))
+    assert probs.shape == (2, 10) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+
+
+def test_edge_is_cheapest() -> None:
+    macs = {name: count_macs(arch.build()) for name, arch in ARCHITECTURES.items()}
+    params = ARCHITECTURES["edge"].build().count_params()
+    assert macs["edge"] == min(macs.values()) and params < 100_000
+    # Conv 3x3 1->16 at 28x28 alone is 28*28*9*16 multiply-adds.
+    assert macs["edge"] > 28 * 28 * 9 * 16
+
+
+def test_augmentation_is_reproducible_and_bounded() -> None:
+    import tensorflow as tf
+
+    from train.augment import POLICIES, augment_batch
+
+    images = np.zeros((4, 28, 28, 1), np.uint8)
+    images[:, 8:20, 12:16] = 255
+    seed = tf.constant([3, 7], tf.int64)
+    labels = tf.constant([0, 1, 2, 3])
+    a = augment_batch(tf.constant(images), labels, seed, POLICIES["touch"]).numpy()
+    b = augment_batch(tf.constant(images), labels, seed, POLICIES["touch"]).numpy()
+    assert a.dtype == np.uint8 and a.shape == images.shape
+    assert np.array_equal(a, b) and not np.array_equal(a, images)
+
+
+def test_training_artifacts(tiny_run: Path) -> None:
+    names = {p.name for p in tiny_run.iterdir()}
+    assert {"model.keras", "metrics.json", "history.csv", "summary.txt", "curves.png",
+            "confusion.png", "predictions.png", "mistakes.png"} <= names
+    assert "checkpoint.keras" not in names and not [n for n in names if n.startswith(".")]
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.9  # 2 epochs on 6,000 images; chance is 0.1
+    assert len(metrics["confusion_matrix"]) == 10
+    assert sum(map(sum, metrics["confusion_matrix"])) == 10000
+    assert set(metrics["per_class_accuracy"]) == {str(d) for d in range(10)}
+    assert metrics["params"] > 0 and metrics["macs"] > 0 and metrics["train_seconds"] > 0
+    assert metrics["data_checksums"]["train-images-idx3-ubyte"].startswith("ba891046")
+    assert metrics["versions"]["tensorflow"] and metrics["config"]["arch"] == "edge"
+    with open(tiny_run / "history.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 2 and {"accuracy", "val_accuracy", "loss", "val_loss", "lr"} <= set(rows[0])
+    for plot in ("curves.png", "confusion.png", "predictions.png", "mistakes.png"):
+        assert (tiny_run / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_recomputes_metrics(tiny_run: Path, tmp_path: Path) -> None:
+    result = run_cli("evaluate", "--model", str(tiny_run / "model.keras"), "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    evaluation = json.loads((tmp_path / "evaluation.json").read_text())
+    trained = json.loads((tiny_run / "metrics.json").read_text())
+    assert evaluation["test_accuracy"] == pytest.approx(trained["test_accuracy"], abs=1e-4)
+    assert (tmp_path / "confusion.png").exists()
+
+
+def test_train_cli_and_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "train.toml"
+    config.write_text('[train]\narch = "seed-2conv"\nepochs = 5\nlimit = 300\nbatch-size = 64\n')
+    out = tmp_path / "run"
+    # Flags win over the file: one epoch, not five.
+    result = run_cli("--config", str(config), "--epochs", "1", "--out", str(out), module="train")
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["arch"] == "seed-2conv" and metrics["epochs_run"] == 1
+    assert metrics["config"]["batch_size"] == 64 and metrics["train_images"] == 275
+
+
+@pytest.mark.parametrize(("args", "fragments"), [
+    (["--arch", "vgg"], ["unknown architecture 'vgg'", "edge, seed-3conv"]),
+    (["--epochs", "0"], ["--epochs must be a positive integer"]),
+    (["--limit", "-5"], ["--limit must be"]),
+    (["--augment", "wild"], ["unknown augmentation"]),
+    (["--strategy", "tpu"], ["unknown strategy"]),
+])
+def test_train_rejects_bad_flags(args: list[str], fragments: list[str]) -> None:
+    assert_user_error(run_cli("train", *args), *fragments)
+
+
+def test_train_refuses_existing_out_and_unwritable(tmp_path: Path) -> None:
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "model.keras").write_text("keep me")
+    result = run_cli("train", "--limit", "100", "--out", str(tmp_path / "old"))
+    assert_user_error(result, "already exists", "--force")
+    assert (tmp_path / "old" / "model.keras").read_text() == "keep me"
+    (tmp_path / "file").write_text("")
+    assert_user_error(run_cli("train", "--limit", "100", "--out", str(tmp_path / "file" / "x")),
+                      "cannot write")
+
+
+def test_train_missing_data(tmp_path: Path) -> None:
+    assert_user_error(run_cli("train", "--limit", "100", "--out", str(tmp_path / "r"),
+                              "--data-dir", str(tmp_path / "none")), "MNIST not found")
+
+
+def test_bad_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("epochs = 1\nlearning_rate = 3\n")
+    assert_user_error(run_cli("train", "--config", str(config)), "unknown key(s) learning_rate")
+    config.write_text("epochs = [")
+    assert_user_error(run_cli("train", "--config", str(config)), "not valid TOML")
+
+
+def test_evaluate_corrupt_model(tmp_path: Path) -> None:
+    bad = tmp_path / "model.keras"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    assert_user_error(run_cli("evaluate", "--model", str(bad)), "cannot load model")
+    assert_user_error(run_cli("evaluate", "--model", str(tmp_path / "no.keras")), "not found")
