@@ -54,8 +54,8 @@ class _Table:
         if vec is None:
             return []
         start, count = vec
-        return [_Table(self.buf, start + 4 * i + struct.unpack_from("<I", self.buf, start + 4 * i)[0])
-                for i in range(count)]
+        slots = [start + 4 * i for i in range(count)]
+        return [_Table(self.buf, at + struct.unpack_from("<I", self.buf, at)[0]) for at in slots]
 
 
 def read_tflite_metadata(content: bytes) -> dict[str, bytes]:

@@ -78,3 +78,26 @@ def to_mnist(canvas: np.ndarray) -> np.ndarray:
 
 def is_empty(canvas: np.ndarray) -> bool:
     return not np.any(np.asarray(canvas))
+
+
+def image_to_canvas(gray: np.ndarray) -> np.ndarray:
+    """Any grayscale picture of a digit (scan, photo, screenshot; dark-on-light or light-on-dark)
+    -> a canvas with ink 255 on 0, ready for :func:`to_mnist`.
+
+    The border tells the background: a bright border means dark ink on paper, so the picture is
+    inverted. The background level plus three robust deviations is subtracted (paper texture,
+    JPEG noise; zero for clean images, which pass unchanged) and the ink stretched to 255.
+    """
+    g = np.asarray(gray, dtype=np.float32)
+    if g.ndim != 2 or min(g.shape) < 2:
+        raise ValueError(f"expected a 2-D grayscale image, got shape {g.shape}")
+    border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
+    if np.median(border) > 127:
+        g, border = 255.0 - g, 255.0 - border
+    level = float(np.median(border))
+    spread = float(np.median(np.abs(border - level)))
+    g = g - (level + 3 * spread)
+    peak = float(g.max())
+    if peak <= 0:
+        return np.zeros(g.shape, dtype=np.uint8)
+    return np.clip(np.round(g * (255.0 / peak)), 0, 255).astype(np.uint8)

@@ -78,7 +78,7 @@ class Model(ABC):
 
     def _check_signature(self) -> None:
         shape = self.input.shape
-        spatial = shape[1:] if len(shape) == 4 else shape[1:] + (1,) if len(shape) == 3 else ()
+        spatial = shape[1:] if len(shape) == 4 else (*shape[1:], 1) if len(shape) == 3 else ()
         if spatial != (28, 28, 1) or self.output.shape[-1:] != (10,):
             raise ModelError(f"{self.path} takes input {list(shape)} and returns "
                              f"{list(self.output.shape)}; mnist-edge models take [N, 28, 28, 1] "

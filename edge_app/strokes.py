@@ -7,6 +7,7 @@ exactly as a live drawing would be.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Sequence
@@ -106,12 +107,22 @@ def to_pixels(point: Point, width: int, height: int) -> tuple[int, int]:
 
 
 def render(strokes: Sequence[Stroke], width: int, height: int, brush: int) -> np.ndarray:
-    """All strokes on a fresh canvas (uint8 H x W, ink 255 on 0)."""
+    """All strokes on a fresh canvas (uint8 H x W, ink 255 on 0).
+
+    Issues exactly the calls live drawing does (a dot where the finger lands, then one segment
+    per new point, repeats skipped): anti-aliased overlaps are not idempotent, so undo, replay
+    and live ink only match pixel for pixel this way.
+    """
     canvas = np.zeros((height, width), dtype=np.uint8)
     for stroke in strokes:
-        pixels = [to_pixels(p, width, height) for p in stroke]
-        for a, b in zip(pixels, pixels[1:] or pixels):
-            draw_segment(canvas, a, b, brush)
+        if not stroke:
+            continue
+        first = to_pixels(stroke[0], width, height)
+        draw_segment(canvas, first, first, brush)
+        for a, b in itertools.pairwise(stroke):
+            if a != b:
+                draw_segment(canvas, to_pixels(a, width, height), to_pixels(b, width, height),
+                             brush)
     return canvas
 
 

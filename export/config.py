@@ -64,7 +64,8 @@ class ExportConfig:
                 <= 60000, "--calibration-samples must be an integer from 10 to 60000, "
                 f"got {self.calibration_samples!r}")
         require(isinstance(self.opset, int) and 17 <= self.opset <= 21,
-                f"--opset must be from 17 to 21 (tf2onnx 1.17 supports up to 21), got {self.opset!r}")
+                f"--opset must be from 17 to 21 (tf2onnx 1.17 supports up to 21), "
+                f"got {self.opset!r}")
 
     @property
     def out_dir(self) -> Path:

@@ -33,7 +33,7 @@ def validate_file(path: Path, fmt: ExportFormat, images: np.ndarray, labels: np.
         accuracy=float((probs.argmax(1) == labels).mean()),
         agreement=float((probs.argmax(1) == reference.argmax(1)).mean()),
         max_abs_diff=float(np.abs(probs - reference).max()),
-        images=int(len(labels)),
+        images=len(labels),
         runtime=model.runtime,
     )
     return result, probs

@@ -137,7 +137,8 @@ def load_file(path: Path, spec: IdxFile) -> tuple[np.ndarray, str]:
     raw = read_raw(path)
     array = parse_idx(raw, spec.kind, name=str(path))
     if len(array) != spec.count:
-        raise DataError(f"{path} holds {len(array)} {spec.kind}; the canonical file has {spec.count}")
+        raise DataError(f"{path} holds {len(array)} {spec.kind}; the canonical file has "
+                        f"{spec.count}")
     digest = hashlib.sha256(raw).hexdigest()
     if digest != spec.sha256:
         raise DataError(f"{path} fails its checksum (sha256 {digest[:12]}..., expected "
@@ -154,7 +155,8 @@ def cache_dir() -> Path:
     return Path(base) / "mnist-edge" / "mnist"
 
 
-def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None, *, download: bool = True) -> Path:
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None, *,
+                     download: bool = True) -> Path:
     """Return a directory holding all four files, downloading into the cache if allowed."""
     explicit = [(str(data_dir), "--data-dir")] if data_dir else []
     if not explicit and os.environ.get(ENV_DATA):
@@ -204,8 +206,9 @@ def download_file(spec: IdxFile, directory: Path, *, timeout: float = 30.0) -> P
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             reason = getattr(exc, "reason", None) or exc
             errors.append(f"{url}: {reason}")
-    raise DataError(f"could not download {spec.name}: {'; '.join(errors)}. Check the network or "
-                    f"copy the four IDX files somewhere and pass --data-dir DIR (or set {ENV_DATA})")
+    raise DataError(f"could not download {spec.name}: {'; '.join(errors)}. Check the network "
+                    "or copy the four IDX files somewhere and pass --data-dir DIR "
+                    f"(or set {ENV_DATA})")
 
 
 def _fetch(url: str, dest: Path, *, timeout: float) -> None:
@@ -266,7 +269,8 @@ def load_split(split: str, data_dir: str | os.PathLike[str] | None = None, *,
     return MnistSplit(images, labels, {image_spec.name: image_sha, label_spec.name: label_sha})
 
 
-def copy_to(directory: str | os.PathLike[str], data_dir: str | os.PathLike[str] | None = None) -> Path:
+def copy_to(directory: str | os.PathLike[str],
+            data_dir: str | os.PathLike[str] | None = None) -> Path:
     """Copy the verified files into ``directory`` (for moving MNIST onto a device)."""
     source = resolve_data_dir(data_dir)
     dest = Path(directory)

@@ -19,7 +19,8 @@ from mnist_edge.data import DataError, load_split, parse_idx
 
 def idx_images(count: int, rows: int = 28, cols: int = 28, magic: int = data.IMAGE_MAGIC) -> bytes:
     header = b"".join(v.to_bytes(4, "big") for v in (magic, count, rows, cols))
-    return header + bytes(range(256)) * (count * rows * cols // 256) + bytes(count * rows * cols % 256)
+    pixels = count * rows * cols
+    return header + bytes(range(256)) * (pixels // 256) + bytes(pixels % 256)
 
 
 def idx_labels(values: list[int]) -> bytes:
@@ -150,7 +151,7 @@ def test_corrupt_download_leaves_nothing(monkeypatch: pytest.MonkeyPatch,
     bad.write_bytes(gzip.compress(bytes(raw)))
     monkeypatch.delenv("MNIST_EDGE_DATA")
     monkeypatch.setenv(data.ENV_MIRRORS, url)
-    with pytest.raises(DataError, match="could not download t10k-labels.*checksum"):
+    with pytest.raises(DataError, match=r"could not download t10k-labels.*checksum"):
         load_split("test")
     leftovers = [p.name for p in data.cache_dir().iterdir()]
     assert "t10k-labels-idx1-ubyte.gz" not in leftovers

@@ -2,11 +2,12 @@
 
 ``touch`` makes the model read digits as people draw them on a touchscreen: random rotation,
 slant (shear), size, aspect ratio and position in one affine warp, plus stroke thickness
-(blended dilation or erosion). ``touch`` also synthesizes two writing styles that MNIST's US census writers almost never used
-but many others do: the slashed zero (a diagonal stroke through a 0) and the European one (a
-long up-stroke flag on a 1). Without them a model reads those as 8 and 7. ``seed`` reproduces the seed ResNet's policy: rotation +-11.5
-degrees, zoom and shift +-10 %, brightness and Gaussian noise. Randomness is stateless and keyed
-on (seed, batch index), so a run is reproducible.
+(blended dilation or erosion). It also synthesizes two writing styles that MNIST's US census
+writers almost never used but many others do: the slashed zero (a diagonal stroke through a 0)
+and the European one (a long up-stroke flag on a 1); without them a model reads those as 8 and
+7. ``seed`` reproduces the seed ResNet's policy: rotation +-11.5 degrees, zoom and shift
++-10 %, brightness and Gaussian noise. Randomness is stateless and keyed on (seed, batch
+index), so a run is reproducible.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def _draw_segments(x: Any, start: Any, end: Any, width: Any, on: Any) -> Any:
 
 
 def _add_styles(x: Any, labels: Any, seed: Any, chance: float) -> Any:
-    """Slash some zeros (mostly '/', beyond the ring) and flag some ones (down-left from the top)."""
+    """Slash some zeros (mostly '/', past the ring) and flag some ones (down-left from the top)."""
     import tensorflow as tf
 
     n = tf.shape(x)[0]

@@ -64,8 +64,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     test = load_split("test", args.data_dir)
     out = prepare_out_dir(args.out or model_path.parent, force=True)
     from train.architectures import count_macs
-    from train.evaluate import classification_metrics, library_versions, load_keras_model
-    from train.evaluate import predict_probabilities, write_plots
+    from train.evaluate import (
+        classification_metrics,
+        library_versions,
+        load_keras_model,
+        predict_probabilities,
+        write_plots,
+    )
 
     model = load_keras_model(model_path)
     if tuple(model.input_shape[1:]) != (28, 28, 1):

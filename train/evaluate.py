@@ -46,7 +46,7 @@ def classification_metrics(probs: np.ndarray, labels: np.ndarray) -> dict[str, A
         "test_accuracy": float((pred == labels).mean()),
         "test_loss": loss,
         "test_errors": int((pred != labels).sum()),
-        "test_images": int(len(labels)),
+        "test_images": len(labels),
         "per_class_accuracy": {str(d): float(a) for d, a in enumerate(per_class)},
         "confusion_matrix": confusion.tolist(),
     }
@@ -155,4 +155,4 @@ def write_plots(out: Path, history: dict[str, list[float]] | None, images: np.nd
     plot_confusion(confusion, out / "confusion.png")
     plot_predictions(images, labels, probs, out / "predictions.png")
     plot_mistakes(images, labels, probs, out / "mistakes.png")
-    return written + ["confusion.png", "predictions.png", "mistakes.png"]
+    return [*written, "confusion.png", "predictions.png", "mistakes.png"]

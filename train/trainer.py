@@ -119,7 +119,7 @@ class _HistoryCsv:
 
 
 def train(config: TrainConfig) -> dict[str, Any]:
-    """Train ``config.arch`` and write every artifact into ``config.out_dir``; return the metrics."""
+    """Train ``config.arch``, write every artifact into ``config.out_dir``, return the metrics."""
     out = prepare_out_dir(config.out_dir, force=config.force)
     train_split = load_split("train", config.data_dir, limit=config.limit)
     test_split = load_split("test", config.data_dir)
@@ -127,8 +127,12 @@ def train(config: TrainConfig) -> dict[str, Any]:
     import keras
     import tensorflow as tf
 
-    from train.evaluate import classification_metrics, library_versions, predict_probabilities
-    from train.evaluate import write_plots
+    from train.evaluate import (
+        classification_metrics,
+        library_versions,
+        predict_probabilities,
+        write_plots,
+    )
 
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
@@ -151,7 +155,10 @@ def train(config: TrainConfig) -> dict[str, Any]:
 
     checkpoint = _BestCheckpoint(out / CHECKPOINT_FILE)
     history_csv = _HistoryCsv(out / "history.csv")
-    early = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience)
+    # Validation loss is noisy while the cosine schedule is near its peak; stopping then would
+    # cut off the low-LR half where most of the accuracy is won. Count from mid-schedule.
+    early = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
+                                          start_from_epoch=config.epochs // 2)
     train_ds = make_dataset(x_train, y_train, config.batch_size, config.seed, config.augmentation)
     print(f"training {config.arch}: {model.count_params():,} params, {macs:,} MACs, "
           f"{len(y_train):,} train / {len(y_val):,} validation images, augmentation "
@@ -164,7 +171,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
                         verbose=1 if sys.stdout.isatty() else 2)
     except KeyboardInterrupt:
         kept = (f"the best checkpoint so far (epoch {checkpoint.best_epoch}) is "
-                f"{out / CHECKPOINT_FILE}") if checkpoint.best_weights else "no checkpoint was saved"
+                f"{out / CHECKPOINT_FILE}") if checkpoint.best_weights else \
+            "no checkpoint was saved"
         raise TrainingInterrupted(f"training interrupted; {kept}") from None
     train_seconds = time.perf_counter() - started
     if checkpoint.best_weights is not None:
@@ -182,8 +190,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
         "epochs_run": len(history.get("loss", [])),
         "best_epoch": checkpoint.best_epoch,
         "train_seconds": round(train_seconds, 1),
-        "train_images": int(len(y_train)),
-        "val_images": int(len(y_val)),
+        "train_images": len(y_train),
+        "val_images": len(y_val),
         "data_checksums": {**train_split.checksums, **test_split.checksums},
         "versions": library_versions(),
         "config": config.to_dict(),

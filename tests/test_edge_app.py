@@ -1,0 +1,400 @@
+"""The edge app: preprocessing, strokes, layouts, the real pygame loop driven headless."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from edge_app import layout as lay
+from edge_app.preprocess import image_to_canvas, to_mnist
+from edge_app.strokes import FORMAT, ReplayError, Sample, load_samples, save_samples
+from tests.conftest import assert_user_error, run_cli
+
+SIZES = [(800, 480), (720, 1280), (1024, 600), (1280, 720), (640, 480)]
+
+
+# ----------------------------------------------------------------------------- preprocessing
+
+
+def test_to_mnist_geometry() -> None:
+    canvas = np.zeros((300, 500), np.uint8)
+    canvas[40:240, 300:340] = 255  # a tall bar, off-centre
+    out = to_mnist(canvas)
+    assert out.shape == (28, 28) and out.dtype == np.uint8
+    rows, cols = np.nonzero(out)
+    assert rows.max() - rows.min() + 1 == 20  # longer side fitted into 20 px
+    assert 3 <= cols.max() - cols.min() + 1 <= 5  # aspect ratio kept (40:200 -> 4:20)
+    ys, xs = np.mgrid[:28, :28]
+    mass = out.astype(float)
+    assert abs((mass * ys).sum() / mass.sum() - 14) <= 0.5
+    assert abs((mass * xs).sum() / mass.sum() - 14) <= 0.5
+
+
+@pytest.mark.parametrize("canvas", [
+    np.zeros((100, 100), np.uint8),  # empty
+    np.full((100, 100), 255, np.uint8),  # drawn full of ink
+    np.pad(np.full((1, 1), 255, np.uint8), 50),  # a single dot
+    np.zeros((5, 5, 3), np.uint8) + 200,  # colour
+    np.linspace(0, 400, 100 * 80).reshape(100, 80),  # float beyond 255
+])
+def test_to_mnist_never_fails(canvas: np.ndarray) -> None:
+    out = to_mnist(canvas)
+    assert out.shape == (28, 28) and out.dtype == np.uint8
+
+
+def test_to_mnist_keeps_mnist_digits(data_dir: Path) -> None:
+    from mnist_edge.data import load_split
+
+    test = load_split("test", data_dir, limit=500)
+    same = [np.abs(to_mnist(im).astype(int) - im).max() <= 1 for im in test.images]
+    assert np.mean(same) > 0.9  # MNIST digits are already 20 px and centred by mass
+
+
+def test_image_to_canvas_polarity() -> None:
+    paper = np.full((60, 40), 230, np.uint8)
+    paper[10:50, 18:22] = 20  # dark ink on light paper
+    canvas = image_to_canvas(paper)
+    assert canvas[30, 20] == 255 and canvas[2, 2] == 0
+    clean = np.zeros((28, 28), np.uint8)
+    clean[5:20, 10:12] = 180
+    assert np.array_equal(image_to_canvas(clean) > 0, clean > 0)
+
+
+# ----------------------------------------------------------------------------- strokes
+
+
+def test_strokes_roundtrip(tmp_path: Path) -> None:
+    samples = [Sample([[(0.1, 0.2), (0.5, 0.6)], [(0.3, 0.3)]], 4), Sample([[(0.5, 0.5)]])]
+    save_samples(tmp_path / "s.json", samples)
+    again = load_samples(tmp_path / "s.json")
+    assert [s.label for s in again] == [4, None] and again[0].strokes == samples[0].strokes
+
+
+@pytest.mark.parametrize(("doc", "message"), [
+    ({"format": "other", "samples": []}, "expected 'mnist-edge-strokes/1'"),
+    ({"format": FORMAT, "samples": [{"strokes": []}, {"label": 3}]}, "sample 1: needs"),
+    ({"format": FORMAT, "samples": [{"strokes": [[[0.1, "a"]]]}]}, "sample 0, stroke 0, point 0"),
+    ({"format": FORMAT, "samples": [{"strokes": [], "label": 12}]}, "label must be"),
+])
+def test_malformed_replay(tmp_path: Path, doc: dict[str, Any], message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ReplayError, match=message):
+        load_samples(path)
+
+
+# ----------------------------------------------------------------------------- layout
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("rotation", lay.ROTATIONS)
+@pytest.mark.parametrize("multi", [False, True])
+def test_layouts_fit(size: tuple[int, int], rotation: int, multi: bool) -> None:
+    w, h = lay.logical_size(size, rotation)
+    L = lay.compute(w, h, wide_canvas=multi)
+    rects = [L.canvas, L.digit, L.preview, L.bars, L.clear, L.undo, L.status]
+    for r in rects:
+        assert r.w > 0 and r.h > 0 and r.x >= 0 and r.y >= 0
+        assert r.x + r.w <= w and r.y + r.h <= h, (r, w, h)
+    for i, a in enumerate(rects):
+        for b in rects[i + 1:]:
+            apart = (a.x + a.w <= b.x or b.x + b.w <= a.x or a.y + a.h <= b.y or b.y + b.h <= a.y)
+            assert apart, (a, b)
+    assert L.clear.h >= lay.MIN_BUTTON and L.canvas.h >= min(w, h) * 0.5
+
+
+@pytest.mark.parametrize("rotation", lay.ROTATIONS)
+def test_rotation_mapping_inverts(rotation: int) -> None:
+    for u, v in [(0.1, 0.2), (0.9, 0.5), (0.0, 1.0)]:
+        assert np.allclose(lay.to_logical(*lay.from_logical(u, v, rotation), rotation), (u, v))
+
+
+# ----------------------------------------------------------------------------- the real app
+
+
+@pytest.fixture
+def app_factory(tiny_export: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Builds the real App on SDL's dummy video driver, in this process."""
+    import pygame
+
+    from edge_app.app import App, AppConfig, open_display
+    from edge_app.recognizer import Recognizer
+    from edge_app.runtime import load_model
+
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    model = load_model(tiny_export / "edge-int8.tflite")
+    made = []
+
+    def make(size: tuple[int, int] = (800, 480), **options: Any) -> App:
+        screen = open_display(pygame, size, False, True)
+        app = App(pygame, screen, Recognizer(model, 0.5), AppConfig(**options), "tiny")
+        app.clock = pygame.time.Clock()
+        made.append(app)
+        return app
+
+    yield make
+    pygame.quit()
+
+
+def _finger(pg: Any, kind: int, x: float, y: float, finger: int = 0) -> Any:
+    return pg.event.Event(kind, touch_id=1, finger_id=finger, x=x, y=y, dx=0.0, dy=0.0,
+                          pressure=1.0)
+
+
+def _stroke_events(app: Any, points: list[tuple[float, float]], finger: int = 0) -> list[Any]:
+    pg = app.pg
+    events = []
+    for i, p in enumerate(points):
+        u, v = app.display_uv_of(p)
+        events.append(_finger(pg, pg.FINGERDOWN if i == 0 else pg.FINGERMOTION, u, v, finger))
+    events.append(_finger(pg, pg.FINGERUP, *app.display_uv_of(points[-1]), finger))
+    return events
+
+
+def _run(app: Any, events: list[Any]) -> None:
+    for event in events:
+        app.pg.event.post(event)
+    app.frame(None)
+
+
+LINE = [(0.5, 0.15), (0.5, 0.5), (0.52, 0.85)]
+HOOK = [(0.3, 0.2), (0.7, 0.2), (0.45, 0.85)]
+
+
+def test_tap_draws_once(app_factory: Any) -> None:
+    """A touch arrives as finger events plus SDL's synthetic mouse events: one stroke only."""
+    app = app_factory()
+    pg = app.pg
+    events = []
+    for finger_event in _stroke_events(app, LINE):
+        events.append(finger_event)
+        w, h = app.screen.get_size()
+        pos = (int(finger_event.x * w), int(finger_event.y * h))
+        kind = {pg.FINGERDOWN: pg.MOUSEBUTTONDOWN, pg.FINGERMOTION: pg.MOUSEMOTION,
+                pg.FINGERUP: pg.MOUSEBUTTONUP}[finger_event.type]
+        extra = {"button": 1} if kind != pg.MOUSEMOTION else {"rel": (0, 0), "buttons": (1, 0, 0)}
+        events.append(pg.event.Event(kind, pos=pos, touch=True, **extra))
+    _run(app, events)
+    assert len(app.strokes) == 1 and len(app.strokes[0]) == len(LINE)
+    finger_only = app_factory()
+    _run(finger_only, _stroke_events(finger_only, LINE))
+    assert np.array_equal(app.ink, finger_only.ink)
+    assert app.reading is not None
+
+
+def test_mouse_draws(app_factory: Any) -> None:
+    app = app_factory()
+    pg = app.pg
+    c = app.layout.canvas
+    points = [(c.x + 50, c.y + 40), (c.x + 60, c.y + 200), (c.x + 70, c.y + 300)]
+    events = [pg.event.Event(pg.MOUSEBUTTONDOWN, pos=points[0], button=1, touch=False)]
+    events += [pg.event.Event(pg.MOUSEMOTION, pos=p, rel=(0, 0), buttons=(1, 0, 0), touch=False)
+               for p in points[1:]]
+    events.append(pg.event.Event(pg.MOUSEBUTTONUP, pos=points[-1], button=1, touch=False))
+    _run(app, events)
+    assert len(app.strokes) == 1 and app.ink.any() and app.reading is not None
+
+
+def test_undo_clear_and_buttons(app_factory: Any) -> None:
+    app = app_factory()
+    _run(app, _stroke_events(app, LINE) + _stroke_events(app, HOOK))
+    assert len(app.strokes) == 2
+    app.on_key(app.pg.K_u)
+    assert len(app.strokes) == 1
+    only_first = app_factory()
+    _run(only_first, _stroke_events(only_first, LINE))
+    assert np.array_equal(app.ink, only_first.ink)  # undo leaves what one stroke drew live
+    # Tap the on-screen Clear button (centre of its rect, in display coordinates).
+    r = app.layout.clear
+    u, v = (r.x + r.w / 2) / app.logical[0], (r.y + r.h / 2) / app.logical[1]
+    _run(app, [_finger(app.pg, app.pg.FINGERDOWN, u, v), _finger(app.pg, app.pg.FINGERUP, u, v)])
+    assert app.strokes == [] and not app.ink.any() and app.reading is None
+
+
+def test_multi_finger_and_outside_touches(app_factory: Any) -> None:
+    app = app_factory()
+    pg = app.pg
+    first = _stroke_events(app, LINE, finger=0)
+    second = _stroke_events(app, HOOK, finger=1)
+    # Interleave a second finger with the first: only the first one draws.
+    _run(app, [first[0], second[0], first[1], second[1], first[2], second[2], first[-1],
+               second[-1]])
+    assert len(app.strokes) == 1
+    # Touches outside the canvas (on the panel, off the window) draw nothing and do not crash.
+    _run(app, [_finger(pg, pg.FINGERDOWN, 0.99, 0.02), _finger(pg, pg.FINGERMOTION, 1.5, -0.3),
+               _finger(pg, pg.FINGERUP, 2.0, 2.0)])
+    assert len(app.strokes) == 1
+    # A stroke leaving the canvas is clamped to its edge.
+    _run(app, [_finger(pg, pg.FINGERDOWN, *app.display_uv_of((0.5, 0.5))),
+               _finger(pg, pg.FINGERMOTION, 0.99, 0.5), _finger(pg, pg.FINGERUP, 0.99, 0.5)])
+    assert max(x for x, _ in app.strokes[-1]) == 1.0
+
+
+def test_full_canvas_and_dot(app_factory: Any) -> None:
+    app = app_factory()
+    app.ink[:] = 255
+    app.predict_now()
+    app.dirty = True
+    app.draw()
+    assert app.reading is not None
+    app.clear()
+    _run(app, _stroke_events(app, [(0.5, 0.5)]))
+    assert app.reading is not None and app.reading.image.any()
+
+
+# ----------------------------------------------------------------------------- CLI, headless
+
+
+def _models_env(models: Path) -> dict[str, str]:
+    return {"MNIST_EDGE_MODELS": str(models), "SDL_VIDEODRIVER": "dummy"}
+
+
+def _replay_file(tmp_path: Path, samples: list[Sample]) -> Path:
+    path = tmp_path / "replay.json"
+    save_samples(path, samples)
+    return path
+
+
+SAMPLES = [Sample([LINE], 1), Sample([HOOK], 7), Sample([[(0.3, 0.3), (0.7, 0.3), (0.7, 0.7),
+                                                         (0.3, 0.7), (0.3, 0.3)]], 0)]
+
+
+def _json_lines(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_headless_replay_same_in_every_layout(tiny_export: Path, tmp_path: Path,
+                                              size: tuple[int, int]) -> None:
+    replay = _replay_file(tmp_path, SAMPLES)
+    results = []
+    for rotation in lay.ROTATIONS:
+        shot = tmp_path / f"{rotation}.png"
+        r = run_cli("draw", "--headless", "--replay", str(replay), "--size",
+                    f"{size[0]}x{size[1]}", "--rotate", str(rotation), "--brush", "20",
+                    "--screenshot", str(shot), env=_models_env(tiny_export))
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert "runtime litert" in r.stderr and shot.read_bytes()[:4] == b"\x89PNG"
+        results.append([(x["label"], x["digit"]) for x in _json_lines(r.stdout)])
+    assert len(results[0]) == len(SAMPLES)
+    assert all(r == results[0] for r in results)  # rotation changes nothing the model sees
+
+
+def test_replay_record_roundtrip(tiny_export: Path, tmp_path: Path) -> None:
+    replay = _replay_file(tmp_path, SAMPLES)
+    recorded = tmp_path / "rec.json"
+    first = run_cli("draw", "--headless", "--replay", str(replay), "--record", str(recorded),
+                    env=_models_env(tiny_export))
+    assert first.returncode == 0, first.stderr[-2000:]
+    again = run_cli("--headless", "--replay", str(recorded), module="edge_app",
+                    env=_models_env(tiny_export))
+    assert again.returncode == 0, again.stderr[-2000:]
+    digits = [x["digit"] for x in _json_lines(first.stdout)]
+    assert [x["digit"] for x in _json_lines(again.stdout)] == digits
+    assert len(load_samples(recorded)) == len(SAMPLES)
+
+
+def test_multi_digit_number(tiny_export: Path, tmp_path: Path) -> None:
+    def shift(sample: Sample, slot: int) -> list[list[tuple[float, float]]]:
+        return [[(0.05 + (slot + x) * 0.22, 0.2 + y * 0.6) for x, y in s] for s in sample.strokes]
+
+    strokes = [s for slot, sample in enumerate(SAMPLES) for s in shift(sample, slot)]
+    replay = _replay_file(tmp_path, [Sample(strokes)])
+    r = run_cli("draw", "--headless", "--multi", "--replay", str(replay), "--threshold", "0",
+                env=_models_env(tiny_export))
+    assert r.returncode == 0, r.stderr[-2000:]
+    single = run_cli("draw", "--headless", "--replay", str(_replay_file(tmp_path, SAMPLES)),
+                     env=_models_env(tiny_export))
+    expected = "".join(str(x["digit"]) for x in _json_lines(single.stdout))
+    assert _json_lines(r.stdout)[0]["number"] == expected
+
+
+def test_edge_app_never_imports_tensorflow(tiny_export: Path, tmp_path: Path) -> None:
+    """Run the app where importing TensorFlow, Keras or tf2onnx raises."""
+    guard = tmp_path / "guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx', 'tf_keras'):\n"
+        "            raise ImportError('blocked: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n")
+    replay = _replay_file(tmp_path, SAMPLES)
+    env = {**_models_env(tiny_export),
+           "PYTHONPATH": f"{guard}{os.pathsep}{Path(__file__).resolve().parents[1]}"}
+    r = run_cli("--headless", "--replay", str(replay), module="edge_app", env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert len(_json_lines(r.stdout)) == len(SAMPLES)
+    p = run_cli("predict", str(tmp_path / "none.png"), env=env)
+    assert "blocked" not in p.stderr
+
+
+def test_predict_images(tiny_export: Path, tmp_path: Path, data_dir: Path) -> None:
+    import cv2
+
+    from mnist_edge.data import load_split
+
+    test = load_split("test", data_dir, limit=6)
+    files = []
+    for i, (image, label) in enumerate(zip(test.images, test.labels)):
+        path = tmp_path / f"{i}_{label}.png"
+        big = cv2.resize(image, (140, 140), interpolation=cv2.INTER_CUBIC)
+        cv2.imwrite(str(path), 255 - big if i % 2 else big)  # both polarities
+        files.append(str(path))
+    r = run_cli("predict", "--json", *files, env=_models_env(tiny_export))
+    assert r.returncode == 0, r.stderr[-2000:]
+    results = _json_lines(r.stdout)
+    correct = sum(x["digit"] == int(Path(x["file"]).stem.split("_")[1]) for x in results)
+    assert len(results) == 6 and correct >= 5
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    r = run_cli("predict", files[0], str(bad), env=_models_env(tiny_export))
+    assert r.returncode == 2 and "not a readable image" in r.stderr and files[0] in r.stdout
+
+
+def test_bad_inputs(tiny_export: Path, tmp_path: Path) -> None:
+    env = _models_env(tiny_export)
+    replay = _replay_file(tmp_path, SAMPLES)
+    assert_user_error(run_cli("draw", "--headless", "--model", str(tmp_path / "no.tflite"),
+                              env=env), "not found")
+    corrupt = tmp_path / "corrupt.tflite"
+    corrupt.write_bytes((tiny_export / "edge-int8.tflite").read_bytes()[:3000])
+    assert_user_error(run_cli("draw", "--headless", "--model", str(corrupt), env=env),
+                      "not a valid TFLite model")
+    assert_user_error(run_cli("draw", "--headless", "--replay", str(tmp_path / "x.json"),
+                              env=env), "not found")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": FORMAT, "samples": [{"strokes": [[[0, 0]]]},
+                                                             {"strokes": [[[1]]]}]}))
+    assert_user_error(run_cli("draw", "--headless", "--replay", str(bad), env=env), "sample 1")
+    assert_user_error(run_cli("draw", "--replay", str(replay),
+                              env={**env, "SDL_VIDEODRIVER": "no-such-driver"}),
+                      "cannot open a display", "--headless")
+    assert_user_error(run_cli("draw", "--headless", "--size", "80x40", env=env), "--size")
+    assert_user_error(run_cli("draw", "--headless", "--rotate", "45", env=env), "--rotate")
+    assert_user_error(run_cli("draw", "--headless", "--runtime", "onnxruntime", "--model",
+                              str(tiny_export / "edge-int8.tflite"), env=env),
+                      "cannot run .tflite")
+    no_models = run_cli("draw", "--headless", env={**env, "MNIST_EDGE_MODELS": str(tmp_path)})
+    assert_user_error(no_models, "no shipped models")
+
+
+def test_no_runtime_installed(tiny_export: Path, tmp_path: Path) -> None:
+    guard = tmp_path / "guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('ai_edge_litert', 'tflite_runtime', 'onnxruntime'):\n"
+        "            raise ImportError('blocked')\n"
+        "sys.meta_path.insert(0, Block())\n")
+    env = {**_models_env(tiny_export),
+           "PYTHONPATH": f"{guard}{os.pathsep}{Path(__file__).resolve().parents[1]}"}
+    assert_user_error(run_cli("draw", "--headless", env=env), "no runtime installed")
