@@ -153,6 +153,12 @@ class TFLiteModel(Model):
             self._interpreter = interpreter_class(model_content=content, num_threads=threads)
             self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
+            text = " ".join(str(exc).split())
+            if "Didn't find op" in text:
+                detail = text.split("Didn't find op", 1)[1].split(".")[0]
+                raise ModelError(f"{path} needs an operator this {runtime} version lacks "
+                                 f"(op{detail}); use ai-edge-litert or another format of the "
+                                 "model") from None
             raise ModelError(f"{path} is not a valid TFLite model ({_first_line(exc)}); "
                              "it may be truncated or corrupt: export it again") from None
         self.input = self._spec(self._interpreter.get_input_details()[0])

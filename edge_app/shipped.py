@@ -17,7 +17,9 @@ MANIFEST = "manifest.json"
 #: Preferred shipped format per family, best first (fastest at equal accuracy; see the benchmark).
 PREFERRED = {
     "tflite": ("tflite-int8", "tflite-dynamic", "tflite-fp16", "tflite-fp32"),
-    "onnx": ("onnx-int8", "onnx-fp32"),
+    # onnxruntime runs this small fp32 graph faster than its QDQ int8 twin (benchmark: 56 vs
+    # 130 us on x86), at the same accuracy.
+    "onnx": ("onnx-fp32", "onnx-int8"),
 }
 
 

@@ -41,6 +41,8 @@ COMMANDS: dict[str, Command] = {
                 "re-compute test metrics and plots for a saved model.keras"),
         Command("export", "export.cli", "add_arguments", "run",
                 "convert a model.keras to TFLite and ONNX, validated, with a manifest"),
+        Command("bench", "benchmarks.cli", "add_arguments", "run",
+                "latency, accuracy, size, memory per model format and runtime"),
         Command("draw", "edge_app.cli", "add_draw_arguments", "run_draw",
                 "the touch-drawing app: draw a digit, see the prediction live"),
         Command("predict", "edge_app.cli", "add_predict_arguments", "run_predict",

@@ -1,0 +1,57 @@
+"""Cold start: a fresh process imports the runtime, loads the model and reads one digit.
+
+The parent times from spawning this process to the line it prints, so interpreter start-up,
+imports, model load and the first prediction are all in the figure; peak RSS is this process'.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def peak_rss_mb() -> float | None:
+    """This process' peak resident memory in MB.
+
+    Linux: VmHWM, which belongs to this address space. Not ru_maxrss: Linux carries it across
+    exec, so a child would report its (larger) parent's peak.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 2**20 if sys.platform == "darwin" else kb / 1024
+
+
+def main() -> int:
+    spec = json.loads(sys.argv[1])
+    import numpy as np
+
+    digit = np.load(spec["inputs"])["images"][:1]
+    if spec["runtime"] == "keras":
+        import os
+
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        import keras
+
+        model = keras.models.load_model(spec["model"], compile=False)
+        model.predict(digit.reshape(1, 28, 28, 1), verbose=0)
+    else:
+        from edge_app.runtime import load_model
+
+        load_model(spec["model"], spec["runtime"], spec["threads"]).predict_one(digit[0])
+    sys.stdout.write("@@RESULT@@" + json.dumps({"peak_rss_mb": peak_rss_mb()}) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""The benchmark job's configuration."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from edge_app.runtime import RUNTIMES
+from mnist_edge.config import require
+from mnist_edge.errors import UserError
+
+KERAS = "keras"
+ALL_RUNTIMES = (*RUNTIMES, KERAS)
+
+
+def split_list(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else \
+        [part for item in value for part in str(item).split(",")]
+    return tuple(item.strip() for item in items if item.strip())
+
+
+def int_list(value: str | list[int] | tuple[int, ...] | None, flag: str,
+             default: tuple[int, ...]) -> tuple[int, ...]:
+    if value is None:
+        return default
+    try:
+        numbers = tuple(int(v) for v in split_list(value if isinstance(value, str)
+                                                   else [str(v) for v in value]))
+    except ValueError:
+        raise UserError(f"{flag} takes comma-separated positive integers, got {value!r}") from None
+    require(bool(numbers) and all(n > 0 for n in numbers),
+            f"{flag} takes comma-separated positive integers, got {value!r}")
+    return numbers
+
+
+def runtime_pythons(items: list[str] | dict[str, str] | None) -> dict[str, str]:
+    """``NAME=PYTHON`` pairs, plus $MNIST_EDGE_PYTHON_<NAME> (e.g. MNIST_EDGE_PYTHON_TFLITE_RUNTIME)."""
+    found = {name: os.environ[var] for name in RUNTIMES
+             if os.environ.get(var := "MNIST_EDGE_PYTHON_" + name.upper().replace("-", "_"))}
+    pairs = items.items() if isinstance(items, dict) else \
+        (item.partition("=")[::2] for item in items or [])
+    for name, python in pairs:
+        require(name in RUNTIMES and bool(python),
+                f"--runtime-python takes RUNTIME=PYTHON with RUNTIME one of "
+                f"{', '.join(RUNTIMES)}; got {name}={python}")
+        found[name] = python
+    return found
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    models: tuple[str, ...] = ()  # folders (with manifest.json) or model files; default: shipped
+    runtimes: tuple[str, ...] = ()  # default: every runtime that can run each model
+    threads: tuple[int, ...] = (1,)
+    batch_sizes: tuple[int, ...] = (1, 32)
+    warmup: int = 50
+    min_runs: int = 300
+    min_time: float = 2.0
+    limit: int | None = None
+    data_dir: str | None = None
+    out: str | None = None
+    force: bool = False
+    min_accuracy: float | None = None
+    keras_model: str | None = None
+    cold_start: bool = True
+    robust: bool = True
+    timeout: float = 900.0
+    runtime_python: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "models", split_list(self.models))
+        object.__setattr__(self, "runtimes", split_list(self.runtimes))
+        object.__setattr__(self, "threads", int_list(self.threads, "--threads", (1,)))
+        object.__setattr__(self, "batch_sizes", int_list(self.batch_sizes, "--batch-sizes",
+                                                         (1, 32)))
+        object.__setattr__(self, "runtime_python", runtime_pythons(self.runtime_python))
+        unknown = [r for r in self.runtimes if r not in ALL_RUNTIMES]
+        require(not unknown, f"unknown runtime {', '.join(unknown)}; choose from "
+                f"{', '.join(ALL_RUNTIMES)}")
+        require(isinstance(self.warmup, int) and self.warmup >= 0, "--warmup must be >= 0")
+        require(isinstance(self.min_runs, int) and self.min_runs >= 1, "--min-runs must be >= 1")
+        require(self.min_time >= 0, "--min-time must be >= 0 seconds")
+        require(self.limit is None or self.limit >= 1, "--limit must be at least 1 image")
+        require(self.min_accuracy is None or 0 <= self.min_accuracy <= 1,
+                "--min-accuracy must be between 0 and 1")
+        require(self.timeout > 0, "--timeout must be positive")

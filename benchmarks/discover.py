@@ -1,0 +1,96 @@
+"""Which model files to benchmark: a manifest's models, or the .tflite/.onnx files given."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge_app.shipped import MANIFEST, models_dir
+from mnist_edge.errors import UserError
+from mnist_edge.formats import FORMATS, family_of
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    path: Path
+    format: str  # a FORMATS key, or the family when unknown
+    family: str
+    precision: str
+    bytes: int
+
+
+def _from_manifest(directory: Path) -> tuple[list[ModelFile], Path | None]:
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text())
+        entries = manifest["models"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"{directory / MANIFEST} is not a readable manifest ({exc}); "
+                        "export the models again") from None
+    found = []
+    keras = None
+    for entry in entries:
+        path = directory / str(entry.get("file", ""))
+        fmt = FORMATS.get(entry.get("format", ""))
+        family = family_of(path.name)
+        if family is None:
+            continue
+        found.append(ModelFile(path, fmt.key if fmt else family, family,
+                               fmt.precision if fmt else "?", path.stat().st_size
+                               if path.is_file() else 0))
+        source = (entry.get("source") or {}).get("file")
+        if source and (directory / source).is_file():
+            keras = directory / source
+    return found, keras
+
+
+def _from_file(path: Path) -> ModelFile:
+    from edge_app.modelinfo import tflite_description
+
+    family = family_of(path.name)
+    if family is None:
+        raise UserError(f"{path} is neither a .tflite nor an .onnx file")
+    key, precision = family, "?"
+    if family == "tflite" and path.is_file():
+        description = tflite_description(path.read_bytes()) or {}
+        key = description.get("format", key)
+        precision = description.get("precision", precision)
+    elif family == "onnx" and path.is_file():
+        try:
+            import onnx
+
+            props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False)
+                     .metadata_props}
+            description = json.loads(props.get("mnist_edge", "{}"))
+            key = description.get("format", key)
+            precision = description.get("precision", precision)
+        except Exception:  # the worker reports unreadable files as failed rows
+            pass
+    return ModelFile(path, key, family, precision, path.stat().st_size if path.exists() else 0)
+
+
+def discover(paths: tuple[str, ...]) -> tuple[list[ModelFile], Path | None]:
+    """Model files to run and, if one is found, the Keras source for the reference row."""
+    sources = [Path(p) for p in paths] or [models_dir()]
+    models: list[ModelFile] = []
+    keras: Path | None = None
+    for source in sources:
+        if source.is_dir():
+            if (source / MANIFEST).is_file():
+                found, source_keras = _from_manifest(source)
+                models += found
+                keras = keras or source_keras
+            else:
+                models += [_from_file(p) for p in sorted(source.iterdir())
+                           if family_of(p.name)]
+                keras = keras or next(iter(sorted(source.glob("*.keras"))), None)
+        elif source.suffix == ".keras":
+            keras = source
+        elif source.exists():
+            models.append(_from_file(source))
+        else:
+            raise UserError(f"{source} not found; pass model files or a folder of them")
+    if not models and keras is None:
+        raise UserError(f"no models found in {', '.join(map(str, sources))}: pass .tflite/.onnx "
+                        "files or a folder with manifest.json (see 'mnist-edge export')")
+    return models, keras

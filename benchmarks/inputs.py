@@ -1,0 +1,57 @@
+"""The images every row is measured on, prepared once and shared with the workers as .npz.
+
+``robust``: each test digit re-drawn the way people draw on a touchscreen (on a large canvas,
+moved, scaled, stretched, with thicker or thinner strokes) and read back through the app's own
+:func:`edge_app.preprocess.to_mnist`, so the row measures the model *and* the app's path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge_app.preprocess import to_mnist
+from mnist_edge.data import load_split
+
+
+def redraw(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One MNIST digit as a person might draw it on a 240-480 px touchscreen canvas."""
+    size = int(rng.integers(240, 481))
+    canvas = np.zeros((size, size), dtype=np.uint8)
+    height = int(size * rng.uniform(0.25, 0.8))  # small or large writing
+    aspect = rng.uniform(0.8, 1.25)
+    width = max(4, int(height * aspect))
+    big = cv2.resize(image, (width, height), interpolation=cv2.INTER_CUBIC)
+    big = np.where(big > 100, 255, 0).astype(np.uint8)  # a touchscreen stroke is solid ink
+    scale = height / 20  # pixels per MNIST stroke pixel
+    change = rng.choice([-1, 0, 1, 2])  # thinner, same, thicker, much thicker
+    k = max(1, int(round(scale * abs(change) * 0.6)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))
+    if change > 0:
+        big = cv2.dilate(big, kernel)
+    elif change < 0:
+        eroded = cv2.erode(big, kernel)
+        big = eroded if eroded.any() else big
+    big = cv2.GaussianBlur(big, (3, 3), 0)  # the app draws anti-aliased strokes
+    h, w = big.shape
+    if h >= size or w >= size:
+        big = cv2.resize(big, (min(w, size - 2), min(h, size - 2)), interpolation=cv2.INTER_AREA)
+        h, w = big.shape
+    top = int(rng.integers(0, size - h + 1))
+    left = int(rng.integers(0, size - w + 1))
+    canvas[top:top + h, left:left + w] = big
+    return to_mnist(canvas)
+
+
+def prepare(path: Path, data_dir: str | None, limit: int | None, robust: bool,
+            seed: int = 0) -> dict[str, int]:
+    test = load_split("test", data_dir, limit=limit)
+    arrays = {"images": test.images, "labels": test.labels}
+    if robust:
+        rng = np.random.default_rng(seed)
+        arrays["robust_images"] = np.stack([redraw(im, rng) for im in test.images])
+        arrays["robust_labels"] = test.labels
+    np.savez(path, **arrays)
+    return {"images": len(test)}

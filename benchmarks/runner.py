@@ -1,0 +1,169 @@
+"""Plan the rows, run each in a worker subprocess, collect the results."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.config import KERAS, BenchConfig
+from benchmarks.discover import ModelFile, discover
+from benchmarks.inputs import prepare
+from edge_app.runtime import RUNTIMES, is_installed
+from mnist_edge.formats import RUNTIMES_BY_FAMILY
+
+ROOT = Path(__file__).resolve().parent.parent
+MARK = "@@RESULT@@"
+
+
+@dataclass(frozen=True)
+class Row:
+    model: Path
+    format: str
+    precision: str
+    runtime: str
+    threads: int | None
+    bytes: int
+    python: str  # the interpreter the worker runs in
+
+    def key(self) -> dict[str, Any]:
+        return {"model": self.model.name, "format": self.format, "precision": self.precision,
+                "runtime": self.runtime, "threads": self.threads, "bytes": self.bytes}
+
+
+def _tensorflow_installed() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def plan(config: BenchConfig, models: list[ModelFile], keras: Path | None
+         ) -> tuple[list[Row], list[dict[str, Any]]]:
+    """Rows to measure, and rows already decided as skipped (with the reason)."""
+    rows: list[Row] = []
+    skipped: list[dict[str, Any]] = []
+    wanted = config.runtimes or (*RUNTIMES, KERAS)
+    for model in models:
+        for runtime in wanted:
+            if runtime == KERAS:
+                continue
+            if runtime not in RUNTIMES_BY_FAMILY[model.family]:
+                if config.runtimes:  # asked for explicitly: say why there is no row
+                    skipped.append({"model": model.path.name, "format": model.format,
+                                    "runtime": runtime, "status": "skipped",
+                                    "reason": f"{runtime} cannot run .{model.family} models"})
+                continue
+            python = config.runtime_python.get(runtime, sys.executable)
+            if runtime not in config.runtime_python and not is_installed(runtime):
+                skipped.append({"model": model.path.name, "format": model.format,
+                                "runtime": runtime, "status": "skipped",
+                                "reason": f"{RUNTIMES[runtime].distribution} is not installed "
+                                          f"(or give --runtime-python {runtime}=PYTHON)"})
+                continue
+            for threads in config.threads:
+                rows.append(Row(model.path, model.format, model.precision, runtime, threads,
+                                model.bytes, python))
+    if KERAS in wanted:
+        if keras is None:
+            if config.runtimes:
+                skipped.append({"model": "-", "format": "keras", "runtime": KERAS,
+                                "status": "skipped", "reason": "no .keras model found; pass "
+                                "--keras-model PATH"})
+        elif not _tensorflow_installed():
+            skipped.append({"model": keras.name, "format": "keras", "runtime": KERAS,
+                            "status": "skipped", "reason": "TensorFlow is not installed "
+                            "(reference row only)"})
+        else:
+            rows.append(Row(keras, "keras", "fp32", KERAS, None, keras.stat().st_size,
+                            sys.executable))
+    return rows, skipped
+
+
+def _spawn(python: str, module: str, spec: dict[str, Any], timeout: float
+           ) -> tuple[dict[str, Any] | None, str, float]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        "TF_CPP_MIN_LOG_LEVEL": "3"}
+    started = time.perf_counter()
+    try:
+        proc = subprocess.Popen([python, "-m", module, json.dumps(spec)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                                env=env, cwd=ROOT)
+    except OSError as exc:
+        return None, f"cannot start {python}: {exc.strerror or exc}", 0.0
+    # Cold start ends when the result line arrives, not when the interpreter has torn down.
+    first_line_at = None
+    lines = []
+    deadline = started + timeout
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith(MARK) and first_line_at is None:
+                first_line_at = time.perf_counter()
+            if time.perf_counter() > deadline:
+                raise subprocess.TimeoutExpired(module, timeout)
+        proc.wait(timeout=max(1.0, deadline - time.perf_counter()))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return None, f"timed out after {timeout:.0f} s", 0.0
+    stderr = proc.stderr.read() if proc.stderr else ""
+    payload = next((line[len(MARK):] for line in lines if line.startswith(MARK)), None)
+    elapsed = ((first_line_at or time.perf_counter()) - started) * 1000
+    if payload is None:
+        tail = [line for line in stderr.strip().splitlines() if line.strip()]
+        why = tail[-1][:300] if tail else f"exit status {proc.returncode}"
+        return None, f"worker crashed: {why}", elapsed
+    return json.loads(payload), "", elapsed
+
+
+def measure_row(row: Row, config: BenchConfig, inputs: Path) -> dict[str, Any]:
+    spec = {"model": str(row.model), "runtime": row.runtime, "threads": row.threads,
+            "inputs": str(inputs), "warmup": config.warmup, "min_runs": config.min_runs,
+            "min_time": config.min_time, "batch_sizes": list(config.batch_sizes)}
+    result, error, _ = _spawn(row.python, "benchmarks.worker", spec, config.timeout)
+    record: dict[str, Any] = {**row.key(), "status": "failed", "reason": error}
+    if result is not None:
+        record.update(result)
+        record.setdefault("reason", "")
+    if record["status"] == "ok" and config.cold_start:
+        cold, error, elapsed = _spawn(row.python, "benchmarks.coldstart", spec, config.timeout)
+        if cold is not None:
+            record["cold_start_ms"] = elapsed
+            record["peak_rss_mb"] = cold.get("peak_rss_mb")
+        else:
+            record["cold_start_error"] = error
+    return record
+
+
+def run(config: BenchConfig) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    models, keras = discover(config.models)
+    if config.keras_model:
+        keras = Path(config.keras_model)
+    rows, skipped = plan(config, models, keras)
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="mnist-edge-bench-") as tmp:
+        inputs = Path(tmp) / "inputs.npz"
+        counts = prepare(inputs, config.data_dir, config.limit, config.robust)
+        for i, row in enumerate(rows, 1):
+            label = f"[{i}/{len(rows)}] {row.model.name} on {row.runtime}" + \
+                (f", {row.threads} thread(s)" if row.threads else "")
+            print(f"{label} ...", file=sys.stderr, flush=True)
+            record = measure_row(row, config, inputs)
+            p50 = record.get("latency_us", {}).get("p50")
+            print(f"{label}: {record['status']}"
+                  + (f", p50 {p50:.0f} us, accuracy {record['accuracy']:.2%}" if p50 else "")
+                  + (f" ({record['reason']})" if record.get("reason") else ""),
+                  file=sys.stderr, flush=True)
+            results.append(record)
+    return results + skipped, counts

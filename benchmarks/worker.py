@@ -1,0 +1,122 @@
+"""Measure one (model, runtime, threads) row in this process; print one JSON object.
+
+Run by the benchmark as ``python -m benchmarks.worker SPEC_JSON``, possibly with another
+interpreter (tflite-runtime needs numpy < 2). Imports only numpy, the runtime layer and, for the
+Keras reference row, TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+import traceback
+from typing import Any
+
+import numpy as np
+
+from benchmarks.stats import downsample, summarize, time_loop
+
+
+class _KerasModel:
+    """The reference: a Keras model called the way the seed apps did, ``model.predict``."""
+
+    runtime = "keras"
+
+    def __init__(self, path: str) -> None:
+        import os
+
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        import keras
+
+        self.model = keras.models.load_model(path, compile=False)
+        self._x: np.ndarray | None = None
+        self._out: np.ndarray | None = None
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        x = np.asarray(images, dtype=np.uint8).reshape(-1, 28, 28, 1)
+        return np.asarray(self.model.predict(x, verbose=0))
+
+    def bind(self, images: np.ndarray) -> None:
+        self._x = np.asarray(images, dtype=np.uint8).reshape(-1, 28, 28, 1)
+
+    def invoke(self) -> None:
+        self._out = np.asarray(self.model(self._x, training=False))
+
+
+def _versions(runtime: str) -> dict[str, str]:
+    import importlib.metadata as md
+
+    names = {"litert": "ai-edge-litert", "tflite-runtime": "tflite-runtime",
+             "onnxruntime": "onnxruntime", "keras": "tensorflow"}
+    found = {"python": platform.python_version(), "numpy": np.__version__}
+    try:
+        found[names[runtime]] = md.version(names[runtime])
+    except md.PackageNotFoundError:
+        pass
+    return found
+
+
+def predict_all(model: Any, images: np.ndarray, batch: int = 250) -> np.ndarray:
+    return np.concatenate([model.predict_proba(images[i:i + batch])
+                           for i in range(0, len(images), batch)])
+
+
+def measure(spec: dict[str, Any]) -> dict[str, Any]:
+    data = np.load(spec["inputs"])
+    images, labels = data["images"], data["labels"]
+    result: dict[str, Any] = {"versions": _versions(spec["runtime"])}
+    t0 = time.perf_counter_ns()
+    if spec["runtime"] == "keras":
+        model: Any = _KerasModel(spec["model"])
+    else:
+        from edge_app.runtime import load_model
+
+        model = load_model(spec["model"], spec["runtime"], spec["threads"])
+    t1 = time.perf_counter_ns()
+    model.predict_proba(images[:1])
+    t2 = time.perf_counter_ns()
+    result["load_ms"] = (t1 - t0) / 1e6
+    result["first_inference_ms"] = (t2 - t1) / 1e6
+    result["accuracy"] = float((predict_all(model, images).argmax(1) == labels).mean())
+    if "robust_images" in data:
+        robust = predict_all(model, data["robust_images"]).argmax(1)
+        result["robust_accuracy"] = float((robust == data["robust_labels"]).mean())
+    # Single-image latency on real test digits, cycling through them (never zeros).
+    n = len(images)
+    singles = [images[i:i + 1] for i in range(min(n, 1000))]
+    loops = {"warmup": spec["warmup"], "min_runs": spec["min_runs"],
+             "min_time": spec["min_time"]}
+    whole = time_loop(lambda i: model.predict_proba(singles[i % len(singles)]), **loops)
+    invoke = time_loop(lambda i: model.invoke(),
+                       prepare=lambda i: model.bind(singles[i % len(singles)]), **loops)
+    result["latency_us"] = summarize(whole)
+    result["invoke_us"] = summarize(invoke)
+    result["samples_us"] = downsample(whole)
+    throughput = {}
+    for size in spec["batch_sizes"]:
+        batch = np.resize(images, (size, 28, 28))
+        runs = time_loop(lambda i, b=batch: model.predict_proba(b), warmup=3, min_runs=10,
+                         min_time=spec["min_time"] / 2)
+        throughput[str(size)] = size / (np.mean(runs) / 1e9)
+    result["throughput_ips"] = throughput
+    result["status"] = "ok"
+    return result
+
+
+def main() -> int:
+    spec = json.loads(sys.argv[1])
+    try:
+        result = measure(spec)
+    except Exception as exc:  # reported as a failed row; the suite goes on
+        lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+        reason = (lines[-1] if lines else type(exc).__name__)[:300]
+        result = {"status": "failed", "reason": reason,
+                  "traceback": traceback.format_exc(limit=3)[-1500:]}
+    sys.stdout.write("\n@@RESULT@@" + json.dumps(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

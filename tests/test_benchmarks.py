@@ -1,0 +1,184 @@
+"""The benchmark suite with the edge extra only, its outputs, and every bad input.
+
+Timing figures are never asserted: only that they are measured and reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, assert_user_error, run_cli
+
+FAST = ["--limit", "200", "--min-time", "0.05", "--min-runs", "20", "--warmup", "2",
+        "--batch-sizes", "1,8"]
+
+
+def _no_tensorflow(tmp_path: Path) -> dict[str, str]:
+    """An environment where importing TensorFlow/Keras fails, for this process and its workers."""
+    guard = tmp_path / "guard"
+    guard.mkdir(exist_ok=True)
+    (guard / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx'):\n"
+        "            raise ImportError('TensorFlow is blocked in this test')\n"
+        "sys.meta_path.insert(0, Block())\n")
+    return {"PYTHONPATH": f"{guard}{os.pathsep}{ROOT}"}
+
+
+def test_bench_without_tensorflow(tiny_export: Path, tiny_run: Path, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    shutil.copytree(tiny_export, models)
+    shutil.copy(tiny_run / "model.keras", models / "model.keras")  # reference row source
+    out = tmp_path / "bench"
+    r = run_cli("--models", str(models), "--out", str(out), *FAST,
+                env=_no_tensorflow(tmp_path), module="benchmarks")
+    assert r.returncode == 0, r.stderr[-3000:]
+    report = json.loads((out / "results.json").read_text())
+    rows = {(x["format"], x["runtime"]): x for x in report["results"]}
+    assert ("tflite-int8", "litert") in rows and ("onnx-fp32", "onnxruntime") in rows
+    keras = rows[("keras", "keras")]
+    assert keras["status"] == "skipped" and "TensorFlow is not installed" in keras["reason"]
+    for (fmt, runtime), row in rows.items():
+        if runtime in ("litert", "onnxruntime"):
+            assert row["status"] == "ok", row
+            assert 0.8 < row["accuracy"] <= 1 and 0 < row["robust_accuracy"] <= 1
+            assert set(row["latency_us"]) >= {"p50", "p90", "p99", "mean", "std", "min", "max"}
+            assert row["latency_us"]["runs"] >= 20 and row["invoke_us"]["p50"] > 0
+            assert set(row["throughput_ips"]) == {"1", "8"}
+            assert row["load_ms"] > 0 and row["first_inference_ms"] > 0
+            assert row["cold_start_ms"] > 0 and row["peak_rss_mb"] > 0
+            assert row["bytes"] == (models / row["model"]).stat().st_size
+    env = report["environment"]
+    assert env["cores"] and env["python"] and env["numpy"] and "litert" in env["runtimes"]
+    for name in ("results.csv", "results.md", "latency_vs_accuracy.png",
+                 "latency_distribution.png", "size.png"):
+        assert (out / name).stat().st_size > 0, name
+    with open(out / "results.csv") as fh:
+        assert len(list(csv.DictReader(fh))) == len(report["results"])
+    assert "tflite-int8" in r.stdout  # the terminal table
+
+
+def test_keras_reference_row(tiny_run: Path, tiny_export: Path, tmp_path: Path) -> None:
+    r = run_cli("bench", "--models", str(tiny_export / "edge-int8.tflite"), "--keras-model",
+                str(tiny_run / "model.keras"), "--out", str(tmp_path / "b"), "--no-cold-start",
+                "--no-robust", *FAST)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = json.loads((tmp_path / "b" / "results.json").read_text())["results"]
+    keras = next(x for x in rows if x["runtime"] == "keras")
+    litert = next(x for x in rows if x["runtime"] == "litert")
+    assert keras["status"] == "ok" and keras["latency_us"]["p50"] > 0
+    assert abs(keras["accuracy"] - litert["accuracy"]) < 0.02
+
+
+def test_bad_models_become_rows(tiny_export: Path, tmp_path: Path) -> None:
+    """Corrupt, truncated and wrong-shape models fail alone; the good one is still measured."""
+    import numpy as np
+    import tensorflow as tf
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shutil.copy(tiny_export / "edge-int8.tflite", folder / "good.tflite")
+    (folder / "truncated.tflite").write_bytes((tiny_export / "edge-int8.tflite").read_bytes()[:999])
+    (folder / "garbage.onnx").write_bytes(b"\x00" * 100)
+    wrong = tf.keras.Sequential([tf.keras.Input((32, 32, 1)), tf.keras.layers.Flatten(),
+                                 tf.keras.layers.Dense(10, activation="softmax")])
+    wrong(np.zeros((1, 32, 32, 1), np.float32))
+    (folder / "wrong_shape.tflite").write_bytes(
+        tf.lite.TFLiteConverter.from_keras_model(wrong).convert())
+    r = run_cli("bench", "--models", str(folder), "--out", str(tmp_path / "b"), "--no-cold-start",
+                *FAST)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "Traceback" not in r.stdout
+    rows = {x["model"]: x for x in json.loads((tmp_path / "b" / "results.json").read_text())
+            ["results"] if x["runtime"] in ("litert", "onnxruntime")}
+    assert rows["good.tflite"]["status"] == "ok"
+    assert rows["truncated.tflite"]["status"] == "failed"
+    assert "not a valid TFLite model" in rows["truncated.tflite"]["reason"]
+    assert rows["garbage.onnx"]["status"] == "failed"
+    assert "28, 28, 1" in rows["wrong_shape.tflite"]["reason"]
+
+
+def test_timeout_is_a_row_not_a_hang(tiny_export: Path, tmp_path: Path) -> None:
+    r = run_cli("bench", "--models", str(tiny_export / "edge-int8.tflite"), "--out",
+                str(tmp_path / "b"), "--timeout", "0.5", "--min-time", "30", "--no-robust")
+    assert r.returncode == 0, r.stderr[-3000:]
+    row = json.loads((tmp_path / "b" / "results.json").read_text())["results"][0]
+    assert row["status"] == "failed" and "timed out" in row["reason"]
+
+
+def test_min_accuracy_gate(tiny_export: Path, tmp_path: Path) -> None:
+    r = run_cli("bench", "--models", str(tiny_export / "edge-fp32.onnx"), "--out",
+                str(tmp_path / "b"), "--min-accuracy", "0.9999", "--no-cold-start", *FAST)
+    assert r.returncode == 1 and "below --min-accuracy" in r.stderr
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["--runtimes", "tensorrt"], "unknown runtime tensorrt"),
+    (["--threads", "0"], "--threads takes"),
+    (["--batch-sizes", "a"], "--batch-sizes takes"),
+    (["--min-accuracy", "2"], "--min-accuracy must be"),
+])
+def test_bad_flags(tiny_export: Path, args: list[str], fragment: str) -> None:
+    assert_user_error(run_cli("bench", "--models", str(tiny_export), *args), fragment)
+
+
+def test_no_models_and_missing_data(tiny_export: Path, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    assert_user_error(run_cli("bench", "--models", str(tmp_path / "empty"), "--out",
+                              str(tmp_path / "b")), "no models found")
+    assert_user_error(run_cli("bench", "--models", str(tmp_path / "nope.tflite"), "--out",
+                              str(tmp_path / "c")), "not found")
+    assert_user_error(run_cli("bench", "--models", str(tiny_export), "--out",
+                              str(tmp_path / "d"), "--data-dir", str(tmp_path / "empty")),
+                      "MNIST not found")
+
+
+def test_explicit_runtime_that_cannot_run_a_format(tiny_export: Path, tmp_path: Path) -> None:
+    r = run_cli("bench", "--models", str(tiny_export / "edge-int8.tflite"), "--runtimes",
+                "onnxruntime,litert", "--out", str(tmp_path / "b"), "--no-cold-start", *FAST)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = json.loads((tmp_path / "b" / "results.json").read_text())["results"]
+    skipped = next(x for x in rows if x["runtime"] == "onnxruntime")
+    assert skipped["status"] == "skipped" and "cannot run .tflite" in skipped["reason"]
+
+
+def tflite_runtime_python() -> str | None:
+    configured = os.environ.get("MNIST_EDGE_PYTHON_TFLITE_RUNTIME")
+    local = ROOT / ".venv-tflite" / "bin" / "python"
+    return configured or (str(local) if local.exists() else None)
+
+
+@pytest.mark.skipif(tflite_runtime_python() is None,
+                    reason="no tflite-runtime environment (CI builds .venv-tflite)")
+def test_tflite_runtime_measured_in_its_own_environment(tiny_export: Path,
+                                                        tmp_path: Path) -> None:
+    python = tflite_runtime_python()
+    r = run_cli("bench", "--models", str(tiny_export), "--runtimes", "tflite-runtime", "--out",
+                str(tmp_path / "b"), "--runtime-python", f"tflite-runtime={python}", *FAST)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = {x["format"]: x for x in json.loads((tmp_path / "b" / "results.json").read_text())
+            ["results"]}
+    assert rows["tflite-int8"]["status"] == "ok" and rows["tflite-int8"]["accuracy"] > 0.8
+    assert rows["tflite-int8"]["versions"]["tflite-runtime"] == "2.14.0"
+    assert rows["tflite-int8"]["versions"]["numpy"].startswith("1.")
+    # The app's runtime layer on tflite-runtime, driven by a replay, in that environment.
+    import subprocess
+
+    replay = tmp_path / "r.json"
+    replay.write_text(json.dumps({"format": "mnist-edge-strokes/1", "samples": [
+        {"label": 1, "strokes": [[[0.5, 0.1], [0.5, 0.9]]]}]}))
+    app = subprocess.run([python, "-m", "edge_app", "--headless", "--runtime", "tflite-runtime",
+                          "--replay", str(replay)], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT),
+                              "MNIST_EDGE_MODELS": str(tiny_export)}, timeout=300)
+    assert app.returncode == 0, app.stderr[-2000:]
+    assert "runtime tflite-runtime 2.14.0" in app.stderr
+    assert json.loads(app.stdout.strip().splitlines()[-1])["digit"] == 1
