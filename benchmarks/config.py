@@ -36,7 +36,7 @@ def int_list(value: str | list[int] | tuple[int, ...] | None, flag: str,
 
 
 def runtime_pythons(items: list[str] | dict[str, str] | None) -> dict[str, str]:
-    """``NAME=PYTHON`` pairs, plus $MNIST_EDGE_PYTHON_<NAME> (e.g. MNIST_EDGE_PYTHON_TFLITE_RUNTIME)."""
+    """``NAME=PYTHON`` pairs, plus $MNIST_EDGE_PYTHON_<NAME> (MNIST_EDGE_PYTHON_TFLITE_RUNTIME)."""
     found = {name: os.environ[var] for name in RUNTIMES
              if os.environ.get(var := "MNIST_EDGE_PYTHON_" + name.upper().replace("-", "_"))}
     pairs = items.items() if isinstance(items, dict) else \

@@ -7,6 +7,7 @@ Keras reference row, TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import sys
@@ -51,10 +52,8 @@ def _versions(runtime: str) -> dict[str, str]:
     names = {"litert": "ai-edge-litert", "tflite-runtime": "tflite-runtime",
              "onnxruntime": "onnxruntime", "keras": "tensorflow"}
     found = {"python": platform.python_version(), "numpy": np.__version__}
-    try:
+    with contextlib.suppress(md.PackageNotFoundError):
         found[names[runtime]] = md.version(names[runtime])
-    except md.PackageNotFoundError:
-        pass
     return found
 
 

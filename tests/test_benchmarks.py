@@ -46,7 +46,7 @@ def test_bench_without_tensorflow(tiny_export: Path, tiny_run: Path, tmp_path: P
     assert ("tflite-int8", "litert") in rows and ("onnx-fp32", "onnxruntime") in rows
     keras = rows[("keras", "keras")]
     assert keras["status"] == "skipped" and "TensorFlow is not installed" in keras["reason"]
-    for (fmt, runtime), row in rows.items():
+    for (_, runtime), row in rows.items():
         if runtime in ("litert", "onnxruntime"):
             assert row["status"] == "ok", row
             assert 0.8 < row["accuracy"] <= 1 and 0 < row["robust_accuracy"] <= 1
