@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-robust", dest="robust", action="store_false", default=None,
                         help="skip the re-drawn (robust) accuracy")
     parser.add_argument("--timeout", type=float, help="seconds before a row is abandoned")
+    parser.add_argument("--isolation", choices=("process", "none"),
+                        help="process (default): each row in a fresh worker process; none: "
+                        "in this process, for emulators that cannot start another interpreter")
     parser.add_argument("--config", help="TOML file with any of these options; flags win")
 
 

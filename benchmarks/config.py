@@ -67,6 +67,7 @@ class BenchConfig:
     cold_start: bool = True
     robust: bool = True
     timeout: float = 900.0
+    isolation: str = "process"  # "none": measure in this process (emulators without binfmt)
     runtime_python: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -86,3 +87,7 @@ class BenchConfig:
         require(self.min_accuracy is None or 0 <= self.min_accuracy <= 1,
                 "--min-accuracy must be between 0 and 1")
         require(self.timeout > 0, "--timeout must be positive")
+        require(self.isolation in ("process", "none"),
+                f"--isolation must be process or none, got {self.isolation!r}")
+        require(self.isolation == "process" or not self.runtime_python,
+                "--runtime-python needs --isolation process (another interpreter)")

@@ -45,27 +45,18 @@ def _from_manifest(directory: Path) -> tuple[list[ModelFile], Path | None]:
 
 
 def _from_file(path: Path) -> ModelFile:
-    from edge_app.modelinfo import tflite_description
-
     family = family_of(path.name)
     if family is None:
         raise UserError(f"{path} is neither a .tflite nor an .onnx file")
     key, precision = family, "?"
-    if family == "tflite" and path.is_file():
-        description = tflite_description(path.read_bytes()) or {}
+    try:  # the file's own description names its format; unreadable files fail as rows later
+        from edge_app.runtime import load_model
+
+        description = load_model(path).description or {}
         key = description.get("format", key)
         precision = description.get("precision", precision)
-    elif family == "onnx" and path.is_file():
-        try:
-            import onnx
-
-            props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False)
-                     .metadata_props}
-            description = json.loads(props.get("mnist_edge", "{}"))
-            key = description.get("format", key)
-            precision = description.get("precision", precision)
-        except Exception:  # the worker reports unreadable files as failed rows
-            pass
+    except Exception:
+        pass
     return ModelFile(path, key, family, precision, path.stat().st_size if path.exists() else 0)
 
 

@@ -127,12 +127,24 @@ def _spawn(python: str, module: str, spec: dict[str, Any], timeout: float
     return json.loads(payload), "", elapsed
 
 
+def _in_process(spec: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    from benchmarks.worker import run_spec
+
+    return run_spec(spec), ""
+
+
 def measure_row(row: Row, config: BenchConfig, inputs: Path) -> dict[str, Any]:
     spec = {"model": str(row.model), "runtime": row.runtime, "threads": row.threads,
             "inputs": str(inputs), "warmup": config.warmup, "min_runs": config.min_runs,
             "min_time": config.min_time, "batch_sizes": list(config.batch_sizes)}
+    if config.isolation == "none":
+        result, error = _in_process(spec)
+        record: dict[str, Any] = {**row.key(), "reason": "", **(result or {})}
+        if config.cold_start:
+            record["cold_start_error"] = "cold start needs --isolation process"
+        return record
     result, error, _ = _spawn(row.python, "benchmarks.worker", spec, config.timeout)
-    record: dict[str, Any] = {**row.key(), "status": "failed", "reason": error}
+    record = {**row.key(), "status": "failed", "reason": error}
     if result is not None:
         record.update(result)
         record.setdefault("reason", "")

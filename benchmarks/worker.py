@@ -104,15 +104,19 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def main() -> int:
-    spec = json.loads(sys.argv[1])
+def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """``measure``, with any failure turned into a failed row (the suite goes on)."""
     try:
-        result = measure(spec)
-    except Exception as exc:  # reported as a failed row; the suite goes on
+        return measure(spec)
+    except Exception as exc:
         lines = [line for line in str(exc).strip().splitlines() if line.strip()]
         reason = (lines[-1] if lines else type(exc).__name__)[:300]
-        result = {"status": "failed", "reason": reason,
-                  "traceback": traceback.format_exc(limit=3)[-1500:]}
+        return {"status": "failed", "reason": reason,
+                "traceback": traceback.format_exc(limit=3)[-1500:]}
+
+
+def main() -> int:
+    result = run_spec(json.loads(sys.argv[1]))
     sys.stdout.write("\n@@RESULT@@" + json.dumps(result) + "\n")
     return 0
 

@@ -47,6 +47,8 @@ COMMANDS: dict[str, Command] = {
                 "the touch-drawing app: draw a digit, see the prediction live"),
         Command("predict", "edge_app.cli", "add_predict_arguments", "run_predict",
                 "read digits from image files"),
+        Command("pipeline", "mnist_edge.pipeline", "add_arguments", "run",
+                "train -> export -> benchmark -> report; --promote ships the result"),
         Command("data", "mnist_edge.data_cli", "add_arguments", "run",
                 "find, download and verify MNIST; copy it to a folder"),
     )

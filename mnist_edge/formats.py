@@ -56,3 +56,18 @@ def family_of(path: str) -> str | None:
         if lowered.endswith(fmt.suffix):
             return fmt.family
     return None
+
+
+def markdown_table() -> str:
+    """The README's format table, generated from the registry (a test keeps them in sync)."""
+    lines = ["| key | file | precision | runs on | validation: top-1 agreement with Keras | what |",
+             "|---|---|---|---|---|---|"]
+    for f in FORMATS.values():
+        runtimes = ", ".join(RUNTIMES_BY_FAMILY[f.family])
+        lines.append(f"| `{f.key}` | `{f.filename('edge')}` | {f.precision} | {runtimes} | "
+                     f">= {f.min_agreement:.1%} | {f.description} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown_table())
