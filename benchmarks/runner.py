@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,28 +101,38 @@ def _spawn(python: str, module: str, spec: dict[str, Any], timeout: float
                                 env=env, cwd=ROOT)
     except OSError as exc:
         return None, f"cannot start {python}: {exc.strerror or exc}", 0.0
-    # Cold start ends when the result line arrives, not when the interpreter has torn down.
-    first_line_at = None
-    lines = []
-    deadline = started + timeout
-    assert proc.stdout is not None
-    try:
+    # A reader thread notes when the result line arrives (cold start ends there, not at
+    # interpreter teardown); the deadline is enforced here, whether or not the child prints.
+    lines: list[str] = []
+    arrived: list[float] = []
+    errors: list[str] = []
+
+    def read_stdout() -> None:
+        assert proc.stdout is not None
         for line in proc.stdout:
+            if line.startswith(MARK) and not arrived:
+                arrived.append(time.perf_counter())
             lines.append(line)
-            if line.startswith(MARK) and first_line_at is None:
-                first_line_at = time.perf_counter()
-            if time.perf_counter() > deadline:
-                raise subprocess.TimeoutExpired(module, timeout)
-        proc.wait(timeout=max(1.0, deadline - time.perf_counter()))
+
+    def read_stderr() -> None:
+        assert proc.stderr is not None
+        errors.append(proc.stderr.read())
+
+    readers = [threading.Thread(target=f, daemon=True) for f in (read_stdout, read_stderr)]
+    for reader in readers:
+        reader.start()
+    try:
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
-        proc.communicate()
-        return None, f"timed out after {timeout:.0f} s", 0.0
-    stderr = proc.stderr.read() if proc.stderr else ""
+        proc.wait()
+        return None, f"timed out after {timeout:g} s", 0.0
+    for reader in readers:
+        reader.join(timeout=5)
     payload = next((line[len(MARK):] for line in lines if line.startswith(MARK)), None)
-    elapsed = ((first_line_at or time.perf_counter()) - started) * 1000
+    elapsed = ((arrived[0] if arrived else time.perf_counter()) - started) * 1000
     if payload is None:
-        tail = [line for line in stderr.strip().splitlines() if line.strip()]
+        tail = [line for line in "".join(errors).strip().splitlines() if line.strip()]
         why = tail[-1][:300] if tail else f"exit status {proc.returncode}"
         return None, f"worker crashed: {why}", elapsed
     return json.loads(payload), "", elapsed

@@ -18,10 +18,12 @@ esac
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
   || die "Python >= 3.10 needed (Bookworm has 3.11): $(python3 --version)"
 
-apt-get install -y --no-install-recommends python3-venv >/dev/null
+# Console kiosks need SDL's KMS/DRM driver: Debian's python3-pygame has it (system SDL), the
+# pip wheel does not. The venv sees the system pygame and pip keeps it (>= 2.1.2 is enough).
+apt-get install -y --no-install-recommends python3-venv python3-pygame >/dev/null
 id mnist-edge >/dev/null 2>&1 || useradd --system --home /var/lib/mnist-edge --create-home \
   --groups video,input,render mnist-edge
-python3 -m venv /opt/mnist-edge/venv
+python3 -m venv --system-site-packages /opt/mnist-edge/venv
 /opt/mnist-edge/venv/bin/pip install -q --upgrade pip
 /opt/mnist-edge/venv/bin/pip install -q "$src[edge]"
 

@@ -87,6 +87,7 @@ class App:
         self.needs_prediction = False
         self.last_prediction = 0.0
         self.frame_times: deque[float] = deque(maxlen=60)
+        self.last_warning = ""
         # Assets, loaded once.
         self.canvas_surface = pygame.Surface((c.w, c.h), depth=8)
         self.canvas_surface.set_palette([tuple(int(CANVAS_BG[k] + (INK[k] - CANVAS_BG[k]) * i / 255)
@@ -104,8 +105,9 @@ class App:
         px, py = lu * self.logical[0], lv * self.logical[1]
         c = self.layout.canvas
         inside = c.contains(px, py)
-        cx = min(max((px - c.x) / max(c.w - 1, 1), 0.0), 1.0)
-        cy = min(max((py - c.y) / max(c.h - 1, 1), 0.0), 1.0)
+        # Pixel centres (k + 0.5) map to k / (size - 1): the inverse of display_uv_of.
+        cx = min(max((px - c.x - 0.5) / max(c.w - 1, 1), 0.0), 1.0)
+        cy = min(max((py - c.y - 0.5) / max(c.h - 1, 1), 0.0), 1.0)
         return cx, cy, inside
 
     def logical_point(self, u: float, v: float) -> tuple[float, float]:
@@ -113,8 +115,9 @@ class App:
         return lu * self.logical[0], lv * self.logical[1]
 
     def display_uv(self, pos: tuple[int, int]) -> tuple[float, float]:
+        """A mouse position (a pixel) -> display-normalized, at the pixel's centre."""
         w, h = self.screen.get_size()
-        return pos[0] / max(w, 1), pos[1] / max(h, 1)
+        return (pos[0] + 0.5) / max(w, 1), (pos[1] + 0.5) / max(h, 1)
 
     def handle(self, event: Any) -> None:
         pg = self.pg
@@ -154,8 +157,12 @@ class App:
             self.undo()
         elif key == pg.K_s:
             stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-            path = self.save_screenshot(Path(f"mnist-edge-{stamp}.png"))
-            print(f"screenshot saved to {path}", file=sys.stderr)
+            try:
+                path = self.save_screenshot(Path(f"mnist-edge-{stamp}.png"))
+                print(f"screenshot saved to {path}", file=sys.stderr)
+            except (OSError, self.pg.error) as exc:  # read-only SD card, full disk
+                self.warn(f"cannot save a screenshot here ({exc}); start the app in a "
+                          "writable folder")
 
     def pointer_down(self, pointer: int | str, u: float, v: float) -> None:
         if self.pointer is not None or self.button_pointer is not None:
@@ -235,8 +242,19 @@ class App:
         self.dirty = True
 
     def save_recording(self) -> None:
-        if self.config.record:
+        if not self.config.record:
+            return
+        try:
             save_samples(self.config.record, self.recorded)
+        except OSError as exc:
+            self.warn(f"cannot write the recording {self.config.record} ({exc.strerror or exc});"
+                      " pass --record with a writable path")
+
+    def warn(self, message: str) -> None:
+        """A problem worth telling the user about, never worth stopping the app for."""
+        if message != self.last_warning:
+            print(f"mnist-edge: warning: {message}", file=sys.stderr)
+            self.last_warning = message
 
     def save_screenshot(self, path: Path) -> Path:
         with atomic_path(path) as tmp:
