@@ -182,3 +182,33 @@ def test_tflite_runtime_measured_in_its_own_environment(tiny_export: Path,
     assert app.returncode == 0, app.stderr[-2000:]
     assert "runtime tflite-runtime 2.14.0" in app.stderr
     assert json.loads(app.stdout.strip().splitlines()[-1])["digit"] == 1
+
+
+def test_compare_runs(tiny_run: Path, tiny_export: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    shutil.copytree(tiny_export, run / "export")
+    replay = tmp_path / "dev.json"
+    replay.write_text(json.dumps({"format": "mnist-edge-strokes/1", "samples": [
+        {"label": 1, "strokes": [[[0.5, 0.1], [0.5, 0.9]]]}]}))
+    out = tmp_path / "compare.md"
+    r = run_cli(str(run), "--dev", str(replay), "--out", str(out), module="benchmarks.compare")
+    assert r.returncode == 0, r.stderr[-3000:]
+    table = out.read_text().splitlines()
+    assert len(table) == 3 and table[2].startswith("| `edge` |")
+    assert table[2].rstrip().endswith("| 100.00% |")  # the one dev digit, read right
+
+
+def test_pi_estimates_scale_with_arithmetic() -> None:
+    from benchmarks.estimate import REFERENCE, TARGETS, estimate, table
+
+    int8 = {"format": "tflite-int8", "runtime": "litert", "precision": "int8", "status": "ok",
+            "latency_us": {"p50": 25.0}, "invoke_us": {"p50": 20.0}}
+    fp32 = {**int8, "format": "tflite-fp32", "precision": "fp32"}
+    pi4, pi5 = TARGETS
+    assert estimate(int8, pi4) > estimate(int8, pi5) > 25.0
+    # Without a dot-product instruction the Pi 4 gains less from int8 than the Pi 5 does.
+    assert estimate(fp32, pi4) / estimate(int8, pi4) < estimate(fp32, pi5) / estimate(int8, pi5)
+    assert estimate(int8, REFERENCE) == pytest.approx(25.0)
+    text = table([int8, fp32], macs=1_000_000)
+    assert "Raspberry Pi 4 estimate" in text and "1,000,000 multiply-adds" in text

@@ -1,0 +1,91 @@
+"""Compare trained runs side by side: ``python -m benchmarks.compare RUN... --dev FILE --out MD``.
+
+Each RUN is a ``mnist-edge train`` folder with an ``export/`` inside (at least tflite-fp32 and
+tflite-int8). Per run: params, MACs, float and int8 test accuracy, int8 size, single-image
+latency and robust accuracy from the benchmark (LiteRT, 1 thread), and the share of a replay
+file (the drawn dev set) that the app reads correctly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mnist_edge.fsutil import write_text_atomic
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bench(model: Path, data_dir: str | None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "benchmarks", "--models", str(model), "--runtimes", "litert",
+               "--out", tmp, "--force", "--no-cold-start", "--batch-sizes", "1"]
+        if data_dir:
+            cmd += ["--data-dir", data_dir]
+        subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+        return json.loads((Path(tmp) / "results.json").read_text())["results"][0]
+
+
+def _dev(export: Path, replay: Path) -> float:
+    run = subprocess.run([sys.executable, "-m", "edge_app", "--headless", "--replay",
+                          str(replay)], capture_output=True, text=True, check=True, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT),
+                              "MNIST_EDGE_MODELS": str(export)})
+    rows = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    return sum(r["digit"] == r["label"] for r in rows) / len(rows)
+
+
+def row(run: Path, replay: Path | None, data_dir: str | None) -> dict[str, Any]:
+    metrics = json.loads((run / "metrics.json").read_text())
+    manifest = json.loads((run / "export" / "manifest.json").read_text())
+    by_format = {m["format"]: m for m in manifest["models"]}
+    int8 = by_format["tflite-int8"]
+    bench = _bench(run / "export" / int8["file"], data_dir)
+    return {
+        "arch": metrics["arch"], "params": metrics["params"], "macs": metrics["macs"],
+        "epochs": metrics["epochs_run"], "train_s": metrics["train_seconds"],
+        "float": metrics["test_accuracy"], "int8": int8["accuracy"],
+        "int8_kb": int8["bytes"] / 1024,
+        "p50_us": bench["latency_us"]["p50"], "robust": bench.get("robust_accuracy"),
+        "dev": _dev(run / "export", replay) if replay else None,
+    }
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    head = ("| arch | params | MACs | epochs | train min | float acc | int8 acc | int8 KB | "
+            "p50 µs (int8, LiteRT) | robust acc | drawn dev set |")
+    lines = [head, "|" + "---|" * 11]
+    for r in rows:
+        dev = "-" if r["dev"] is None else f"{r['dev']:.2%}"
+        robust = "-" if r["robust"] is None else f"{r['robust']:.2%}"
+        lines.append(f"| `{r['arch']}` | {r['params']:,} | {r['macs'] / 1e6:.2f} M | "
+                     f"{r['epochs']} | {r['train_s'] / 60:.1f} | {r['float']:.2%} | "
+                     f"{r['int8']:.2%} | "
+                     f"{r['int8_kb']:.1f} | {r['p50_us']:.0f} | {robust} | {dev} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.compare", description=__doc__)
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("--dev", type=Path, help="a labelled replay file (mnist-edge-strokes/1)")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--out", type=Path, help="write the Markdown table here")
+    args = parser.parse_args(argv)
+    rows = [row(run, args.dev, args.data_dir) for run in args.runs]
+    table = markdown(rows)
+    if args.out:
+        write_text_atomic(args.out, table + "\n")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

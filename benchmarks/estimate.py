@@ -1,0 +1,97 @@
+"""Estimate single-image latency on a Raspberry Pi 4 / 5 from a benchmark run on another CPU.
+
+    python -m benchmarks.estimate RESULTS_JSON [--macs N] [--out FILE.md]
+
+An *estimate*, not a measurement: each row's measured invoke time is scaled by the ratio of
+per-core peak multiply-accumulate throughput for its arithmetic (fp32 or int8) between the
+measuring CPU and the Pi's, and the measured Python-layer time (whole call minus invoke) by the
+ratio of scalar single-thread speed. Measure on the device with the command printed below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mnist_edge.fsutil import write_text_atomic
+
+
+@dataclass(frozen=True)
+class CpuProfile:
+    name: str
+    ghz: float
+    fp32_macs_per_cycle: int  # per core, SIMD FMA lanes x pipes
+    int8_macs_per_cycle: int  # per core, with the best int8 instruction XNNPACK/MLAS use
+    scalar_vs_reference: float  # single-thread speed relative to the reference CPU (1.0)
+
+    def peak(self, arithmetic: str) -> float:
+        per_cycle = self.int8_macs_per_cycle if arithmetic == "int8" else self.fp32_macs_per_cycle
+        return self.ghz * 1e9 * per_cycle
+
+
+# The measuring machine of this repository's figures: AMD EPYC (Zen 4), AVX-512 + VNNI, 2.6 GHz.
+REFERENCE = CpuProfile("AMD EPYC (Zen 4) 2.6 GHz", 2.6, 32, 64, 1.0)
+TARGETS = (
+    # Cortex-A72: 2x128-bit NEON FMA; no dot-product, int8 via widening multiply-add (SMLAL).
+    CpuProfile("Raspberry Pi 4 (Cortex-A72, 1.8 GHz)", 1.8, 8, 16, 0.25),
+    # Cortex-A76: 2x128-bit NEON FMA, SDOT int8 dot product (ARMv8.2).
+    CpuProfile("Raspberry Pi 5 (Cortex-A76, 2.4 GHz)", 2.4, 8, 32, 0.5),
+)
+
+ARITHMETIC = {"fp32": "fp32", "fp16": "fp32", "dynamic": "int8", "int8": "int8"}
+
+
+def estimate(row: dict[str, Any], target: CpuProfile, reference: CpuProfile = REFERENCE
+             ) -> float:
+    """Estimated whole-call p50 in µs on ``target``."""
+    arithmetic = ARITHMETIC.get(row.get("precision", "fp32"), "fp32")
+    invoke = row["invoke_us"]["p50"]
+    python_layer = max(row["latency_us"]["p50"] - invoke, 0.0)
+    return invoke * reference.peak(arithmetic) / target.peak(arithmetic) + \
+        python_layer / target.scalar_vs_reference
+
+
+def table(results: list[dict[str, Any]], macs: int | None) -> str:
+    rows = [r for r in results if r.get("status") == "ok" and r.get("runtime") != "keras"
+            and (r.get("threads") or 1) == 1]
+    head = ["format", "runtime", "measured here p50 µs",
+            *[f"{t.name.split(' (')[0]} estimate µs" for t in TARGETS]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        lines.append(f"| {r['format']} | {r['runtime']} | {r['latency_us']['p50']:.0f} | "
+                     + " | ".join(f"~{estimate(r, t):.0f}" for t in TARGETS) + " |")
+    notes = ["", "Assumptions (per core, single thread):", ""]
+    for p in (REFERENCE, *TARGETS):
+        notes.append(f"- {p.name}: fp32 {p.fp32_macs_per_cycle} MAC/cycle "
+                     f"({p.peak('fp32') / 1e9:.0f} GMAC/s peak), int8 {p.int8_macs_per_cycle} "
+                     f"MAC/cycle ({p.peak('int8') / 1e9:.0f} GMAC/s), scalar speed "
+                     f"{p.scalar_vs_reference:g}x of the reference")
+    if macs:
+        notes.append(f"- the model: {macs:,} multiply-adds per digit")
+    notes += ["- fp16 files compute in fp32 on these CPUs; dynamic-range files use int8 kernels",
+              "- estimate = invoke x (peak here / peak there) + (whole call - invoke) / scalar "
+              "speed; real kernels reach a different share of peak on each CPU, so expect "
+              "+-50 %"]
+    return "\n".join(lines + notes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.estimate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("results", type=Path, help="results.json of 'mnist-edge bench'")
+    parser.add_argument("--macs", type=int, help="the model's multiply-adds (for the notes)")
+    parser.add_argument("--out", type=Path, help="write the Markdown here")
+    args = parser.parse_args(argv)
+    text = table(json.loads(args.results.read_text())["results"], args.macs)
+    if args.out:
+        write_text_atomic(args.out, text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
