@@ -9,26 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-
-def peak_rss_mb() -> float | None:
-    """This process' peak resident memory in MB.
-
-    Linux: VmHWM, which belongs to this address space. Not ru_maxrss: Linux carries it across
-    exec, so a child would report its (larger) parent's peak.
-    """
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    try:
-        import resource
-    except ImportError:  # Windows
-        return None
-    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return kb / 2**20 if sys.platform == "darwin" else kb / 1024
+from mnist_edge.sysinfo import peak_rss_mb
 
 
 def main() -> int:

@@ -33,6 +33,7 @@ from edge_app.strokes import (
     to_pixels,
 )
 from mnist_edge.fsutil import atomic_path
+from mnist_edge.sysinfo import peak_rss_mb, rss_mb
 
 MOUSE = "mouse"
 LIVE_INTERVAL = 0.12  # s between predictions while a stroke is still being drawn
@@ -88,6 +89,9 @@ class App:
         self.last_prediction = 0.0
         self.frame_times: deque[float] = deque(maxlen=60)
         self.last_warning = ""
+        self.busy_frames_ms: list[float] = []  # frames that handled input: the drawing load
+        self.reading_ms: list[float] = []  # preprocess + predict per reading
+        self.first_frame_at: float | None = None
         # Assets, loaded once.
         self.canvas_surface = pygame.Surface((c.w, c.h), depth=8)
         self.canvas_surface.set_palette([tuple(int(CANVAS_BG[k] + (INK[k] - CANVAS_BG[k]) * i / 255)
@@ -239,6 +243,8 @@ class App:
             self.reading = self.digits[-1].reading if self.digits else None
         else:
             self.reading = self.recognizer.read(self.ink)
+        if self.reading is not None:
+            self.reading_ms.append(self.reading.milliseconds)
         self.dirty = True
 
     def save_recording(self) -> None:
@@ -374,11 +380,17 @@ class App:
     def frame(self, fps: int | None) -> None:
         """One turn of the loop: tick -> events -> update -> draw."""
         self.clock.tick(fps or 0)
-        self.frame_times.append(time.perf_counter())
-        for event in self.pg.event.get():
+        started = time.perf_counter()
+        self.frame_times.append(started)
+        events = self.pg.event.get()
+        for event in events:
             self.handle(event)
         self.update()
         self.draw()
+        if self.first_frame_at is None:
+            self.first_frame_at = time.perf_counter()
+        if events:
+            self.busy_frames_ms.append((time.perf_counter() - started) * 1000)
 
     def run(self) -> None:
         self.clock = self.pg.time.Clock()
@@ -413,7 +425,8 @@ class App:
         """Play samples through the event queue, one sample after another; print JSON lines."""
         self.clock = self.pg.time.Clock()
         correct = labelled = 0
-        for sample in samples:
+        self.rss_after_first: float | None = None
+        for number, sample in enumerate(samples, 1):
             if not self.running:
                 break
             self.clear()
@@ -442,7 +455,27 @@ class App:
                 correct += int(result["digit"] == sample.label)
             out.write(json.dumps(result) + "\n")
             out.flush()
+            if number == min(100, len(samples)):
+                self.rss_after_first = rss_mb()
         return {"samples": len(samples), "labelled": labelled, "correct": correct}
+
+    def performance(self) -> str:
+        """Frame time while drawing, reading time, memory: for the end-of-replay summary."""
+        parts = []
+        if self.busy_frames_ms:
+            frames = np.asarray(self.busy_frames_ms)
+            parts.append(f"frames with input p50 {np.percentile(frames, 50):.1f} ms, p99 "
+                         f"{np.percentile(frames, 99):.1f} ms "
+                         f"(>= {1000 / max(np.percentile(frames, 99), 1e-3):.0f} fps)")
+        if self.reading_ms:
+            reads = np.asarray(self.reading_ms)
+            parts.append(f"preprocess+predict p50 {np.percentile(reads, 50):.2f} ms, p99 "
+                         f"{np.percentile(reads, 99):.2f} ms")
+        now = rss_mb()
+        if now is not None and getattr(self, "rss_after_first", None) is not None:
+            parts.append(f"RSS {self.rss_after_first:.1f} MB after 100 samples, {now:.1f} MB "
+                         f"at the end (peak {peak_rss_mb():.1f} MB)")
+        return "; ".join(parts)
 
 
 def open_display(pygame: Any, size: tuple[int, int] | None, fullscreen: bool,

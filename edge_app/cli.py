@@ -85,6 +85,27 @@ def add_draw_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=int, default=60, help="frame-rate cap (default 60)")
 
 
+def import_pygame() -> Any:
+    """Import pygame without setuptools' pkg_resources.
+
+    pygame.pkgdata imports pkg_resources when it is installed (150 ms here, far more on a Pi 4)
+    only to find its bundled font, which it also finds by path. A None entry in sys.modules
+    makes that one import fail, as Python documents; it is removed again right after.
+    """
+    blocked = "pkg_resources" not in sys.modules
+    if blocked:
+        sys.modules["pkg_resources"] = None  # type: ignore[assignment]
+    try:
+        import pygame
+    except ImportError:
+        raise UserError("pygame is not installed; pip install pygame "
+                        "(or: pip install 'mnist-edge[edge]')") from None
+    finally:
+        if blocked:
+            del sys.modules["pkg_resources"]
+    return pygame
+
+
 def _load(model_arg: str | None, runtime: str, threads: int | None) -> Any:
     from edge_app.runtime import load_model
     from edge_app.shipped import default_model
@@ -101,11 +122,7 @@ def run_draw(args: argparse.Namespace) -> int:
     from edge_app.strokes import load_samples
 
     samples = load_samples(config.replay) if config.replay else None  # fail before any window
-    try:
-        import pygame
-    except ImportError:
-        raise UserError("pygame is not installed; pip install pygame "
-                        "(or: pip install 'mnist-edge[edge]')") from None
+    pygame = import_pygame()
     from edge_app.app import App, AppConfig, describe_model, error_screen, open_display
     from edge_app.recognizer import Recognizer
     from edge_app.runtime import runtime_version
@@ -125,6 +142,7 @@ def run_draw(args: argparse.Namespace) -> int:
     print(f"mnist-edge: runtime {model.runtime} {runtime_version(model.runtime) or ''}, "
           f"model {model.path}", file=sys.stderr)
     screen = open_display(pygame, config.size, config.fullscreen, config.headless)
+    from mnist_edge.sysinfo import seconds_since_start
     app = App(pygame, screen, Recognizer(model, config.threshold),
               AppConfig(threshold=config.threshold, multi=config.multi, brush=config.brush,
                         live=config.live, rotate=config.rotate, fps=config.fps,
@@ -137,9 +155,14 @@ def run_draw(args: argparse.Namespace) -> int:
                 print(f"mnist-edge: replayed {stats['samples']} samples, read "
                       f"{stats['correct']}/{stats['labelled']} correctly "
                       f"({stats['correct'] / stats['labelled']:.2%})", file=sys.stderr)
+            print(f"mnist-edge: {app.performance()}", file=sys.stderr)
         elif config.headless:
             app.clock = pygame.time.Clock()
             app.frame(None)
+            since = seconds_since_start()
+            if since is not None:
+                print(f"mnist-edge: first frame {since * 1000:.0f} ms after process start",
+                      file=sys.stderr)
         else:
             app.run()
         if app.strokes and config.record:
