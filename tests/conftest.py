@@ -42,6 +42,22 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
                           env=full_env, cwd=cwd or ROOT, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
+def blocked_imports_env(tmp_path: Path, *packages: str) -> dict[str, str]:
+    """Environment for a subprocess (and its children) in which importing ``packages`` fails:
+    a ``sitecustomize`` on PYTHONPATH installs a finder that refuses them."""
+    guard = tmp_path / f"guard-{'-'.join(packages)}"
+    guard.mkdir(exist_ok=True)
+    (guard / "sitecustomize.py").write_text(
+        "import sys\n"
+        f"BLOCKED = {packages!r}\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in BLOCKED:\n"
+        "            raise ImportError('blocked in this test: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n")
+    return {"PYTHONPATH": f"{guard}{os.pathsep}{ROOT}"}
+
+
 def assert_user_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
     """Exit 2, one line on stderr naming the problem, no traceback."""
     assert result.returncode == 2, (result.returncode, result.stderr[-2000:])

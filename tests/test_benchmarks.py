@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, assert_user_error, run_cli
+from tests.conftest import ROOT, assert_user_error, blocked_imports_env, run_cli
 
 FAST = ["--limit", "200", "--min-time", "0.05", "--min-runs", "20", "--warmup", "2",
         "--batch-sizes", "1,8"]
@@ -21,16 +21,7 @@ FAST = ["--limit", "200", "--min-time", "0.05", "--min-runs", "20", "--warmup", 
 
 def _no_tensorflow(tmp_path: Path) -> dict[str, str]:
     """An environment where importing TensorFlow/Keras fails, for this process and its workers."""
-    guard = tmp_path / "guard"
-    guard.mkdir(exist_ok=True)
-    (guard / "sitecustomize.py").write_text(
-        "import sys\n"
-        "class Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx'):\n"
-        "            raise ImportError('TensorFlow is blocked in this test')\n"
-        "sys.meta_path.insert(0, Block())\n")
-    return {"PYTHONPATH": f"{guard}{os.pathsep}{ROOT}"}
+    return blocked_imports_env(tmp_path, "tensorflow", "keras", "tf2onnx")
 
 
 def test_bench_without_tensorflow(tiny_export: Path, tiny_run: Path, tmp_path: Path) -> None:

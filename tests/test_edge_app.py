@@ -13,7 +13,7 @@ import pytest
 from edge_app import layout as lay
 from edge_app.preprocess import image_to_canvas, to_mnist
 from edge_app.strokes import FORMAT, ReplayError, Sample, load_samples, save_samples
-from tests.conftest import assert_user_error, run_cli
+from tests.conftest import assert_user_error, blocked_imports_env, run_cli
 
 SIZES = [(800, 480), (720, 1280), (1024, 600), (1280, 720), (640, 480)]
 
@@ -319,18 +319,9 @@ def test_multi_digit_number(tiny_export: Path, tmp_path: Path) -> None:
 
 def test_edge_app_never_imports_tensorflow(tiny_export: Path, tmp_path: Path) -> None:
     """Run the app where importing TensorFlow, Keras or tf2onnx raises."""
-    guard = tmp_path / "guard"
-    guard.mkdir()
-    (guard / "sitecustomize.py").write_text(
-        "import sys\n"
-        "class Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx', 'tf_keras'):\n"
-        "            raise ImportError('blocked: ' + name)\n"
-        "sys.meta_path.insert(0, Block())\n")
     replay = _replay_file(tmp_path, SAMPLES)
     env = {**_models_env(tiny_export),
-           "PYTHONPATH": f"{guard}{os.pathsep}{Path(__file__).resolve().parents[1]}"}
+           **blocked_imports_env(tmp_path, "tensorflow", "keras", "tf2onnx", "tf_keras")}
     r = run_cli("--headless", "--replay", str(replay), module="edge_app", env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     assert len(_json_lines(r.stdout)) == len(SAMPLES)
@@ -389,17 +380,8 @@ def test_bad_inputs(tiny_export: Path, tmp_path: Path) -> None:
 
 
 def test_no_runtime_installed(tiny_export: Path, tmp_path: Path) -> None:
-    guard = tmp_path / "guard"
-    guard.mkdir()
-    (guard / "sitecustomize.py").write_text(
-        "import sys\n"
-        "class Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('ai_edge_litert', 'tflite_runtime', 'onnxruntime'):\n"
-        "            raise ImportError('blocked')\n"
-        "sys.meta_path.insert(0, Block())\n")
     env = {**_models_env(tiny_export),
-           "PYTHONPATH": f"{guard}{os.pathsep}{Path(__file__).resolve().parents[1]}"}
+           **blocked_imports_env(tmp_path, "ai_edge_litert", "tflite_runtime", "onnxruntime")}
     assert_user_error(run_cli("draw", "--headless", env=env), "no runtime installed")
 
 

@@ -126,3 +126,31 @@ def test_evaluate_corrupt_model(tmp_path: Path) -> None:
     bad.write_bytes(b"PK\x03\x04 not really a zip")
     assert_user_error(run_cli("evaluate", "--model", str(bad)), "cannot load model")
     assert_user_error(run_cli("evaluate", "--model", str(tmp_path / "no.keras")), "not found")
+
+
+def test_best_checkpoint_selection_and_stopping(tmp_path: Path) -> None:
+    from train.trainer import _BestCheckpoint
+
+    class FakeModel:
+        stop_training = False
+
+        def __init__(self) -> None:
+            self.epoch = 0
+
+        def get_weights(self) -> list[int]:
+            return [self.epoch]
+
+        def save(self, path: Path) -> None:
+            Path(path).write_text(str(self.epoch))
+
+    best = _BestCheckpoint(tmp_path / "checkpoint.keras", patience=3, start=4)
+    model = FakeModel()
+    accuracies = [0.90, 0.95, 0.95, 0.93, 0.94, 0.94, 0.94, 0.94]
+    for epoch, acc in enumerate(accuracies):
+        model.epoch = epoch + 1
+        best.on_epoch_end(model, epoch, {"val_accuracy": acc})
+        if model.stop_training:
+            break
+    assert best.best_epoch == 3 and best.best_weights == [3]  # the tie went to the later epoch
+    assert (tmp_path / "checkpoint.keras").read_text() == "3"
+    assert best.stopped_epoch == 7  # epochs 5-7 without a gain, counted from mid-schedule

@@ -69,9 +69,15 @@ def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, seed: 
 
 
 class _BestCheckpoint:
-    """Keeps the best weights (by validation loss) in memory and on disk, written atomically."""
+    """Best weights by validation accuracy, in memory and on disk (atomic), and early stopping.
 
-    def __init__(self, path: Path) -> None:
+    Ties go to the later epoch: under the cosine schedule a later epoch has a lower learning
+    rate and generalizes at least as well. Validation loss is not the criterion: late in
+    training it drifts up as the model grows confident while accuracy still improves. Stopping
+    counts only from ``start`` (mid-schedule), where the schedule is past its noisy peak.
+    """
+
+    def __init__(self, path: Path, patience: int, start: int) -> None:
         import keras
 
         outer = self
@@ -82,18 +88,24 @@ class _BestCheckpoint:
 
         self.callback = Callback()
         self.path = path
-        self.best = math.inf
+        self.patience, self.start = patience, start
+        self.best = -math.inf
         self.best_epoch = 0
         self.best_weights: list[Any] | None = None
+        self.stopped_epoch = 0
 
     def on_epoch_end(self, model: Any, epoch: int, logs: dict[str, float]) -> None:
-        value = logs.get("val_loss", math.inf)
-        if value < self.best:
+        value = logs.get("val_accuracy", -math.inf)
+        if value >= self.best:
             self.best, self.best_epoch = value, epoch + 1
             self.best_weights = model.get_weights()
             with atomic_path(self.path) as tmp:
                 model.save(tmp.with_suffix(".keras"))
                 os.replace(tmp.with_suffix(".keras"), tmp)
+        elif epoch + 1 > self.start and epoch + 1 - max(self.best_epoch, self.start) \
+                >= self.patience:
+            model.stop_training = True
+            self.stopped_epoch = epoch + 1
 
 
 class _HistoryCsv:
@@ -153,12 +165,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     summary.write(f"Multiply-accumulates per image: {macs:,}\n")
     write_text_atomic(out / "summary.txt", summary.getvalue())
 
-    checkpoint = _BestCheckpoint(out / CHECKPOINT_FILE)
+    checkpoint = _BestCheckpoint(out / CHECKPOINT_FILE, config.patience, config.epochs // 2)
     history_csv = _HistoryCsv(out / "history.csv")
-    # Validation loss is noisy while the cosine schedule is near its peak; stopping then would
-    # cut off the low-LR half where most of the accuracy is won. Count from mid-schedule.
-    early = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
-                                          start_from_epoch=config.epochs // 2)
     train_ds = make_dataset(x_train, y_train, config.batch_size, config.seed, config.augmentation)
     print(f"training {config.arch}: {model.count_params():,} params, {macs:,} MACs, "
           f"{len(y_train):,} train / {len(y_val):,} validation images, augmentation "
@@ -167,7 +175,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     try:
         fit = model.fit(train_ds, steps_per_epoch=steps, epochs=config.epochs,
                         validation_data=(x_val[..., None], y_val.astype(np.int32)),
-                        callbacks=[checkpoint.callback, history_csv.callback, early],
+                        callbacks=[checkpoint.callback, history_csv.callback],
                         verbose=1 if sys.stdout.isatty() else 2)
     except KeyboardInterrupt:
         kept = (f"the best checkpoint so far (epoch {checkpoint.best_epoch}) is "
