@@ -37,7 +37,7 @@ class PipelineConfig:
     models_dir: str | None = None  # where --promote writes (default: models/ of this checkout)
     resume: bool = False
     force: bool = False
-    bench_min_time: float = 1.0
+    bench_min_time: float = 2.0
     bench_min_runs: int = 300
     runtime_python: tuple[str, ...] = ()
 
@@ -62,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", default=None,
                         help="redo every stage in an existing --out")
     parser.add_argument("--bench-min-time", type=float,
-                        help="seconds of timed calls per benchmark row (default 1)")
+                        help="seconds of timed calls per benchmark row (default 2)")
     parser.add_argument("--bench-min-runs", type=int,
                         help="timed calls per benchmark row, at least (default 300)")
     parser.add_argument("--runtime-python", action="append", metavar="RUNTIME=PYTHON",
@@ -161,18 +161,36 @@ def run_bench(out: Path, config: PipelineConfig) -> None:
     print(report.table(results, bench_cfg.batch_sizes), file=sys.stderr)
 
 
-def recommend(results: list[dict[str, Any]], tolerance: float = 0.001
-              ) -> dict[str, dict[str, Any]]:
-    """Per runtime family, the fastest file within ``tolerance`` of the best accuracy."""
+def recommend(results: list[dict[str, Any]], tolerance: float = 0.001,
+              same_speed: float = 0.10) -> dict[str, dict[str, Any]]:
+    """Per runtime family, the file to deploy.
+
+    Candidates: files that ran on every runtime measured for their family (a Pi may only have
+    the fallback runtime), within ``tolerance`` of the best accuracy. Among them the fastest,
+    where latencies within ``same_speed`` of the fastest count as equal and the more accurate,
+    then the smaller file wins: a 2 µs gap is noise, not a reason to deploy a worse model.
+    """
     picks: dict[str, dict[str, Any]] = {}
-    ok = [r for r in results if r.get("status") == "ok" and r.get("runtime") != "keras"]
+    measured = [r for r in results if r.get("runtime") != "keras" and r.get("status") != "skipped"]
     for family, runtimes in (("tflite", ("litert", "tflite-runtime")), ("onnx", ("onnxruntime",))):
-        rows = [r for r in ok if r["runtime"] in runtimes and (r.get("threads") or 1) == 1]
-        if not rows:
+        rows = [r for r in measured if r["runtime"] in runtimes and (r.get("threads") or 1) == 1]
+        broken = {r["model"] for r in rows if r["status"] != "ok"}
+        ok = [r for r in rows if r["status"] == "ok"]
+        portable = [r for r in ok if r["model"] not in broken] or ok
+        if not portable:
             continue
-        best = max(r["accuracy"] for r in rows)
-        near = [r for r in rows if r["accuracy"] >= best - tolerance]
-        picks[family] = min(near, key=lambda r: (r["latency_us"]["p50"], r["bytes"]))
+        best = max(r["accuracy"] for r in portable)
+        near = [r for r in portable if r["accuracy"] >= best - tolerance]
+        # One row per file: its fastest runtime (LiteRT, where both ran).
+        fastest: dict[str, dict[str, Any]] = {}
+        for r in near:
+            if r["model"] not in fastest or \
+                    r["latency_us"]["p50"] < fastest[r["model"]]["latency_us"]["p50"]:
+                fastest[r["model"]] = r
+        quickest = min(r["latency_us"]["p50"] for r in fastest.values())
+        tied = [r for r in fastest.values()
+                if r["latency_us"]["p50"] <= quickest * (1 + same_speed)]
+        picks[family] = max(tied, key=lambda r: (r["accuracy"], -r["bytes"]))
     return picks
 
 
@@ -208,8 +226,10 @@ def render_report(metrics: dict[str, Any], manifest: dict[str, Any], bench: dict
         p = picks["onnx"]
         lines += ["", f"Where only onnxruntime is available: `{p['model']}` "
                   f"({_pct(p['accuracy'])}, {p['latency_us']['p50']:.0f} µs)."]
-    lines += ["", "Rule: per runtime family, the fastest file within 0.1 points of the most "
-              "accurate one.", "", "## Training", "",
+    lines += ["", "Rule: per runtime family, among files that ran on every runtime measured "
+              "for it and are within 0.1 points of the most accurate, the fastest; latencies "
+              "within 10 % count as equal, and then accuracy and size decide.", "",
+              "## Training", "",
               f"- architecture `{metrics['arch']}`: {metrics['params']:,} parameters, "
               f"{metrics['macs']:,} multiply-adds per digit",
               f"- {metrics['epochs_run']} epochs (best {metrics['best_epoch']}), "

@@ -39,3 +39,26 @@ def test_pipeline_promote_and_resume(tmp_path: Path) -> None:
 
 def test_readme_format_table_comes_from_the_registry() -> None:
     assert markdown_table() in (ROOT / "README.md").read_text()
+
+
+def test_recommendation_prefers_portable_accurate_files() -> None:
+    from mnist_edge.pipeline import recommend
+
+    def row(model: str, runtime: str, p50: float, acc: float, size: int = 60_000,
+            status: str = "ok") -> dict:
+        return {"model": model, "runtime": runtime, "threads": 1, "status": status,
+                "latency_us": {"p50": p50}, "accuracy": acc, "bytes": size}
+
+    results = [
+        row("dynamic.tflite", "litert", 20, 0.9959),
+        row("dynamic.tflite", "tflite-runtime", 0, 0, status="failed"),  # not portable
+        row("int8.tflite", "litert", 22, 0.9962),
+        row("int8.tflite", "tflite-runtime", 106, 0.9962),
+        row("fp32.tflite", "litert", 47, 0.9959, 210_000),
+        row("fp32.onnx", "onnxruntime", 78, 0.9959, 210_000),
+        row("int8.onnx", "onnxruntime", 75, 0.9962, 71_000),
+        row("model.keras", "keras", 50_000, 0.9959),
+    ]
+    picks = recommend(results)
+    assert picks["tflite"]["model"] == "int8.tflite" and picks["tflite"]["runtime"] == "litert"
+    assert picks["onnx"]["model"] == "int8.onnx"  # 75 vs 78 µs is a tie; accuracy decides
