@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from benchmarks.drawn import replay_accuracy
 from mnist_edge.fsutil import write_text_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,15 +34,6 @@ def _bench(model: Path, data_dir: str | None) -> dict[str, Any]:
         return json.loads((Path(tmp) / "results.json").read_text())["results"][0]
 
 
-def _dev(export: Path, replay: Path) -> float:
-    run = subprocess.run([sys.executable, "-m", "edge_app", "--headless", "--replay",
-                          str(replay)], capture_output=True, text=True, check=True, cwd=ROOT,
-                         env={**os.environ, "PYTHONPATH": str(ROOT),
-                              "MNIST_EDGE_MODELS": str(export)})
-    rows = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
-    return sum(r["digit"] == r["label"] for r in rows) / len(rows)
-
-
 def row(run: Path, replay: Path | None, data_dir: str | None) -> dict[str, Any]:
     metrics = json.loads((run / "metrics.json").read_text())
     manifest = json.loads((run / "export" / "manifest.json").read_text())
@@ -54,7 +46,7 @@ def row(run: Path, replay: Path | None, data_dir: str | None) -> dict[str, Any]:
         "float": metrics["test_accuracy"], "int8": int8["accuracy"],
         "int8_kb": int8["bytes"] / 1024,
         "p50_us": bench["latency_us"]["p50"], "robust": bench.get("robust_accuracy"),
-        "dev": _dev(run / "export", replay) if replay else None,
+        "dev": replay_accuracy(run / "export", replay) if replay else None,
     }
 
 

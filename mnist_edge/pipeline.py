@@ -40,6 +40,7 @@ class PipelineConfig:
     bench_min_time: float = 2.0
     bench_min_runs: int = 300
     runtime_python: tuple[str, ...] = ()
+    dev: str | None = None  # a labelled replay file: drawn-digit accuracy through the app
 
     def __post_init__(self) -> None:
         require(not (self.resume and self.force), "--resume and --force exclude each other: "
@@ -63,6 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="redo every stage in an existing --out")
     parser.add_argument("--bench-min-time", type=float,
                         help="seconds of timed calls per benchmark row (default 2)")
+    parser.add_argument("--dev", metavar="REPLAY", help="labelled strokes (mnist-edge-strokes/1)"
+                        " to replay through the app for a drawn-digit accuracy")
     parser.add_argument("--bench-min-runs", type=int,
                         help="timed calls per benchmark row, at least (default 300)")
     parser.add_argument("--runtime-python", action="append", metavar="RUNTIME=PYTHON",
@@ -135,6 +138,17 @@ def run_pipeline(config: PipelineConfig) -> Path:
 
     bench = json.loads((out / "bench" / "results.json").read_text())
     manifest = json.loads((out / "export" / "manifest.json").read_text())
+    if config.dev:
+        from benchmarks.drawn import replay_accuracy
+
+        started = time.perf_counter()
+        print(f"replaying {config.dev} through the app ...", file=sys.stderr, flush=True)
+        bench["drawn"] = {"file": Path(config.dev).name,
+                          "accuracy": replay_accuracy(out / "export", Path(config.dev))}
+        write_json_atomic(out / "bench" / "drawn.json", bench["drawn"])
+        timings["drawn"] = time.perf_counter() - started
+    elif (out / "bench" / "drawn.json").is_file():
+        bench["drawn"] = json.loads((out / "bench" / "drawn.json").read_text())
     report = out / "REPORT.md"
     write_text_atomic(report, render_report(metrics, manifest, bench, timings, config))
     write_json_atomic(out / "timings.json", timings)
@@ -198,6 +212,15 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.2%}"
 
 
+def _drawn_line(bench: dict[str, Any]) -> list[str]:
+    drawn = bench.get("drawn")
+    if not drawn:
+        return []
+    return [f"- drawn digits: {_pct(drawn['accuracy'])} of `{drawn['file']}` read correctly, "
+            "replayed stroke by stroke through the app (`mnist-edge draw --headless --replay`) "
+            "with the recommended model"]
+
+
 def export_table(manifest: dict[str, Any], fp32_bytes: int | None = None) -> str:
     rows = ["| format | file | KB | vs fp32 | accuracy | agreement | max abs diff | export s |",
             "|---|---|---|---|---|---|---|---|"]
@@ -237,6 +260,7 @@ def render_report(metrics: dict[str, Any], manifest: dict[str, Any], bench: dict
               f"`{metrics['config']['augment']}`",
               f"- float test accuracy {_pct(metrics['test_accuracy'])} "
               f"({metrics['test_errors']} errors of {metrics['test_images']:,})",
+              *_drawn_line(bench),
               "", "![curves](train/curves.png)", "", "![confusion](train/confusion.png)", "",
               "## Export", "", export_table(manifest), "", "## Benchmark", "",
               f"Environment: {bench['environment']['cpu']}, {bench['environment']['cores']} "
@@ -273,6 +297,8 @@ def model_card(metrics: dict[str, Any], manifest: dict[str, Any], bench: dict[st
 
     command = ["mnist-edge", "pipeline", "--arch", config.arch, "--epochs", str(config.epochs),
                "--seed", str(config.seed), "--promote"]
+    if config.dev:
+        command += ["--dev", config.dev]
     train_cfg = metrics["config"]
     picks = recommend(bench["results"])
     pick = picks.get("tflite")
@@ -302,15 +328,16 @@ def model_card(metrics: dict[str, Any], manifest: dict[str, Any], bench: dict[st
         "writing styles MNIST's US census writers rarely used: the slashed zero and the "
         "European one with a long flag (30 % of 0s and 1s).",
         f"- Adam, cosine schedule with one warm-up epoch, peak LR {train_cfg['lr']}, batch "
-        f"{train_cfg['batch_size']}, early stopping on validation loss from mid-schedule, best "
-        "weights restored.",
+        f"{train_cfg['batch_size']}; the best epoch by validation accuracy (ties to the later "
+        f"epoch) is kept, and training stops after {train_cfg['patience']} epochs without a "
+        "gain, counted from mid-schedule.",
         f"- Command: `{shlex.join(command)}` (with `--data-dir` or `MNIST_EDGE_DATA` pointing "
         "at MNIST, else it is downloaded and verified).",
         f"- {metrics['epochs_run']} epochs, best epoch {metrics['best_epoch']}, "
         f"{metrics['train_seconds'] / 60:.1f} min of training on {env['cpu']} "
         f"({env['cores']} cores, no GPU).",
         f"- Float test accuracy: {_pct(metrics['test_accuracy'])} "
-        f"({metrics['test_errors']} errors).", "",
+        f"({metrics['test_errors']} errors).", *_drawn_line(bench), "",
         "## Files and accuracy (full MNIST test set, 10,000 images, slim runtimes)", "",
         export_table(manifest), "",
         "## Benchmark (this machine; `mnist-edge bench --models models`)", "",

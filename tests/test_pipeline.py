@@ -13,7 +13,11 @@ QUICK = ["--limit", "3000", "--epochs", "2", "--bench-min-time", "0.05", "--benc
 
 def test_pipeline_promote_and_resume(tmp_path: Path) -> None:
     out, models = tmp_path / "p", tmp_path / "models"
-    r = run_cli("pipeline", *QUICK, "--out", str(out), "--promote", "--models-dir", str(models))
+    dev = tmp_path / "dev.json"
+    dev.write_text(json.dumps({"format": "mnist-edge-strokes/1", "samples": [
+        {"label": 1, "strokes": [[[0.5, 0.1], [0.5, 0.9]]]}]}))
+    r = run_cli("pipeline", *QUICK, "--out", str(out), "--promote", "--models-dir", str(models),
+                "--dev", str(dev))
     assert r.returncode == 0, r.stderr[-3000:]
     report = (out / "REPORT.md").read_text()
     assert "**Deploy `edge-" in report and "## Benchmark" in report and "curves.png" in report
@@ -22,6 +26,7 @@ def test_pipeline_promote_and_resume(tmp_path: Path) -> None:
     assert (models / "model.keras").is_file()
     card = (models / "README.md").read_text()
     assert "## Known limits" in card and "mnist-edge pipeline --arch edge" in card
+    assert "of `dev.json` read correctly" in card and "drawn digits" in report
     # The app finds the promoted models.
     replay = tmp_path / "r.json"
     replay.write_text(json.dumps({"format": "mnist-edge-strokes/1", "samples": [
