@@ -36,9 +36,8 @@ def int_list(value: str | list[int] | tuple[int, ...] | None, flag: str,
 
 
 def runtime_pythons(items: list[str] | dict[str, str] | None) -> dict[str, str]:
-    """``NAME=PYTHON`` pairs, plus $MNIST_EDGE_PYTHON_<NAME> (MNIST_EDGE_PYTHON_TFLITE_RUNTIME)."""
-    found = {name: os.environ[var] for name in RUNTIMES
-             if os.environ.get(var := "MNIST_EDGE_PYTHON_" + name.upper().replace("-", "_"))}
+    """Explicit ``NAME=PYTHON`` pairs (``--runtime-python``)."""
+    found = {}
     pairs = items.items() if isinstance(items, dict) else \
         (item.partition("=")[::2] for item in items or [])
     for name, python in pairs:
@@ -47,6 +46,12 @@ def runtime_pythons(items: list[str] | dict[str, str] | None) -> dict[str, str]:
                 f"{', '.join(RUNTIMES)}; got {name}={python}")
         found[name] = python
     return found
+
+
+def runtime_pythons_from_env() -> dict[str, str]:
+    """$MNIST_EDGE_PYTHON_<NAME> defaults, e.g. MNIST_EDGE_PYTHON_TFLITE_RUNTIME."""
+    return {name: os.environ[var] for name in RUNTIMES
+            if os.environ.get(var := "MNIST_EDGE_PYTHON_" + name.upper().replace("-", "_"))}
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,14 @@ class BenchConfig:
         object.__setattr__(self, "threads", int_list(self.threads, "--threads", (1,)))
         object.__setattr__(self, "batch_sizes", int_list(self.batch_sizes, "--batch-sizes",
                                                          (1, 32)))
-        object.__setattr__(self, "runtime_python", runtime_pythons(self.runtime_python))
+        require(self.isolation in ("process", "none"),
+                f"--isolation must be process or none, got {self.isolation!r}")
+        explicit = runtime_pythons(self.runtime_python)
+        require(self.isolation == "process" or not explicit,
+                "--runtime-python needs --isolation process (another interpreter)")
+        # Environment defaults apply only where another interpreter can be started at all.
+        inherited = runtime_pythons_from_env() if self.isolation == "process" else {}
+        object.__setattr__(self, "runtime_python", {**inherited, **explicit})
         unknown = [r for r in self.runtimes if r not in ALL_RUNTIMES]
         require(not unknown, f"unknown runtime {', '.join(unknown)}; choose from "
                 f"{', '.join(ALL_RUNTIMES)}")
@@ -87,7 +99,3 @@ class BenchConfig:
         require(self.min_accuracy is None or 0 <= self.min_accuracy <= 1,
                 "--min-accuracy must be between 0 and 1")
         require(self.timeout > 0, "--timeout must be positive")
-        require(self.isolation in ("process", "none"),
-                f"--isolation must be process or none, got {self.isolation!r}")
-        require(self.isolation == "process" or not self.runtime_python,
-                "--runtime-python needs --isolation process (another interpreter)")

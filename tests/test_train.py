@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -154,3 +155,31 @@ def test_best_checkpoint_selection_and_stopping(tmp_path: Path) -> None:
     assert best.best_epoch == 3 and best.best_weights == [3]  # the tie went to the later epoch
     assert (tmp_path / "checkpoint.keras").read_text() == "3"
     assert best.stopped_epoch == 7  # epochs 5-7 without a gain, counted from mid-schedule
+
+
+def test_ctrl_c_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "train", "--limit", "2000", "--epochs", "200",
+                             "--augment", "none", "--out", str(out)], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    checkpoint = out / "checkpoint.keras"
+    deadline = time.monotonic() + 300
+    while not checkpoint.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    assert checkpoint.exists(), "no checkpoint was written"
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr and "best checkpoint so far" in stderr
+    assert not (out / "model.keras").exists()  # no final model pretends the run finished
+    from train.evaluate import load_keras_model
+
+    assert load_keras_model(checkpoint).count_params() > 0  # a complete, loadable file

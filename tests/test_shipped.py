@@ -1,0 +1,58 @@
+"""Golden tests of the shipped models in models/: what the manifest and the card promise holds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_app.runtime import load_model
+from edge_app.shipped import default_model
+from mnist_edge.formats import FORMATS
+from mnist_edge.fsutil import sha256_file
+from tests.conftest import ROOT
+
+MODELS = ROOT / "models"
+MANIFEST = json.loads((MODELS / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def test_set(data_dir: Path):  # type: ignore[no-untyped-def]
+    from mnist_edge.data import load_split
+
+    return load_split("test", data_dir)
+
+
+@pytest.mark.parametrize("entry", MANIFEST["models"], ids=lambda e: e["format"])
+def test_shipped_file_reproduces_its_manifest(entry: dict, test_set) -> None:  # type: ignore[no-untyped-def]
+    from export.validate import predict_all
+
+    path = MODELS / entry["file"]
+    assert sha256_file(path) == entry["sha256"] and path.stat().st_size == entry["bytes"]
+    model = load_model(path)
+    assert model.description["format"] == entry["format"] == FORMATS[entry["format"]].key
+    accuracy = float((predict_all(model, test_set.images).argmax(1) == test_set.labels).mean())
+    assert accuracy == pytest.approx(entry["accuracy"], abs=2e-4)
+
+
+def test_shipped_targets(test_set) -> None:  # type: ignore[no-untyped-def]
+    by_format = {m["format"]: m for m in MANIFEST["models"]}
+    assert by_format["tflite-int8"]["accuracy"] >= 0.996
+    assert by_format["tflite-int8"]["bytes"] <= 100 * 1024
+    assert by_format["onnx-int8"]["accuracy"] >= 0.995
+    assert set(by_format) == set(FORMATS)
+    path, runtime = default_model()
+    assert path.name == by_format["tflite-int8"]["file"] and runtime == "litert"
+
+
+def test_to_mnist_costs_at_most_0_3_points(test_set) -> None:  # type: ignore[no-untyped-def]
+    from edge_app.preprocess import to_mnist
+    from export.validate import predict_all
+
+    model = load_model(MODELS / "edge-int8.tflite")
+    raw = (predict_all(model, test_set.images).argmax(1) == test_set.labels).mean()
+    prepared = np.stack([to_mnist(image) for image in test_set.images])
+    via_app = (predict_all(model, prepared).argmax(1) == test_set.labels).mean()
+    assert raw - via_app <= 0.003
