@@ -32,7 +32,7 @@ class DrawConfig:
     model: str | None = None
     runtime: str = "auto"
     fullscreen: bool = False
-    size: tuple[int, int] | None = None
+    size: tuple[int, int] | str | None = None  # "WxH" from a flag or TOML, parsed below
     rotate: int = 0
     threshold: float = 0.6
     multi: bool = False
@@ -46,6 +46,8 @@ class DrawConfig:
     fps: int = 60
 
     def __post_init__(self) -> None:
+        if isinstance(self.size, str):
+            object.__setattr__(self, "size", parse_size(self.size))
         require(self.runtime in RUNTIME_CHOICES, f"unknown runtime {self.runtime!r}; choose "
                 f"one of: {', '.join(RUNTIME_CHOICES)}")
         require(self.rotate in ROTATIONS, f"--rotate must be one of 0, 90, 180, 270; "
@@ -62,27 +64,32 @@ class DrawConfig:
 
 def add_draw_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="a .tflite or .onnx model (default: the shipped one)")
-    parser.add_argument("--runtime", choices=RUNTIME_CHOICES, default="auto",
-                        help="auto: ai-edge-litert, else tflite-runtime, else onnxruntime")
-    parser.add_argument("--fullscreen", action="store_true", help="use the whole screen")
+    parser.add_argument("--runtime", choices=RUNTIME_CHOICES,
+                        help="auto (default): ai-edge-litert, else tflite-runtime, else "
+                        "onnxruntime")
+    parser.add_argument("--fullscreen", action="store_true", default=None,
+                        help="use the whole screen")
     parser.add_argument("--size", help="window size WIDTHxHEIGHT (default 800x480)")
-    parser.add_argument("--rotate", type=int, default=0, help="rotate the UI 0/90/180/270 "
+    parser.add_argument("--rotate", type=int, help="rotate the UI 0/90/180/270 "
                         "degrees clockwise (e.g. 90 for Touch Display 2 in landscape)")
-    parser.add_argument("--threshold", type=float, default=0.6,
+    parser.add_argument("--threshold", type=float,
                         help="below this confidence the app says it is not sure (default 0.6)")
-    parser.add_argument("--multi", action="store_true", help="read several digits (a number)")
+    parser.add_argument("--multi", action="store_true", default=None,
+                        help="read several digits (a number)")
     parser.add_argument("--brush", type=int, help="brush diameter in pixels "
                         "(default: 1/18 of the canvas)")
-    parser.add_argument("--live", action=argparse.BooleanOptionalAction, default=True,
+    parser.add_argument("--live", action=argparse.BooleanOptionalAction,
                         help="also predict while a stroke is drawn (throttled; default on)")
     parser.add_argument("--record", metavar="FILE", help="save the strokes drawn to FILE")
     parser.add_argument("--replay", metavar="FILE", help="play strokes from FILE "
                         "(mnist-edge-strokes/1) through the app, sample by sample")
-    parser.add_argument("--headless", action="store_true", help="no window (SDL dummy driver): "
+    parser.add_argument("--headless", action="store_true", default=None,
+                        help="no window (SDL dummy driver): "
                         "with --replay print one JSON line per sample and exit")
     parser.add_argument("--screenshot", metavar="PNG", help="save the last frame to PNG")
     parser.add_argument("--threads", type=int, help="inference threads (default: runtime's)")
-    parser.add_argument("--fps", type=int, default=60, help="frame-rate cap (default 60)")
+    parser.add_argument("--fps", type=int, help="frame-rate cap (default 60)")
+    parser.add_argument("--config", help="TOML file with any of these options; flags win")
 
 
 def import_pygame() -> Any:
@@ -117,8 +124,9 @@ def _load(model_arg: str | None, runtime: str, threads: int | None) -> Any:
 
 
 def run_draw(args: argparse.Namespace) -> int:
-    names = {k: v for k, v in vars(args).items() if k in DrawConfig.__dataclass_fields__}
-    config = DrawConfig(**{**names, "size": parse_size(args.size)})
+    from mnist_edge.config import build_config
+
+    config = build_config(DrawConfig, vars(args), args.config, section="draw")
     from edge_app.strokes import load_samples
 
     samples = load_samples(config.replay) if config.replay else None  # fail before any window

@@ -43,6 +43,7 @@ class PipelineConfig:
     dev: str | None = None  # a labelled replay file: drawn-digit accuracy through the app
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "runtime_python", tuple(self.runtime_python))
         require(not (self.resume and self.force), "--resume and --force exclude each other: "
                 "--resume keeps finished stages, --force redoes them")
 
@@ -70,6 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="timed calls per benchmark row, at least (default 300)")
     parser.add_argument("--runtime-python", action="append", metavar="RUNTIME=PYTHON",
                         help="benchmark RUNTIME with another interpreter (see 'bench')")
+    parser.add_argument("--config", help="TOML file with any of these options; flags win")
 
 
 def _stage(number: int, name: str) -> float:
@@ -78,11 +80,9 @@ def _stage(number: int, name: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    flags = {k: v for k, v in vars(args).items() if v is not None}
-    if "runtime_python" in flags:
-        flags["runtime_python"] = tuple(flags["runtime_python"])
-    config = PipelineConfig(**{k: v for k, v in flags.items()
-                               if k in PipelineConfig.__dataclass_fields__})
+    from mnist_edge.config import build_config
+
+    config = build_config(PipelineConfig, vars(args), args.config, section="pipeline")
     report = run_pipeline(config)
     print(f"\nreport: {report}")
     return 0

@@ -400,3 +400,19 @@ def test_read_only_folder_does_not_crash(app_factory: Any, tmp_path: Path,
     app.on_key(app.pg.K_s)  # screenshot into a read-only folder
     app.clear()  # files the drawing into the recording, which cannot be written
     assert app.running and "cannot" in app.last_warning
+
+
+def test_draw_config_file(tiny_export: Path, tmp_path: Path) -> None:
+    """draw takes a TOML file like the other jobs; flags win over it."""
+    config = tmp_path / "kiosk.toml"
+    config.write_text('[draw]\nsize = "720x1280"\nrotate = 90\nthreshold = 2.0\n')
+    replay = _replay_file(tmp_path, SAMPLES[:1])
+    assert_user_error(run_cli("draw", "--headless", "--config", str(config),
+                              env=_models_env(tiny_export)), "--threshold must be")
+    r = run_cli("draw", "--headless", "--config", str(config), "--threshold", "0.5",
+                "--replay", str(replay), "--screenshot", str(tmp_path / "s.png"),
+                env=_models_env(tiny_export))
+    assert r.returncode == 0, r.stderr[-2000:]
+    import pygame
+
+    assert pygame.image.load(str(tmp_path / "s.png")).get_size() == (720, 1280)
