@@ -6,69 +6,126 @@ import argparse
 import datetime as dt
 import sys
 
-from benchmarks.config import ALL_RUNTIMES
+from mnist_edge.benchmarks.config import ALL_RUNTIMES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--models", nargs="+", metavar="DIR_OR_FILE",
-                        help="model files, or folders with manifest.json (default: shipped)")
-    parser.add_argument("--runtimes", help=f"comma-separated: {','.join(ALL_RUNTIMES)} "
-                        "(default: every installed runtime that can run each model)")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        metavar="DIR_OR_FILE",
+        help="model files, or folders with manifest.json (default: shipped)",
+    )
+    parser.add_argument(
+        "--runtimes",
+        help=f"comma-separated: {','.join(ALL_RUNTIMES)} "
+        "(default: every installed runtime that can run each model)",
+    )
     parser.add_argument("--threads", help="comma-separated thread counts (default 1)")
     parser.add_argument("--batch-sizes", help="batch sizes for throughput (default 1,32)")
     parser.add_argument("--warmup", type=int, help="warm-up calls per row (default 50)")
-    parser.add_argument("--min-runs", type=int, help="timed single-image calls, at least "
-                        "(default 300)")
-    parser.add_argument("--min-time", type=float, help="seconds of timed calls, at least "
-                        "(default 2)")
+    parser.add_argument(
+        "--min-runs", type=int, help="timed single-image calls, at least (default 300)"
+    )
+    parser.add_argument(
+        "--min-time", type=float, help="seconds of timed calls, at least (default 2)"
+    )
     parser.add_argument("--limit", type=int, help="accuracy on the first N test images only")
+    parser.add_argument(
+        "--drawn-eval",
+        action="append",
+        metavar="REPLAY",
+        help="labelled drawn digits (mnist-edge-strokes/1): accuracy per file, "
+        "rendered as the app renders them; repeatable",
+    )
+    parser.add_argument(
+        "--tta",
+        type=int,
+        help="also measure test-time augmentation with N "
+        "variants per digit (accuracy and latency; default off)",
+    )
     parser.add_argument("--data-dir", help="folder with the MNIST IDX files (or $MNIST_EDGE_DATA)")
     parser.add_argument("--out", help="output directory (default runs/bench-TIMESTAMP)")
-    parser.add_argument("--force", action="store_true", default=None,
-                        help="write into an existing output directory")
-    parser.add_argument("--min-accuracy", type=float,
-                        help="exit 1 if any ok row's accuracy is below this (0-1)")
+    parser.add_argument(
+        "--force", action="store_true", default=None, help="write into an existing output directory"
+    )
+    parser.add_argument(
+        "--min-accuracy", type=float, help="exit 1 if any ok row's accuracy is below this (0-1)"
+    )
     parser.add_argument("--keras-model", help=".keras file for the TensorFlow reference row")
-    parser.add_argument("--runtime-python", action="append", metavar="RUNTIME=PYTHON",
-                        help="run RUNTIME's rows with another interpreter, e.g. "
-                        "tflite-runtime=.venv-tflite/bin/python")
-    parser.add_argument("--no-cold-start", dest="cold_start", action="store_false", default=None,
-                        help="skip the fresh-process cold-start measurement")
-    parser.add_argument("--no-robust", dest="robust", action="store_false", default=None,
-                        help="skip the re-drawn (robust) accuracy")
+    parser.add_argument(
+        "--runtime-python",
+        action="append",
+        metavar="RUNTIME=PYTHON",
+        help="run RUNTIME's rows with another interpreter, e.g. "
+        "tflite-runtime=.venv-tflite/bin/python",
+    )
+    parser.add_argument(
+        "--no-cold-start",
+        dest="cold_start",
+        action="store_false",
+        default=None,
+        help="skip the fresh-process cold-start measurement",
+    )
+    parser.add_argument(
+        "--no-robust",
+        dest="robust",
+        action="store_false",
+        default=None,
+        help="skip the re-drawn (robust) accuracy",
+    )
     parser.add_argument("--timeout", type=float, help="seconds before a row is abandoned")
-    parser.add_argument("--isolation", choices=("process", "none"),
-                        help="process (default): each row in a fresh worker process; none: "
-                        "in this process, for emulators that cannot start another interpreter")
+    parser.add_argument(
+        "--isolation",
+        choices=("process", "none"),
+        help="process (default): each row in a fresh worker process; none: "
+        "in this process, for emulators that cannot start another interpreter",
+    )
     parser.add_argument("--config", help="TOML file with any of these options; flags win")
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmarks.config import BenchConfig
-    from mnist_edge.config import build_config
+    from mnist_edge.benchmarks.config import BenchConfig
+    from mnist_edge.core.config import build_config
 
     config = build_config(BenchConfig, vars(args), args.config, section="bench")
-    from benchmarks import environment, report, runner
-    from mnist_edge.fsutil import prepare_out_dir
+    from mnist_edge.benchmarks import environment, report, runner
+    from mnist_edge.core.fsutil import output_dir
 
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = prepare_out_dir(config.out or f"runs/bench-{stamp}", force=config.force,
-                          what="benchmark")
-    results, counts = runner.run(config)
-    env = environment.describe()
-    env["runtime_python"] = config.runtime_python or None
-    meta = {"images": counts["images"], "settings": {
-        "threads": list(config.threads), "batch_sizes": list(config.batch_sizes),
-        "warmup": config.warmup, "min_runs": config.min_runs, "min_time_s": config.min_time}}
-    written = report.write_all(out, env, results, config.batch_sizes, meta)
+    with output_dir(
+        config.out or f"runs/bench-{stamp}", force=config.force, what="benchmark"
+    ) as out:
+        results, counts = runner.run(config)
+        env = environment.describe()
+        env["runtime_python"] = config.runtime_python or None
+        meta = {
+            "images": counts["images"],
+            "settings": {
+                "threads": list(config.threads),
+                "batch_sizes": list(config.batch_sizes),
+                "warmup": config.warmup,
+                "min_runs": config.min_runs,
+                "min_time_s": config.min_time,
+                "tta": config.tta,
+                "drawn_eval": list(config.drawn_eval),
+            },
+        }
+        written = report.write_all(out, env, results, config.batch_sizes, meta)
     print(report.table(results, config.batch_sizes))
     print(f"wrote {', '.join(written)} to {out}")
+    if not any(name.endswith(".png") for name in written):
+        print(f"mnist-edge: no plots written; {report.PLOTS_HINT}", file=sys.stderr)
     if config.min_accuracy is not None:
-        low = [f"{r['format']}/{r['runtime']} {r['accuracy']:.2%}" for r in results
-               if r.get("status") == "ok" and r["accuracy"] < config.min_accuracy]
+        low = [
+            f"{r.format}/{r.runtime} {r.accuracy:.2%}"
+            for r in results
+            if r.ok and r.accuracy is not None and r.accuracy < config.min_accuracy
+        ]
         if low:
-            print(f"below --min-accuracy {config.min_accuracy:.2%}: {', '.join(low)}",
-                  file=sys.stderr)
+            print(
+                f"below --min-accuracy {config.min_accuracy:.2%}: {', '.join(low)}", file=sys.stderr
+            )
             return 1
     return 0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from mnist_edge.sysinfo import peak_rss_mb
+from mnist_edge.core.sysinfo import peak_rss_mb
 
 
 def main() -> int:
@@ -26,7 +26,7 @@ def main() -> int:
         model = keras.models.load_model(spec["model"], compile=False)
         model.predict(digit.reshape(1, 28, 28, 1), verbose=0)
     else:
-        from edge_app.runtime import load_model
+        from mnist_edge.edge_app.runtime import load_model
 
         load_model(spec["model"], spec["runtime"], spec["threads"]).predict_one(digit[0])
     sys.stdout.write("@@RESULT@@" + json.dumps({"peak_rss_mb": peak_rss_mb()}) + "\n")

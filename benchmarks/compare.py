@@ -10,27 +10,36 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.drawn import replay_accuracy
-from mnist_edge.fsutil import write_text_atomic
-
-ROOT = Path(__file__).resolve().parent.parent
+from mnist_edge.benchmarks.drawn import replay_accuracy
+from mnist_edge.core.fsutil import write_text_atomic
 
 
 def _bench(model: Path, data_dir: str | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "benchmarks", "--models", str(model), "--runtimes", "litert",
-               "--out", tmp, "--force", "--no-cold-start", "--batch-sizes", "1"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "mnist_edge.benchmarks",
+            "--models",
+            str(model),
+            "--runtimes",
+            "litert",
+            "--out",
+            tmp,
+            "--force",
+            "--no-cold-start",
+            "--batch-sizes",
+            "1",
+        ]
         if data_dir:
             cmd += ["--data-dir", data_dir]
-        subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
-                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         return json.loads((Path(tmp) / "results.json").read_text())["results"][0]
 
 
@@ -41,28 +50,37 @@ def row(run: Path, replay: Path | None, data_dir: str | None) -> dict[str, Any]:
     int8 = by_format["tflite-int8"]
     bench = _bench(run / "export" / int8["file"], data_dir)
     return {
-        "arch": metrics["arch"], "params": metrics["params"], "macs": metrics["macs"],
-        "epochs": metrics["epochs_run"], "train_s": metrics["train_seconds"],
-        "float": metrics["test_accuracy"], "int8": int8["accuracy"],
+        "arch": metrics["arch"],
+        "params": metrics["params"],
+        "macs": metrics["macs"],
+        "epochs": metrics["epochs_run"],
+        "train_s": metrics["train_seconds"],
+        "float": metrics["test_accuracy"],
+        "int8": int8["accuracy"],
         "int8_kb": int8["bytes"] / 1024,
-        "p50_us": bench["latency_us"]["p50"], "min_us": bench["latency_us"]["min"],
+        "p50_us": bench["latency_us"]["p50"],
+        "min_us": bench["latency_us"]["min"],
         "robust": bench.get("robust_accuracy"),
         "dev": replay_accuracy(run / "export", replay) if replay else None,
     }
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
-    head = ("| arch | params | MACs | epochs | train min | float acc | int8 acc | int8 KB | "
-            "int8 LiteRT µs p50 / min | robust acc | drawn dev set |")
+    head = (
+        "| arch | params | MACs | epochs | train min | float acc | int8 acc | int8 KB | "
+        "int8 LiteRT µs p50 / min | robust acc | drawn dev set |"
+    )
     lines = [head, "|" + "---|" * 11]
     for r in rows:
         dev = "-" if r["dev"] is None else f"{r['dev']:.2%}"
         robust = "-" if r["robust"] is None else f"{r['robust']:.2%}"
-        lines.append(f"| `{r['arch']}` | {r['params']:,} | {r['macs'] / 1e6:.2f} M | "
-                     f"{r['epochs']} | {r['train_s'] / 60:.1f} | {r['float']:.2%} | "
-                     f"{r['int8']:.2%} | "
-                     f"{r['int8_kb']:.1f} | {r['p50_us']:.0f} / {r['min_us']:.0f} | {robust} | "
-                     f"{dev} |")
+        lines.append(
+            f"| `{r['arch']}` | {r['params']:,} | {r['macs'] / 1e6:.2f} M | "
+            f"{r['epochs']} | {r['train_s'] / 60:.1f} | {r['float']:.2%} | "
+            f"{r['int8']:.2%} | "
+            f"{r['int8_kb']:.1f} | {r['p50_us']:.0f} / {r['min_us']:.0f} | {robust} | "
+            f"{dev} |"
+        )
     return "\n".join(lines)
 
 

@@ -5,53 +5,68 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from edge_app.runtime import RUNTIMES
-from mnist_edge.config import require
-from mnist_edge.errors import UserError
+from mnist_edge.core.config import require, require_int, require_number
+from mnist_edge.core.errors import UserError
+from mnist_edge.core.registry import EDGE_RUNTIMES, RUNTIMES
+from mnist_edge.edge_app.tta import MAX_VARIANTS
 
-KERAS = "keras"
-ALL_RUNTIMES = (*RUNTIMES, KERAS)
+ALL_RUNTIMES = tuple(RUNTIMES)
 
 
 def split_list(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
     if value is None:
         return ()
-    items = value.split(",") if isinstance(value, str) else \
-        [part for item in value for part in str(item).split(",")]
+    items = (
+        value.split(",")
+        if isinstance(value, str)
+        else [part for item in value for part in str(item).split(",")]
+    )
     return tuple(item.strip() for item in items if item.strip())
 
 
-def int_list(value: str | list[int] | tuple[int, ...] | None, flag: str,
-             default: tuple[int, ...]) -> tuple[int, ...]:
+def int_list(
+    value: str | list[int] | tuple[int, ...] | None, flag: str, default: tuple[int, ...]
+) -> tuple[int, ...]:
     if value is None:
         return default
     try:
-        numbers = tuple(int(v) for v in split_list(value if isinstance(value, str)
-                                                   else [str(v) for v in value]))
+        numbers = tuple(
+            int(v) for v in split_list(value if isinstance(value, str) else [str(v) for v in value])
+        )
     except ValueError:
         raise UserError(f"{flag} takes comma-separated positive integers, got {value!r}") from None
-    require(bool(numbers) and all(n > 0 for n in numbers),
-            f"{flag} takes comma-separated positive integers, got {value!r}")
+    require(
+        bool(numbers) and all(n > 0 for n in numbers),
+        f"{flag} takes comma-separated positive integers, got {value!r}",
+    )
     return numbers
 
 
 def runtime_pythons(items: list[str] | dict[str, str] | None) -> dict[str, str]:
     """Explicit ``NAME=PYTHON`` pairs (``--runtime-python``)."""
     found = {}
-    pairs = items.items() if isinstance(items, dict) else \
-        (item.partition("=")[::2] for item in items or [])
+    pairs = (
+        items.items()
+        if isinstance(items, dict)
+        else (item.partition("=")[::2] for item in items or [])
+    )
     for name, python in pairs:
-        require(name in RUNTIMES and bool(python),
-                f"--runtime-python takes RUNTIME=PYTHON with RUNTIME one of "
-                f"{', '.join(RUNTIMES)}; got {name}={python}")
+        require(
+            name in EDGE_RUNTIMES and bool(python),
+            f"--runtime-python takes RUNTIME=PYTHON with RUNTIME one of "
+            f"{', '.join(EDGE_RUNTIMES)}; got {name}={python}",
+        )
         found[name] = python
     return found
 
 
 def runtime_pythons_from_env() -> dict[str, str]:
     """$MNIST_EDGE_PYTHON_<NAME> defaults, e.g. MNIST_EDGE_PYTHON_TFLITE_RUNTIME."""
-    return {name: os.environ[var] for name in RUNTIMES
-            if os.environ.get(var := "MNIST_EDGE_PYTHON_" + name.upper().replace("-", "_"))}
+    return {
+        name: os.environ[var]
+        for name in EDGE_RUNTIMES
+        if os.environ.get(var := "MNIST_EDGE_PYTHON_" + name.upper().replace("-", "_"))
+    }
 
 
 @dataclass(frozen=True)
@@ -74,28 +89,50 @@ class BenchConfig:
     timeout: float = 900.0
     isolation: str = "process"  # "none": measure in this process (emulators without binfmt)
     runtime_python: dict[str, str] = field(default_factory=dict)
+    drawn_eval: tuple[str, ...] = ()  # labelled replay files: accuracy per file
+    tta: int = 1  # test-time augmentation variants measured in addition (1: off)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", split_list(self.models))
         object.__setattr__(self, "runtimes", split_list(self.runtimes))
+        object.__setattr__(self, "drawn_eval", tuple(split_list(self.drawn_eval)))
         object.__setattr__(self, "threads", int_list(self.threads, "--threads", (1,)))
-        object.__setattr__(self, "batch_sizes", int_list(self.batch_sizes, "--batch-sizes",
-                                                         (1, 32)))
-        require(self.isolation in ("process", "none"),
-                f"--isolation must be process or none, got {self.isolation!r}")
+        object.__setattr__(
+            self, "batch_sizes", int_list(self.batch_sizes, "--batch-sizes", (1, 32))
+        )
+        require(
+            self.isolation in ("process", "none"),
+            f"--isolation must be process or none, got {self.isolation!r}",
+        )
         explicit = runtime_pythons(self.runtime_python)
-        require(self.isolation == "process" or not explicit,
-                "--runtime-python needs --isolation process (another interpreter)")
+        require(
+            self.isolation == "process" or not explicit,
+            "--runtime-python needs --isolation process (another interpreter)",
+        )
         # Environment defaults apply only where another interpreter can be started at all.
         inherited = runtime_pythons_from_env() if self.isolation == "process" else {}
         object.__setattr__(self, "runtime_python", {**inherited, **explicit})
         unknown = [r for r in self.runtimes if r not in ALL_RUNTIMES]
-        require(not unknown, f"unknown runtime {', '.join(unknown)}; choose from "
-                f"{', '.join(ALL_RUNTIMES)}")
-        require(isinstance(self.warmup, int) and self.warmup >= 0, "--warmup must be >= 0")
-        require(isinstance(self.min_runs, int) and self.min_runs >= 1, "--min-runs must be >= 1")
-        require(self.min_time >= 0, "--min-time must be >= 0 seconds")
-        require(self.limit is None or self.limit >= 1, "--limit must be at least 1 image")
-        require(self.min_accuracy is None or 0 <= self.min_accuracy <= 1,
-                "--min-accuracy must be between 0 and 1")
-        require(self.timeout > 0, "--timeout must be positive")
+        require(
+            not unknown,
+            f"unknown runtime {', '.join(unknown)}; choose from {', '.join(ALL_RUNTIMES)}",
+        )
+        require_int("--warmup", self.warmup, 0, 100_000)
+        require_int("--min-runs", self.min_runs, 1, 1_000_000)
+        require_number("--min-time", self.min_time, 0.0, 600.0)
+        if self.limit is not None:
+            require_int("--limit", self.limit, 1, 10_000)
+        require_int("--tta", self.tta, 1, MAX_VARIANTS)
+        for n in (*self.threads, *self.batch_sizes):
+            require_int("--threads/--batch-sizes", n, 1, 4096)
+        require(all(t <= 64 for t in self.threads), "--threads must be at most 64")
+        require(
+            self.min_accuracy is None or 0 <= self.min_accuracy <= 1,
+            "--min-accuracy must be between 0 and 1",
+        )
+        require_number("--timeout", self.timeout, 1.0, 86_400.0)
+        for path in self.drawn_eval:
+            from mnist_edge.edge_app.strokes import load_samples
+
+            if not any(s.label is not None for s in load_samples(path)):
+                raise UserError(f"--drawn-eval {path} has no labelled samples")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_app.shipped import MANIFEST, models_dir
-from mnist_edge.errors import UserError
-from mnist_edge.formats import FORMATS, family_of
+from mnist_edge.core.errors import UserError
+from mnist_edge.core.fsutil import is_temporary
+from mnist_edge.core.registry import FORMATS, family_of
+from mnist_edge.edge_app.shipped import MANIFEST, entries, models_dir
 
 
 @dataclass(frozen=True)
@@ -21,25 +21,19 @@ class ModelFile:
 
 
 def _from_manifest(directory: Path) -> tuple[list[ModelFile], Path | None]:
-    try:
-        manifest = json.loads((directory / MANIFEST).read_text())
-        entries = manifest["models"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"{directory / MANIFEST} is not a readable manifest ({exc}); "
-                        "export the models again") from None
+    """The manifest's models, each checked against its SHA-256 (a swapped file is refused)."""
     found = []
     keras = None
-    for entry in entries:
-        path = directory / str(entry.get("file", ""))
-        fmt = FORMATS.get(entry.get("format", ""))
-        family = family_of(path.name)
-        if family is None:
-            continue
-        found.append(ModelFile(path, fmt.key if fmt else family, family,
-                               fmt.precision if fmt else "?", path.stat().st_size
-                               if path.is_file() else 0))
-        source = (entry.get("source") or {}).get("file")
-        if source and (directory / source).is_file():
+    for entry in entries(directory):
+        path = entry.verify()
+        fmt = FORMATS[entry.format]
+        found.append(ModelFile(path, fmt.key, fmt.family, fmt.precision, path.stat().st_size))
+        source = (entry.raw.get("source") or {}).get("file")
+        if (
+            isinstance(source, str)
+            and Path(source).name == source
+            and (directory / source).is_file()
+        ):
             keras = directory / source
     return found, keras
 
@@ -50,7 +44,7 @@ def _from_file(path: Path) -> ModelFile:
         raise UserError(f"{path} is neither a .tflite nor an .onnx file")
     key, precision = family, "?"
     try:  # the file's own description names its format; unreadable files fail as rows later
-        from edge_app.runtime import load_model
+        from mnist_edge.edge_app.runtime import load_model
 
         description = load_model(path).description or {}
         key = description.get("format", key)
@@ -72,8 +66,11 @@ def discover(paths: tuple[str, ...]) -> tuple[list[ModelFile], Path | None]:
                 models += found
                 keras = keras or source_keras
             else:
-                models += [_from_file(p) for p in sorted(source.iterdir())
-                           if family_of(p.name)]
+                models += [
+                    _from_file(p)
+                    for p in sorted(source.iterdir())
+                    if family_of(p.name) and not is_temporary(p)
+                ]
                 keras = keras or next(iter(sorted(source.glob("*.keras"))), None)
         elif source.suffix == ".keras":
             keras = source
@@ -82,6 +79,8 @@ def discover(paths: tuple[str, ...]) -> tuple[list[ModelFile], Path | None]:
         else:
             raise UserError(f"{source} not found; pass model files or a folder of them")
     if not models and keras is None:
-        raise UserError(f"no models found in {', '.join(map(str, sources))}: pass .tflite/.onnx "
-                        "files or a folder with manifest.json (see 'mnist-edge export')")
+        raise UserError(
+            f"no models found in {', '.join(map(str, sources))}: pass .tflite/.onnx "
+            "files or a folder with manifest.json (see 'mnist-edge export')"
+        )
     return models, keras

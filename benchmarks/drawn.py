@@ -8,16 +8,29 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from mnist_edge.edge_app.shipped import ENV_MODELS
 
 
 def replay_accuracy(models: Path, replay: Path, timeout: float = 1800) -> float:
     """Share of labelled samples in ``replay`` that ``mnist-edge draw --headless`` reads right,
     with the default model of the ``models`` folder (its manifest)."""
-    run = subprocess.run([sys.executable, "-m", "edge_app", "--headless", "--replay",
-                          str(replay)], capture_output=True, text=True, check=True, cwd=ROOT,
-                         timeout=timeout, env={**os.environ, "PYTHONPATH": str(ROOT),
-                                               "MNIST_EDGE_MODELS": str(models)})
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mnist_edge.edge_app",
+            "--headless",
+            "--replay",
+            str(replay),
+            "--no-learn",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, ENV_MODELS: str(models)},
+    )
     rows = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
     labelled = [r for r in rows if r.get("label") is not None]
     if not labelled:

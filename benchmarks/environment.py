@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from edge_app.runtime import RUNTIMES, runtime_version
+from mnist_edge.core.registry import RUNTIMES
+from mnist_edge.edge_app.runtime import runtime_version
 
 
 def cpu_model() -> str:
@@ -25,13 +26,11 @@ def cpu_model() -> str:
 
 
 def describe() -> dict[str, Any]:
-    versions = {name: runtime_version(name) for name in RUNTIMES}
-    try:
-        import importlib.metadata as md
-
-        versions["tensorflow"] = md.version("tensorflow")
-    except Exception:
-        versions["tensorflow"] = None
+    # Slim runtimes by name; the reference by its distribution (tensorflow).
+    versions = {
+        name if runtime.edge else runtime.distribution: runtime_version(name)
+        for name, runtime in RUNTIMES.items()
+    }
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
@@ -40,6 +39,9 @@ def describe() -> dict[str, Any]:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "runtimes": {k: v for k, v in versions.items() if v},
-        "thread_env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
-                       if k in os.environ},
+        "thread_env": {
+            k: os.environ[k]
+            for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
+            if k in os.environ
+        },
     }

@@ -15,9 +15,10 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from mnist_edge.fsutil import write_text_atomic
+from mnist_edge.benchmarks.results import Result
+from mnist_edge.core.fsutil import write_text_atomic
+from mnist_edge.core.registry import EDGE_RUNTIMES, FORMATS
 
 
 @dataclass(frozen=True)
@@ -42,51 +43,69 @@ TARGETS = (
     CpuProfile("Raspberry Pi 5 (Cortex-A76, 2.4 GHz)", 2.4, 8, 32, 0.5),
 )
 
-ARITHMETIC = {"fp32": "fp32", "fp16": "fp32", "dynamic": "int8", "int8": "int8"}
+
+def _arithmetic(row: Result) -> str:
+    fmt = FORMATS.get(row.format)
+    return fmt.arithmetic if fmt else "fp32"
 
 
-def estimate(row: dict[str, Any], target: CpuProfile, reference: CpuProfile = REFERENCE
-             ) -> float:
+def estimate(row: Result, target: CpuProfile, reference: CpuProfile = REFERENCE) -> float:
     """Estimated whole-call p50 in µs on ``target``."""
-    arithmetic = ARITHMETIC.get(row.get("precision", "fp32"), "fp32")
-    invoke = row["invoke_us"]["p50"]
-    python_layer = max(row["latency_us"]["p50"] - invoke, 0.0)
-    return invoke * reference.peak(arithmetic) / target.peak(arithmetic) + \
-        python_layer / target.scalar_vs_reference
+    arithmetic = _arithmetic(row)
+    invoke = row.invoke_us["p50"]
+    python_layer = max(row.latency_us["p50"] - invoke, 0.0)
+    return (
+        invoke * reference.peak(arithmetic) / target.peak(arithmetic)
+        + python_layer / target.scalar_vs_reference
+    )
 
 
-def table(results: list[dict[str, Any]], macs: int | None) -> str:
-    rows = [r for r in results if r.get("status") == "ok" and r.get("runtime") != "keras"
-            and (r.get("threads") or 1) == 1]
-    head = ["format", "runtime", "measured here p50 µs",
-            *[f"{t.name.split(' (')[0]} estimate µs" for t in TARGETS]]
+def table(results: list[Result], macs: int | None) -> str:
+    rows = [r for r in results if r.ok and r.runtime in EDGE_RUNTIMES and (r.threads or 1) == 1]
+    head = [
+        "format",
+        "runtime",
+        "measured here p50 µs",
+        *[f"{t.name.split(' (')[0]} estimate µs" for t in TARGETS],
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        lines.append(f"| {r['format']} | {r['runtime']} | {r['latency_us']['p50']:.0f} | "
-                     + " | ".join(f"~{estimate(r, t):.0f}" for t in TARGETS) + " |")
+        lines.append(
+            f"| {r.format} | {r.runtime} | {r.latency_us['p50']:.0f} | "
+            + " | ".join(f"~{estimate(r, t):.0f}" for t in TARGETS)
+            + " |"
+        )
     notes = ["", "Assumptions (per core, single thread):", ""]
     for p in (REFERENCE, *TARGETS):
-        notes.append(f"- {p.name}: fp32 {p.fp32_macs_per_cycle} MAC/cycle "
-                     f"({p.peak('fp32') / 1e9:.0f} GMAC/s peak), int8 {p.int8_macs_per_cycle} "
-                     f"MAC/cycle ({p.peak('int8') / 1e9:.0f} GMAC/s), scalar speed "
-                     f"{p.scalar_vs_reference:g}x of the reference")
+        notes.append(
+            f"- {p.name}: fp32 {p.fp32_macs_per_cycle} MAC/cycle "
+            f"({p.peak('fp32') / 1e9:.0f} GMAC/s peak), int8 {p.int8_macs_per_cycle} "
+            f"MAC/cycle ({p.peak('int8') / 1e9:.0f} GMAC/s), scalar speed "
+            f"{p.scalar_vs_reference:g}x of the reference"
+        )
     if macs:
         notes.append(f"- the model: {macs:,} multiply-adds per digit")
-    notes += ["- fp16 files compute in fp32 on these CPUs; dynamic-range files use int8 kernels",
-              "- estimate = invoke x (peak here / peak there) + (whole call - invoke) / scalar "
-              "speed; real kernels reach a different share of peak on each CPU, so expect "
-              "+-50 %"]
+    notes += [
+        "- fp16 files compute in fp32 on these CPUs; dynamic-range files use int8 kernels",
+        "- estimate = invoke x (peak here / peak there) + (whole call - invoke) / scalar "
+        "speed; real kernels reach a different share of peak on each CPU, so expect "
+        "+-50 %",
+    ]
     return "\n".join(lines + notes)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.estimate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.estimate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("results", type=Path, help="results.json of 'mnist-edge bench'")
     parser.add_argument("--macs", type=int, help="the model's multiply-adds (for the notes)")
     parser.add_argument("--out", type=Path, help="write the Markdown here")
     args = parser.parse_args(argv)
-    text = table(json.loads(args.results.read_text())["results"], args.macs)
+    rows = json.loads(args.results.read_text())["results"]
+    text = table([Result.from_json(r) for r in rows], args.macs)
     if args.out:
         write_text_atomic(args.out, text + "\n")
     print(text)

@@ -12,8 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_app.preprocess import to_mnist
-from mnist_edge.data import load_split
+from mnist_edge.core.data import load_split
+from mnist_edge.edge_app.preprocess import to_mnist
 
 
 def redraw(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -41,12 +41,13 @@ def redraw(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         h, w = big.shape
     top = int(rng.integers(0, size - h + 1))
     left = int(rng.integers(0, size - w + 1))
-    canvas[top:top + h, left:left + w] = big
+    canvas[top : top + h, left : left + w] = big
     return to_mnist(canvas)
 
 
-def prepare(path: Path, data_dir: str | None, limit: int | None, robust: bool,
-            seed: int = 0) -> dict[str, int]:
+def prepare(
+    path: Path, data_dir: str | None, limit: int | None, robust: bool, seed: int = 0
+) -> dict[str, int]:
     test = load_split("test", data_dir, limit=limit)
     arrays = {"images": test.images, "labels": test.labels}
     if robust:

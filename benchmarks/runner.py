@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.config import KERAS, BenchConfig
-from benchmarks.discover import ModelFile, discover
-from benchmarks.inputs import prepare
-from edge_app.runtime import RUNTIMES, is_installed
-from mnist_edge.formats import RUNTIMES_BY_FAMILY
+from mnist_edge.benchmarks.config import BenchConfig
+from mnist_edge.benchmarks.discover import ModelFile, discover
+from mnist_edge.benchmarks.inputs import prepare
+from mnist_edge.benchmarks.results import SKIPPED, Result
+from mnist_edge.core.registry import FAMILIES, REFERENCE_RUNTIME, RUNTIMES, format_runs_on
+from mnist_edge.edge_app.runtime import is_installed
 
-ROOT = Path(__file__).resolve().parent.parent
 MARK = "@@RESULT@@"
 
 
@@ -33,9 +33,16 @@ class Row:
     bytes: int
     python: str  # the interpreter the worker runs in
 
-    def key(self) -> dict[str, Any]:
-        return {"model": self.model.name, "format": self.format, "precision": self.precision,
-                "runtime": self.runtime, "threads": self.threads, "bytes": self.bytes}
+    def result(self, **fields: Any) -> Result:
+        return Result(
+            self.model.name,
+            self.format,
+            self.runtime,
+            precision=self.precision,
+            threads=self.threads,
+            bytes=self.bytes,
+            **fields,
+        )
 
 
 def _tensorflow_installed() -> bool:
@@ -47,58 +54,116 @@ def _tensorflow_installed() -> bool:
         return False
 
 
-def plan(config: BenchConfig, models: list[ModelFile], keras: Path | None
-         ) -> tuple[list[Row], list[dict[str, Any]]]:
+def _skipped(model: str, fmt: str, runtime: str, reason: str) -> Result:
+    return Result(model, fmt, runtime, status=SKIPPED, reason=reason)
+
+
+def plan(
+    config: BenchConfig, models: list[ModelFile], keras: Path | None
+) -> tuple[list[Row], list[Result]]:
     """Rows to measure, and rows already decided as skipped (with the reason)."""
     rows: list[Row] = []
-    skipped: list[dict[str, Any]] = []
-    wanted = config.runtimes or (*RUNTIMES, KERAS)
+    skipped: list[Result] = []
+    wanted = config.runtimes or tuple(RUNTIMES)
     for model in models:
         for runtime in wanted:
-            if runtime == KERAS:
+            if runtime == REFERENCE_RUNTIME:
                 continue
-            if runtime not in RUNTIMES_BY_FAMILY[model.family]:
+            name = model.path.name
+            if runtime not in FAMILIES[model.family].runtimes:
                 if config.runtimes:  # asked for explicitly: say why there is no row
-                    skipped.append({"model": model.path.name, "format": model.format,
-                                    "runtime": runtime, "status": "skipped",
-                                    "reason": f"{runtime} cannot run .{model.family} models"})
+                    skipped.append(
+                        _skipped(
+                            name,
+                            model.format,
+                            runtime,
+                            f"{runtime} cannot run .{model.family} models",
+                        )
+                    )
+                continue
+            if not format_runs_on(model.format, runtime):
+                skipped.append(
+                    _skipped(
+                        name,
+                        model.format,
+                        runtime,
+                        f"{model.format} does not run on {runtime} (registry)",
+                    )
+                )
                 continue
             python = config.runtime_python.get(runtime, sys.executable)
             if runtime not in config.runtime_python and not is_installed(runtime):
-                skipped.append({"model": model.path.name, "format": model.format,
-                                "runtime": runtime, "status": "skipped",
-                                "reason": f"{RUNTIMES[runtime].distribution} is not installed "
-                                          f"(or give --runtime-python {runtime}=PYTHON)"})
+                skipped.append(
+                    _skipped(
+                        name,
+                        model.format,
+                        runtime,
+                        f"{RUNTIMES[runtime].distribution} is not installed "
+                        f"(or give --runtime-python {runtime}=PYTHON)",
+                    )
+                )
                 continue
             for threads in config.threads:
-                rows.append(Row(model.path, model.format, model.precision, runtime, threads,
-                                model.bytes, python))
-    if KERAS in wanted:
+                rows.append(
+                    Row(
+                        model.path,
+                        model.format,
+                        model.precision,
+                        runtime,
+                        threads,
+                        model.bytes,
+                        python,
+                    )
+                )
+    if REFERENCE_RUNTIME in wanted:
         if keras is None:
             if config.runtimes:
-                skipped.append({"model": "-", "format": "keras", "runtime": KERAS,
-                                "status": "skipped", "reason": "no .keras model found; pass "
-                                "--keras-model PATH"})
+                skipped.append(
+                    _skipped(
+                        "-",
+                        "keras",
+                        REFERENCE_RUNTIME,
+                        "no .keras model found; pass --keras-model PATH",
+                    )
+                )
         elif not _tensorflow_installed():
-            skipped.append({"model": keras.name, "format": "keras", "runtime": KERAS,
-                            "status": "skipped", "reason": "TensorFlow is not installed "
-                            "(reference row only)"})
+            skipped.append(
+                _skipped(
+                    keras.name,
+                    "keras",
+                    REFERENCE_RUNTIME,
+                    "TensorFlow is not installed (reference row only)",
+                )
+            )
         else:
-            rows.append(Row(keras, "keras", "fp32", KERAS, None, keras.stat().st_size,
-                            sys.executable))
+            rows.append(
+                Row(
+                    keras,
+                    "keras",
+                    "fp32",
+                    REFERENCE_RUNTIME,
+                    None,
+                    keras.stat().st_size,
+                    sys.executable,
+                )
+            )
     return rows, skipped
 
 
-def _spawn(python: str, module: str, spec: dict[str, Any], timeout: float
-           ) -> tuple[dict[str, Any] | None, str, float]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
-        "TF_CPP_MIN_LOG_LEVEL": "3"}
+def _spawn(
+    python: str, module: str, spec: dict[str, Any], timeout: float
+) -> tuple[dict[str, Any] | None, str, float]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     started = time.perf_counter()
     try:
-        proc = subprocess.Popen([python, "-m", module, json.dumps(spec)], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-                                env=env, cwd=ROOT)
+        proc = subprocess.Popen(
+            [python, "-m", module, json.dumps(spec)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
     except OSError as exc:
         return None, f"cannot start {python}: {exc.strerror or exc}", 0.0
     # A reader thread notes when the result line arrives (cold start ends there, not at
@@ -129,64 +194,88 @@ def _spawn(python: str, module: str, spec: dict[str, Any], timeout: float
         return None, f"timed out after {timeout:g} s", 0.0
     for reader in readers:
         reader.join(timeout=5)
-    payload = next((line[len(MARK):] for line in lines if line.startswith(MARK)), None)
+    payload = next((line[len(MARK) :] for line in lines if line.startswith(MARK)), None)
     elapsed = ((arrived[0] if arrived else time.perf_counter()) - started) * 1000
     if payload is None:
         tail = [line for line in "".join(errors).strip().splitlines() if line.strip()]
         why = tail[-1][:300] if tail else f"exit status {proc.returncode}"
+        if "No module named 'mnist_edge" in why:
+            why = (
+                f"{python} has no mnist-edge installed; install it there: "
+                f"{python} -m pip install --no-deps PATH_TO_MNIST_EDGE"
+            )
         return None, f"worker crashed: {why}", elapsed
     return json.loads(payload), "", elapsed
 
 
 def _in_process(spec: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
-    from benchmarks.worker import run_spec
+    from mnist_edge.benchmarks.worker import run_spec
 
     return run_spec(spec), ""
 
 
-def measure_row(row: Row, config: BenchConfig, inputs: Path) -> dict[str, Any]:
-    spec = {"model": str(row.model), "runtime": row.runtime, "threads": row.threads,
-            "inputs": str(inputs), "warmup": config.warmup, "min_runs": config.min_runs,
-            "min_time": config.min_time, "batch_sizes": list(config.batch_sizes)}
+def measure_row(row: Row, config: BenchConfig, inputs: Path) -> Result:
+    spec = {
+        "model": str(row.model),
+        "runtime": row.runtime,
+        "threads": row.threads,
+        "inputs": str(inputs),
+        "warmup": config.warmup,
+        "min_runs": config.min_runs,
+        "min_time": config.min_time,
+        "batch_sizes": list(config.batch_sizes),
+        "tta": config.tta,
+    }
     if config.isolation == "none":
-        result, error = _in_process(spec)
-        record: dict[str, Any] = {**row.key(), "reason": "", **(result or {})}
+        result, _ = _in_process(spec)
+        record = row.result().update(result or {})
         if config.cold_start:
-            record["cold_start_error"] = "cold start needs --isolation process"
+            record.cold_start_error = "cold start needs --isolation process"
         return record
-    result, error, _ = _spawn(row.python, "benchmarks.worker", spec, config.timeout)
-    record = {**row.key(), "status": "failed", "reason": error}
-    if result is not None:
-        record.update(result)
-        record.setdefault("reason", "")
-    if record["status"] == "ok" and config.cold_start:
-        cold, error, elapsed = _spawn(row.python, "benchmarks.coldstart", spec, config.timeout)
+    measured, error, _ = _spawn(row.python, "mnist_edge.benchmarks.worker", spec, config.timeout)
+    record = row.result(reason=error)
+    if measured is not None:
+        record.update(measured)
+    if record.ok and config.cold_start:
+        cold, error, elapsed = _spawn(
+            row.python, "mnist_edge.benchmarks.coldstart", spec, config.timeout
+        )
         if cold is not None:
-            record["cold_start_ms"] = elapsed
-            record["peak_rss_mb"] = cold.get("peak_rss_mb")
+            record.cold_start_ms = elapsed
+            record.peak_rss_mb = cold.get("peak_rss_mb")
         else:
-            record["cold_start_error"] = error
+            record.cold_start_error = error
     return record
 
 
-def run(config: BenchConfig) -> tuple[list[dict[str, Any]], dict[str, int]]:
+def run(config: BenchConfig) -> tuple[list[Result], dict[str, int]]:
     models, keras = discover(config.models)
     if config.keras_model:
         keras = Path(config.keras_model)
     rows, skipped = plan(config, models, keras)
-    results: list[dict[str, Any]] = []
+    results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="mnist-edge-bench-") as tmp:
         inputs = Path(tmp) / "inputs.npz"
-        counts = prepare(inputs, config.data_dir, config.limit, config.robust)
+        counts = prepare(
+            inputs, config.data_dir, config.limit, config.robust, drawn=config.drawn_eval
+        )
         for i, row in enumerate(rows, 1):
-            label = f"[{i}/{len(rows)}] {row.model.name} on {row.runtime}" + \
-                (f", {row.threads} thread(s)" if row.threads else "")
+            label = f"[{i}/{len(rows)}] {row.model.name} on {row.runtime}" + (
+                f", {row.threads} thread(s)" if row.threads else ""
+            )
             print(f"{label} ...", file=sys.stderr, flush=True)
             record = measure_row(row, config, inputs)
-            p50 = record.get("latency_us", {}).get("p50")
-            print(f"{label}: {record['status']}"
-                  + (f", p50 {p50:.0f} us, accuracy {record['accuracy']:.2%}" if p50 else "")
-                  + (f" ({record['reason']})" if record.get("reason") else ""),
-                  file=sys.stderr, flush=True)
+            p50 = record.p50
+            print(
+                f"{label}: {record.status}"
+                + (
+                    f", p50 {p50:.0f} us, accuracy {record.accuracy:.2%}"
+                    if p50 and record.accuracy is not None
+                    else ""
+                )
+                + (f" ({record.reason})" if record.reason else ""),
+                file=sys.stderr,
+                flush=True,
+            )
             results.append(record)
     return results + skipped, counts

@@ -11,14 +11,26 @@ import numpy as np
 def summarize(samples_ns: list[int] | np.ndarray) -> dict[str, float]:
     us = np.asarray(samples_ns, dtype=np.float64) / 1000.0
     return {
-        "p50": float(np.percentile(us, 50)), "p90": float(np.percentile(us, 90)),
-        "p99": float(np.percentile(us, 99)), "mean": float(us.mean()), "std": float(us.std()),
-        "min": float(us.min()), "max": float(us.max()), "runs": int(us.size),
+        "p50": float(np.percentile(us, 50)),
+        "p90": float(np.percentile(us, 90)),
+        "p99": float(np.percentile(us, 99)),
+        "mean": float(us.mean()),
+        "std": float(us.std()),
+        "min": float(us.min()),
+        "max": float(us.max()),
+        "runs": int(us.size),
     }
 
 
-def time_loop(step: Callable[[int], None], *, warmup: int, min_runs: int, min_time: float,
-              prepare: Callable[[int], None] | None = None, max_time: float = 60.0) -> list[int]:
+def time_loop(
+    step: Callable[[int], None],
+    *,
+    warmup: int,
+    min_runs: int,
+    min_time: float,
+    prepare: Callable[[int], None] | None = None,
+    max_time: float = 60.0,
+) -> list[int]:
     """Call ``step(i)`` until both ``min_runs`` and ``min_time`` are reached; ns per call.
 
     ``prepare(i)`` runs before each timed call, outside the timing (e.g. binding the input).

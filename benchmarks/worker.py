@@ -17,7 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.stats import downsample, summarize, time_loop
+from mnist_edge.benchmarks.stats import downsample, summarize, time_loop
+from mnist_edge.core.registry import REFERENCE_RUNTIME
+
+
+def _accuracy(model: Any, images: np.ndarray, labels: np.ndarray) -> float:
+    return float((model.predict_proba_batched(images).argmax(1) == labels).mean())
 
 
 class _KerasModel:
@@ -39,6 +44,9 @@ class _KerasModel:
         x = np.asarray(images, dtype=np.uint8).reshape(-1, 28, 28, 1)
         return np.asarray(self.model.predict(x, verbose=0))
 
+    def predict_proba_batched(self, images: np.ndarray, batch: int = 500) -> np.ndarray:
+        return self.predict_proba(images)
+
     def bind(self, images: np.ndarray) -> None:
         self._x = np.asarray(images, dtype=np.uint8).reshape(-1, 28, 28, 1)
 
@@ -49,17 +57,13 @@ class _KerasModel:
 def _versions(runtime: str) -> dict[str, str]:
     import importlib.metadata as md
 
-    names = {"litert": "ai-edge-litert", "tflite-runtime": "tflite-runtime",
-             "onnxruntime": "onnxruntime", "keras": "tensorflow"}
+    from mnist_edge.core.registry import RUNTIMES
+
     found = {"python": platform.python_version(), "numpy": np.__version__}
+    distribution = RUNTIMES[runtime].distribution
     with contextlib.suppress(md.PackageNotFoundError):
-        found[names[runtime]] = md.version(names[runtime])
+        found[distribution] = md.version(distribution)
     return found
-
-
-def predict_all(model: Any, images: np.ndarray, batch: int = 250) -> np.ndarray:
-    return np.concatenate([model.predict_proba(images[i:i + batch])
-                           for i in range(0, len(images), batch)])
 
 
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
@@ -67,10 +71,10 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     images, labels = data["images"], data["labels"]
     result: dict[str, Any] = {"versions": _versions(spec["runtime"])}
     t0 = time.perf_counter_ns()
-    if spec["runtime"] == "keras":
+    if spec["runtime"] == REFERENCE_RUNTIME:
         model: Any = _KerasModel(spec["model"])
     else:
-        from edge_app.runtime import load_model
+        from mnist_edge.edge_app.runtime import load_model
 
         model = load_model(spec["model"], spec["runtime"], spec["threads"])
     t1 = time.perf_counter_ns()
@@ -78,30 +82,71 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     t2 = time.perf_counter_ns()
     result["load_ms"] = (t1 - t0) / 1e6
     result["first_inference_ms"] = (t2 - t1) / 1e6
-    result["accuracy"] = float((predict_all(model, images).argmax(1) == labels).mean())
+    result["accuracy"] = _accuracy(model, images, labels)
     if "robust_images" in data:
-        robust = predict_all(model, data["robust_images"]).argmax(1)
-        result["robust_accuracy"] = float((robust == data["robust_labels"]).mean())
+        result["robust_accuracy"] = _accuracy(model, data["robust_images"], data["robust_labels"])
+    result["drawn"] = (
+        {
+            str(name): _accuracy(model, data[f"drawn{i}_images"], data[f"drawn{i}_labels"])
+            for i, name in enumerate(data["drawn_names"])
+        }
+        if "drawn_names" in data
+        else {}
+    )
     # Single-image latency on real test digits, cycling through them (never zeros).
     n = len(images)
-    singles = [images[i:i + 1] for i in range(min(n, 1000))]
-    loops = {"warmup": spec["warmup"], "min_runs": spec["min_runs"],
-             "min_time": spec["min_time"]}
+    singles = [images[i : i + 1] for i in range(min(n, 1000))]
+    loops = {"warmup": spec["warmup"], "min_runs": spec["min_runs"], "min_time": spec["min_time"]}
     whole = time_loop(lambda i: model.predict_proba(singles[i % len(singles)]), **loops)
-    invoke = time_loop(lambda i: model.invoke(),
-                       prepare=lambda i: model.bind(singles[i % len(singles)]), **loops)
+    invoke = time_loop(
+        lambda i: model.invoke(), prepare=lambda i: model.bind(singles[i % len(singles)]), **loops
+    )
     result["latency_us"] = summarize(whole)
     result["invoke_us"] = summarize(invoke)
     result["samples_us"] = downsample(whole)
     throughput = {}
     for size in spec["batch_sizes"]:
         batch = np.resize(images, (size, 28, 28))
-        runs = time_loop(lambda i, b=batch: model.predict_proba(b), warmup=3, min_runs=10,
-                         min_time=spec["min_time"] / 2)
+        runs = time_loop(
+            lambda i, b=batch: model.predict_proba(b),
+            warmup=3,
+            min_runs=10,
+            min_time=spec["min_time"] / 2,
+        )
         throughput[str(size)] = size / (np.mean(runs) / 1e9)
     result["throughput_ips"] = throughput
+    if spec.get("tta", 1) > 1 and spec["runtime"] != REFERENCE_RUNTIME:
+        result.update(_tta(model, images, labels, data, spec, loops))
     result["status"] = "ok"
     return result
+
+
+def _tta(
+    model: Any,
+    images: np.ndarray,
+    labels: np.ndarray,
+    data: Any,
+    spec: dict[str, Any],
+    loops: dict[str, Any],
+) -> dict[str, Any]:
+    """Accuracy and per-digit latency with test-time augmentation (the app's reading path)."""
+    from mnist_edge.edge_app.recognizer import Recognizer
+
+    recognizer = Recognizer(model, tta=spec["tta"])
+
+    def accuracy(x: np.ndarray, y: np.ndarray) -> float:
+        return float(np.mean([recognizer.read_image(im).prediction.digit for im in x] == y))
+
+    found: dict[str, Any] = {"tta_accuracy": accuracy(images, labels)}
+    if "drawn_names" in data:
+        found["tta_drawn"] = {
+            str(name): accuracy(data[f"drawn{i}_images"], data[f"drawn{i}_labels"])
+            for i, name in enumerate(data["drawn_names"])
+        }
+    singles = images[: min(len(images), 1000)]
+    samples = time_loop(lambda i: recognizer.read_image(singles[i % len(singles)]), **loops)
+    found["tta_latency_us"] = summarize(samples)
+    return found
 
 
 def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
@@ -111,8 +156,11 @@ def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:
         lines = [line for line in str(exc).strip().splitlines() if line.strip()]
         reason = (lines[-1] if lines else type(exc).__name__)[:300]
-        return {"status": "failed", "reason": reason,
-                "traceback": traceback.format_exc(limit=3)[-1500:]}
+        return {
+            "status": "failed",
+            "reason": reason,
+            "traceback": traceback.format_exc(limit=3)[-1500:],
+        }
 
 
 def main() -> int:

@@ -1,5 +1,5 @@
 import sys
 
-from edge_app.cli import main
+from mnist_edge.edge_app.cli import main
 
 sys.exit(main())

@@ -4,27 +4,54 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edge_app.layout import ROTATIONS
-from edge_app.runtime import RUNTIMES
-from mnist_edge.config import require
-from mnist_edge.errors import UserError
+from mnist_edge.core.config import require, require_int, require_number
+from mnist_edge.core.errors import UserError
+from mnist_edge.core.registry import EDGE_RUNTIMES
+from mnist_edge.edge_app.layout import ROTATIONS
+from mnist_edge.edge_app.tta import MAX_VARIANTS
 
-RUNTIME_CHOICES = ("auto", *RUNTIMES)
+RUNTIME_CHOICES = ("auto", *EDGE_RUNTIMES)
+MAX_SIDE = 8192
+DEFAULT_PROFILE = "default"
+DEFAULT_THRESHOLD = 0.6
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
     if text is None:
         return None
     w, sep, h = text.lower().partition("x")
-    require(bool(sep) and w.isdigit() and h.isdigit() and int(w) >= 240 and int(h) >= 240,
-            f"--size must be WIDTHxHEIGHT of at least 240x240, e.g. 800x480; got {text!r}")
+    ok = (
+        bool(sep)
+        and w.isdigit()
+        and h.isdigit()
+        and 240 <= int(w) <= MAX_SIDE
+        and 240 <= int(h) <= MAX_SIDE
+    )
+    require(
+        ok,
+        f"--size must be WIDTHxHEIGHT from 240x240 to {MAX_SIDE}x{MAX_SIDE}, e.g. "
+        f"800x480; got {text!r}",
+    )
     return int(w), int(h)
+
+
+def _writable_file(flag: str, path: str) -> None:
+    """Fail before any window opens if ``path`` cannot be written (nothing is lost later)."""
+    target = Path(path)
+    if target.is_dir():
+        raise UserError(f"{flag} {target} is a folder; name a file")
+    parent = target.parent
+    if not parent.is_dir():
+        raise UserError(f"{flag} {target}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise UserError(f"{flag} {target}: cannot write there; choose a writable path")
 
 
 @dataclass(frozen=True)
@@ -34,7 +61,7 @@ class DrawConfig:
     fullscreen: bool = False
     size: tuple[int, int] | str | None = None  # "WxH" from a flag or TOML, parsed below
     rotate: int = 0
-    threshold: float = 0.6
+    threshold: float = DEFAULT_THRESHOLD
     multi: bool = False
     brush: int | None = None
     live: bool = True
@@ -44,78 +71,151 @@ class DrawConfig:
     screenshot: str | None = None
     threads: int | None = None
     fps: int = 60
+    tta: int = 1
+    learn: bool | None = None  # None: on in the app, off in replays (--learn simulates)
+    profile: str = DEFAULT_PROFILE
+    reset_profile: bool = False
+    collect: str | None = None
+    writer: str | None = None
+    collect_count: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.size, str):
             object.__setattr__(self, "size", parse_size(self.size))
-        require(self.runtime in RUNTIME_CHOICES, f"unknown runtime {self.runtime!r}; choose "
-                f"one of: {', '.join(RUNTIME_CHOICES)}")
-        require(self.rotate in ROTATIONS, f"--rotate must be one of 0, 90, 180, 270; "
-                f"got {self.rotate}")
-        require(0.0 <= self.threshold <= 1.0, f"--threshold must be between 0 and 1, "
-                f"got {self.threshold}")
-        require(self.brush is None or 1 <= self.brush <= 200,
-                f"--brush must be 1-200 pixels, got {self.brush}")
-        require(self.threads is None or self.threads >= 1, "--threads must be at least 1")
-        require(10 <= self.fps <= 240, f"--fps must be 10-240, got {self.fps}")
-        require(self.screenshot is None or self.screenshot.lower().endswith(".png"),
-                f"--screenshot must name a .png file, got {self.screenshot!r}")
+        require(
+            self.runtime in RUNTIME_CHOICES,
+            f"unknown runtime {self.runtime!r}; choose one of: {', '.join(RUNTIME_CHOICES)}",
+        )
+        require(
+            self.rotate in ROTATIONS, f"--rotate must be one of 0, 90, 180, 270; got {self.rotate}"
+        )
+        require_number("--threshold", self.threshold, 0.0, 1.0)
+        if self.brush is not None:
+            require_int("--brush", self.brush, 1, 200)
+        if self.threads is not None:
+            require_int("--threads", self.threads, 1, 64)
+        require_int("--fps", self.fps, 10, 240)
+        require_int("--tta", self.tta, 1, MAX_VARIANTS)
+        require(self.learn is None or isinstance(self.learn, bool), "learn must be true or false")
+        for name in ("fullscreen", "multi", "live", "headless", "reset_profile"):
+            require(
+                isinstance(getattr(self, name), bool),
+                f"{name.replace('_', '-')} must be true or false",
+            )
+        require(
+            self.screenshot is None or self.screenshot.lower().endswith(".png"),
+            f"--screenshot must name a .png file, got {self.screenshot!r}",
+        )
+        if self.collect_count is not None:
+            require_int("--collect-count", self.collect_count, 1, 20000)
+        require(not (self.collect and self.replay), "--collect and --replay exclude each other")
+        require(
+            self.writer is None or 0 < len(self.writer) <= 200,
+            "--writer must be a name of 1-200 characters",
+        )
+
+    def check_paths(self) -> None:
+        """Every output path, before any window opens: a recording is never lost at the end."""
+        if self.record:
+            _writable_file("--record", self.record)
+        if self.screenshot:
+            _writable_file("--screenshot", self.screenshot)
+        if self.collect:
+            from mnist_edge.edge_app.collect import Collector
+
+            Collector.check(self.collect)
+        from mnist_edge.edge_app.learn import check_name
+
+        check_name(self.profile)
 
 
 def add_draw_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="a .tflite or .onnx model (default: the shipped one)")
-    parser.add_argument("--runtime", choices=RUNTIME_CHOICES,
-                        help="auto (default): ai-edge-litert, else tflite-runtime, else "
-                        "onnxruntime")
-    parser.add_argument("--fullscreen", action="store_true", default=None,
-                        help="use the whole screen")
+    parser.add_argument(
+        "--runtime",
+        choices=RUNTIME_CHOICES,
+        help="auto (default): ai-edge-litert, else tflite-runtime, else onnxruntime",
+    )
+    parser.add_argument(
+        "--fullscreen", action="store_true", default=None, help="use the whole screen"
+    )
     parser.add_argument("--size", help="window size WIDTHxHEIGHT (default 800x480)")
-    parser.add_argument("--rotate", type=int, help="rotate the UI 0/90/180/270 "
-                        "degrees clockwise (e.g. 90 for Touch Display 2 in landscape)")
-    parser.add_argument("--threshold", type=float,
-                        help="below this confidence the app says it is not sure (default 0.6)")
-    parser.add_argument("--multi", action="store_true", default=None,
-                        help="read several digits (a number)")
-    parser.add_argument("--brush", type=int, help="brush diameter in pixels "
-                        "(default: 1/18 of the canvas)")
-    parser.add_argument("--live", action=argparse.BooleanOptionalAction,
-                        help="also predict while a stroke is drawn (throttled; default on)")
+    parser.add_argument(
+        "--rotate",
+        type=int,
+        help="rotate the UI 0/90/180/270 "
+        "degrees clockwise (e.g. 90 for Touch Display 2 in landscape)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        help=f"below this confidence the app says it is not sure (default {DEFAULT_THRESHOLD})",
+    )
+    parser.add_argument(
+        "--multi", action="store_true", default=None, help="read several digits (a number)"
+    )
+    parser.add_argument(
+        "--brush", type=int, help="brush diameter in pixels (default: 1/18 of the canvas)"
+    )
+    parser.add_argument(
+        "--live",
+        action=argparse.BooleanOptionalAction,
+        help="also predict while a stroke is drawn (throttled; default on)",
+    )
+    parser.add_argument(
+        "--tta",
+        type=int,
+        help=f"read each digit N times, slightly varied, "
+        f"and average (1-{MAX_VARIANTS}; default 1 = off)",
+    )
+    parser.add_argument(
+        "--learn",
+        action=argparse.BooleanOptionalAction,
+        help="learn from corrections: tap the right digit's bar (or press "
+        "0-9) when a reading is wrong (default on); with --replay, simulate "
+        "a person who corrects every misreading",
+    )
+    parser.add_argument(
+        "--profile",
+        help="whose corrections to use and keep "
+        f"(default {DEFAULT_PROFILE!r}; stored per model under the user's data "
+        "folder)",
+    )
+    parser.add_argument(
+        "--reset-profile",
+        action="store_true",
+        default=None,
+        help="forget the profile's corrections for this model",
+    )
+    parser.add_argument(
+        "--collect",
+        metavar="FILE",
+        help="ask for digits one by one and save labelled drawings to FILE (for 'train --drawn')",
+    )
+    parser.add_argument("--writer", help="writer name stored with --collect samples")
+    parser.add_argument("--collect-count", type=int, help="stop after N samples in --collect")
     parser.add_argument("--record", metavar="FILE", help="save the strokes drawn to FILE")
-    parser.add_argument("--replay", metavar="FILE", help="play strokes from FILE "
-                        "(mnist-edge-strokes/1) through the app, sample by sample")
-    parser.add_argument("--headless", action="store_true", default=None,
-                        help="no window (SDL dummy driver): "
-                        "with --replay print one JSON line per sample and exit")
+    parser.add_argument(
+        "--replay",
+        metavar="FILE",
+        help="play strokes from FILE (mnist-edge-strokes/1) through the app, sample by sample",
+    )
+    parser.add_argument(
+        "--headless",
+        action="store_true",
+        default=None,
+        help="no window (SDL dummy driver): with --replay print one JSON line per sample and exit",
+    )
     parser.add_argument("--screenshot", metavar="PNG", help="save the last frame to PNG")
     parser.add_argument("--threads", type=int, help="inference threads (default: runtime's)")
     parser.add_argument("--fps", type=int, help="frame-rate cap (default 60)")
     parser.add_argument("--config", help="TOML file with any of these options; flags win")
 
 
-def import_pygame() -> Any:
-    """Import pygame without setuptools' pkg_resources.
-
-    pygame.pkgdata imports pkg_resources when it is installed (150 ms here, far more on a Pi 4)
-    only to find its bundled font, which it also finds by path. A None entry in sys.modules
-    makes that one import fail, as Python documents; it is removed again right after.
-    """
-    blocked = "pkg_resources" not in sys.modules
-    if blocked:
-        sys.modules["pkg_resources"] = None  # type: ignore[assignment]
-    try:
-        import pygame
-    except ImportError:
-        raise UserError("pygame is not installed; pip install pygame "
-                        "(or: pip install 'mnist-edge[edge]')") from None
-    finally:
-        if blocked:
-            del sys.modules["pkg_resources"]
-    return pygame
-
-
-def _load(model_arg: str | None, runtime: str, threads: int | None) -> Any:
-    from edge_app.runtime import load_model
-    from edge_app.shipped import default_model
+def load(model_arg: str | None, runtime: str, threads: int | None) -> Any:
+    """The model to run: ``--model``, else the shipped default for the runtime."""
+    from mnist_edge.edge_app.runtime import load_model
+    from mnist_edge.edge_app.shipped import default_model
 
     if model_arg:
         return load_model(model_arg, runtime, threads)
@@ -123,101 +223,202 @@ def _load(model_arg: str | None, runtime: str, threads: int | None) -> Any:
     return load_model(path, name, threads)
 
 
+def _learner(config: DrawConfig, model: Any) -> tuple[Any, str | None]:
+    """The profile for this model, or None (no learning), and a message for the user."""
+    wanted = config.learn if config.learn is not None else not config.replay
+    if not wanted or model.embedding is None:
+        why = (
+            None
+            if not wanted
+            else "this model has no embedding output (an older export): learning is off"
+        )
+        return None, why
+    from mnist_edge.core.fsutil import sha256_file
+    from mnist_edge.edge_app.learn import Learner
+
+    dim = int(model.embedding.shape[-1])
+    if config.replay:  # replays simulate a person: never the user's real profile
+        return Learner("replay", dim), None
+    learner, note = Learner.open(config.profile, sha256_file(model.path), dim)
+    if config.reset_profile:
+        problem = learner.reset()
+        note = problem or f"profile {config.profile!r} reset for this model"
+    return learner, note
+
+
 def run_draw(args: argparse.Namespace) -> int:
-    from mnist_edge.config import build_config
+    from mnist_edge.core.config import build_config
 
     config = build_config(DrawConfig, vars(args), args.config, section="draw")
-    from edge_app.strokes import load_samples
+    config.check_paths()
+    from mnist_edge.edge_app.strokes import load_samples
 
     samples = load_samples(config.replay) if config.replay else None  # fail before any window
+    from mnist_edge.edge_app.display import error_screen, import_pygame, open_display
+
     pygame = import_pygame()
-    from edge_app.app import App, AppConfig, describe_model, error_screen, open_display
-    from edge_app.recognizer import Recognizer
-    from edge_app.runtime import runtime_version
+    from mnist_edge.edge_app.app import App, AppConfig
+    from mnist_edge.edge_app.collect import Collector
+    from mnist_edge.edge_app.recognizer import Recognizer
+    from mnist_edge.edge_app.runtime import runtime_version
 
     try:
-        model = _load(config.model, config.runtime, config.threads)
+        model = load(config.model, config.runtime, config.threads)
     except UserError as exc:
         if not config.headless and os.environ.get("SDL_VIDEODRIVER") != "dummy":
             try:
-                error_screen(pygame, open_display(pygame, config.size, config.fullscreen,
-                                                  False), str(exc))
+                error_screen(
+                    pygame, open_display(pygame, config.size, config.fullscreen, False), str(exc)
+                )
             except UserError:
                 pass  # no display either: the terminal message below is all we can do
             finally:
                 pygame.quit()
         raise
-    print(f"mnist-edge: runtime {model.runtime} {runtime_version(model.runtime) or ''}, "
-          f"model {model.path}", file=sys.stderr)
+    learner, note = _learner(config, model)
+    print(
+        f"mnist-edge: runtime {model.runtime} {runtime_version(model.runtime) or ''}, "
+        f"model {model.path}" + (f", tta {config.tta}" if config.tta > 1 else ""),
+        file=sys.stderr,
+    )
+    if note:
+        print(f"mnist-edge: {note}", file=sys.stderr)
+    collector = (
+        Collector(config.collect, config.writer, target=config.collect_count)
+        if config.collect
+        else None
+    )
     screen = open_display(pygame, config.size, config.fullscreen, config.headless)
-    from mnist_edge.sysinfo import seconds_since_start
-    app = App(pygame, screen, Recognizer(model, config.threshold),
-              AppConfig(threshold=config.threshold, multi=config.multi, brush=config.brush,
-                        live=config.live, rotate=config.rotate, fps=config.fps,
-                        record=config.record, headless=config.headless),
-              describe_model(model))
+    app = App(
+        pygame,
+        screen,
+        Recognizer(model, config.threshold, config.tta, learner),
+        AppConfig(
+            multi=config.multi,
+            brush=config.brush,
+            live=config.live,
+            rotate=config.rotate,
+            fps=config.fps,
+            record=config.record,
+            learn=config.learn is not False,
+        ),
+        Path(model.path).name,
+        collector,
+    )
+    if note:
+        app.state.say(note, warning=True)
     try:
-        if samples is not None:
-            stats = app.replay(samples, headless=config.headless)
-            if stats["labelled"]:
-                print(f"mnist-edge: replayed {stats['samples']} samples, read "
-                      f"{stats['correct']}/{stats['labelled']} correctly "
-                      f"({stats['correct'] / stats['labelled']:.2%})", file=sys.stderr)
-            print(f"mnist-edge: {app.performance()}", file=sys.stderr)
-        elif config.headless:
-            app.clock = pygame.time.Clock()
-            app.frame(None)
-            since = seconds_since_start()
-            if since is not None:
-                print(f"mnist-edge: first frame {since * 1000:.0f} ms after process start",
-                      file=sys.stderr)
-        else:
-            app.run()
-        if app.strokes and config.record:
-            app.clear()  # files the last drawing into the recording
+        _drive(app, config, samples, pygame)
     finally:
         app.save_recording()
         if config.screenshot:
-            app.dirty = True
-            app.draw()
-            app.save_screenshot(Path(config.screenshot))
-        pygame.quit()
+            app.draw(force=True)
+            try:
+                app.save_screenshot(Path(config.screenshot))
+            except (OSError, pygame.error) as exc:
+                raise UserError(
+                    f"cannot save the screenshot {config.screenshot} "
+                    f"({exc}); choose a writable .png path"
+                ) from None
+            finally:
+                pygame.quit()
+        else:
+            pygame.quit()
     return 0
+
+
+def _drive(app: Any, config: DrawConfig, samples: Any, pygame: Any) -> None:
+    from mnist_edge.core.sysinfo import seconds_since_start
+    from mnist_edge.edge_app.replay import performance, replay
+
+    if samples is not None:
+        learn = bool(
+            config.learn is True
+            and app.recognizer.learner is not None
+            and any(s.label is not None for s in samples)
+            and not config.multi
+        )
+        stats = replay(app, samples, headless=config.headless, learn=learn)
+        for line in stats.summary(learn):
+            print(f"mnist-edge: {line}", file=sys.stderr)
+        print(f"mnist-edge: {performance(app, stats)}", file=sys.stderr)
+    elif config.headless:
+        app.frame(None)
+        since = seconds_since_start()
+        if since is not None:
+            print(
+                f"mnist-edge: first frame {since * 1000:.0f} ms after process start",
+                file=sys.stderr,
+            )
+    else:
+        app.run()
+    if app.strokes and config.record:
+        app.clear()  # files the last drawing into the recording
 
 
 def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files of one digit")
     parser.add_argument("--model", help="a .tflite or .onnx model (default: the shipped one)")
     parser.add_argument("--runtime", choices=RUNTIME_CHOICES, default="auto")
-    parser.add_argument("--threshold", type=float, default=0.6,
-                        help="below this confidence the answer is 'not sure'")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        help="below this confidence the answer is 'not sure'",
+    )
+    parser.add_argument(
+        "--tta",
+        type=int,
+        default=1,
+        help=f"read each digit N times, slightly varied (1-{MAX_VARIANTS})",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
 
 
-def run_predict(args: argparse.Namespace) -> int:
+MAX_IMAGE_PIXELS = 50_000_000
+
+
+def _read_image(name: str) -> tuple[Any, str | None]:
+    """A grayscale uint8 picture of a digit, or why it cannot be one."""
     import cv2
     import numpy as np
 
-    from edge_app.preprocess import image_to_canvas
-    from edge_app.recognizer import Recognizer
+    path = Path(name)
+    if not path.exists():
+        return None, "not found"
+    if not path.is_file():
+        return None, "not a file"
+    image = cv2.imread(name, cv2.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        return None, "not a readable image"
+    if image.size > MAX_IMAGE_PIXELS:
+        return None, "too large for a picture of one digit"
+    if min(image.shape[:2]) < 2:
+        return None, f"{image.shape[1]}x{image.shape[0]} pixels is too small to hold a digit"
+    if image.ndim == 3 and image.shape[2] == 4:  # transparent background -> white paper
+        alpha = image[:, :, 3:4].astype(np.float32) / 255.0
+        image = (image[:, :, :3] * alpha + 255.0 * (1 - alpha)).astype(np.uint8)
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    if image.dtype != np.uint8:
+        image = cv2.normalize(image, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    return image, None
 
-    require(0.0 <= args.threshold <= 1.0, "--threshold must be between 0 and 1")
-    recognizer = Recognizer(_load(args.model, args.runtime, None), args.threshold)
+
+def run_predict(args: argparse.Namespace) -> int:
+    from mnist_edge.edge_app.preprocess import image_to_canvas
+    from mnist_edge.edge_app.recognizer import Recognizer
+
+    require_number("--threshold", args.threshold, 0.0, 1.0)
+    require_int("--tta", args.tta, 1, MAX_VARIANTS)
+    recognizer = Recognizer(load(args.model, args.runtime, None), args.threshold, args.tta)
     failures = 0
     for name in args.images:
-        image = cv2.imread(name, cv2.IMREAD_UNCHANGED) if Path(name).is_file() else None
+        image, why = _read_image(name)
         if image is None:
             failures += 1
-            why = "not found" if not Path(name).exists() else "not a readable image"
             print(f"{name}: error: {why}", file=sys.stderr)
             continue
-        if image.ndim == 3 and image.shape[2] == 4:  # transparent background -> white paper
-            alpha = image[:, :, 3:4].astype(np.float32) / 255.0
-            image = (image[:, :, :3] * alpha + 255.0 * (1 - alpha)).astype(np.uint8)
-        if image.ndim == 3:
-            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        if image.dtype != np.uint8:
-            image = cv2.normalize(image, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
         reading = recognizer.read(image_to_canvas(image))
         if reading is None:
             result = {"file": name, "digit": None, "confidence": 0.0, "sure": False}
@@ -225,11 +426,20 @@ def run_predict(args: argparse.Namespace) -> int:
         else:
             p = reading.prediction
             sure = recognizer.sure(p)
-            result = {"file": name, "digit": p.digit, "confidence": round(p.confidence, 4),
-                      "sure": sure, "top3": [[d, round(c, 4)] for d, c in p.top(3)]}
-            text = f"{p.digit} ({p.confidence:.1%})" if sure else \
-                f"not sure: {p.digit} ({p.confidence:.1%})"
-        print(json.dumps(result) if args.json else f"{name}: {text}")
+            confidence = p.confidence if math.isfinite(p.confidence) else 0.0
+            result = {
+                "file": name,
+                "digit": p.digit,
+                "confidence": round(confidence, 4),
+                "sure": sure,
+                "top3": [[d, round(c, 4)] for d, c in p.top(3)],
+            }
+            text = (
+                f"{p.digit} ({confidence:.1%})"
+                if sure
+                else f"not sure: {p.digit} ({confidence:.1%})"
+            )
+        print(json.dumps(result, allow_nan=False) if args.json else f"{name}: {text}")
     if failures:
         raise UserError(f"{failures} of {len(args.images)} images could not be read")
     return 0

@@ -10,6 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ROTATIONS = (0, 90, 180, 270)
+DEFAULT_SIZE = (800, 480)  # the official 7" touch display, and the window size by default
+#: Screens the app runs on, for rendering drawings the way the app would see them: the official
+#: 7" displays (800x480, Touch Display 2 at 1280x720 and in portrait), 3.5" and 5" HATs,
+#: 1024x600 panels and a full-HD monitor.
+SCREENS = ((800, 480), (480, 320), (1024, 600), (1280, 720), (720, 1280), (1920, 1080))
 MIN_BUTTON = 56  # px: about 11 mm on the official 7" display, comfortable for a fingertip
 
 
@@ -86,12 +91,19 @@ def compute(width: int, height: int, *, wide_canvas: bool = False) -> Layout:
         digit = Rect(panel.x, panel.y, panel.w - preview_side - margin, info_h)
         preview = Rect(panel.x + panel.w - preview_side, panel.y, preview_side, preview_side)
         bars_top = panel.y + info_h + margin
-        bars = Rect(panel.x, bars_top, panel.w,
-                    panel.y + panel.h - button_h - status_h - 2 * margin - bars_top)
+        bars = Rect(
+            panel.x,
+            bars_top,
+            panel.w,
+            panel.y + panel.h - button_h - status_h - 2 * margin - bars_top,
+        )
     else:
         side = min(height - 2 * margin, int(width * 0.6))
-        canvas_w = min(width - 2 * margin - max(180, width // 4), int(width * 0.72)) \
-            if wide_canvas else side
+        canvas_w = (
+            min(width - 2 * margin - max(180, width // 4), int(width * 0.72))
+            if wide_canvas
+            else side
+        )
         canvas = Rect(margin, (height - side) // 2, canvas_w, side)
         left = canvas.x + canvas.w + margin
         panel = Rect(left, margin, width - left - margin, height - 2 * margin)
@@ -102,8 +114,12 @@ def compute(width: int, height: int, *, wide_canvas: bool = False) -> Layout:
         digit = Rect(panel.x, panel.y, panel.w - preview_side - margin, info_h)
         preview = Rect(panel.x + panel.w - preview_side, panel.y, preview_side, preview_side)
         bars_top = panel.y + info_h + margin
-        bars = Rect(panel.x, bars_top, panel.w,
-                    panel.y + panel.h - button_h - status_h - 2 * margin - bars_top)
+        bars = Rect(
+            panel.x,
+            bars_top,
+            panel.w,
+            panel.y + panel.h - button_h - status_h - 2 * margin - bars_top,
+        )
     buttons_y = bars.y + bars.h + margin
     half = (panel.w - margin) // 2
     clear = Rect(panel.x, buttons_y, half, button_h)

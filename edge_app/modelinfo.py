@@ -11,8 +11,7 @@ import json
 import struct
 from typing import Any
 
-METADATA_KEY = "mnist_edge"
-SCHEMA = "mnist-edge-model/1"
+from mnist_edge.core.contract import METADATA_KEY, SCHEMA
 
 # Field numbers in tensorflow/compiler/mlir/lite/schema/schema.fbs.
 _MODEL_BUFFERS, _MODEL_METADATA = 4, 6
@@ -47,7 +46,7 @@ class _Table:
 
     def bytes(self, index: int) -> bytes:
         vec = self._vector(index)
-        return b"" if vec is None else self.buf[vec[0]:vec[0] + vec[1]]
+        return b"" if vec is None else self.buf[vec[0] : vec[0] + vec[1]]
 
     def tables(self, index: int) -> list[_Table]:
         vec = self._vector(index)
@@ -72,7 +71,7 @@ def read_tflite_metadata(content: bytes) -> dict[str, bytes]:
         data = buffer.bytes(_BUFFER_DATA)
         offset = buffer.scalar(_BUFFER_OFFSET, "<Q")
         if not data and offset > 1:  # large models keep buffers after the flatbuffer
-            data = content[offset:offset + buffer.scalar(_BUFFER_SIZE, "<Q")]
+            data = content[offset : offset + buffer.scalar(_BUFFER_SIZE, "<Q")]
         found[name] = data
     return found
 

@@ -8,8 +8,12 @@ mass lands on pixel (14, 14) (integer shift, as measured on MNIST: mean 14.0, st
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
+
+from mnist_edge.edge_app.strokes import Stroke, default_brush, render
 
 SIZE = 28
 BOX = 20
@@ -55,8 +59,9 @@ def centre_by_mass(digit: np.ndarray, size: int = SIZE) -> np.ndarray:
     rows = min(h - src_y0, size - dst_y0)
     cols = min(w - src_x0, size - dst_x0)
     if rows > 0 and cols > 0:
-        out[dst_y0:dst_y0 + rows, dst_x0:dst_x0 + cols] = \
-            digit[src_y0:src_y0 + rows, src_x0:src_x0 + cols]
+        out[dst_y0 : dst_y0 + rows, dst_x0 : dst_x0 + cols] = digit[
+            src_y0 : src_y0 + rows, src_x0 : src_x0 + cols
+        ]
     return out
 
 
@@ -76,8 +81,15 @@ def to_mnist(canvas: np.ndarray) -> np.ndarray:
     return centre_by_mass(fit_box(canvas[top:bottom, left:right]))
 
 
-def is_empty(canvas: np.ndarray) -> bool:
-    return not np.any(np.asarray(canvas))
+def strokes_to_digit(
+    strokes: Sequence[Stroke], width: int, height: int, brush: int | None = None
+) -> np.ndarray:
+    """Strokes drawn on a ``width`` x ``height`` canvas -> the 28x28 digit the model reads.
+
+    Exactly what the app does with a drawing (the same ink calls, then :func:`to_mnist`), so
+    training on drawn digits, the benchmark's drawn rows and replays all see what users see.
+    """
+    return to_mnist(render(strokes, width, height, brush or default_brush(width, height)))
 
 
 def image_to_canvas(gray: np.ndarray) -> np.ndarray:

@@ -1,4 +1,9 @@
-"""Canvas -> prediction: the one path the app, ``predict`` and the benchmark share."""
+"""Canvas -> reading: the one path the app, ``predict``, the replay and the benchmark share.
+
+A reading is the model's prediction for the digit ``to_mnist`` made of the canvas, optionally
+averaged over test-time-augmented variants, then combined with what the app learned from its
+user (a :class:`~mnist_edge.edge_app.learn.Learner`), in that order.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_app.preprocess import to_mnist
-from edge_app.runtime import Model, Prediction
-from edge_app.segment import Piece, split_digits
+from mnist_edge.edge_app.learn import Learner
+from mnist_edge.edge_app.preprocess import to_mnist
+from mnist_edge.edge_app.runtime import Model, Prediction
+from mnist_edge.edge_app.segment import Piece, split_digits
+from mnist_edge.edge_app.tta import batch_variants
 
 
 @dataclass(frozen=True)
 class Reading:
-    prediction: Prediction
+    prediction: Prediction  # what is shown: after TTA and learning
     image: np.ndarray  # the 28x28 uint8 the model saw
-    milliseconds: float  # preprocessing + inference
+    milliseconds: float  # preprocessing + inference (+ learning)
+    model_digit: int  # what the model alone read (before learning)
+    learned: bool = False  # learning changed the digit
 
 
 @dataclass(frozen=True)
@@ -26,9 +35,45 @@ class DigitReading:
 
 
 class Recognizer:
-    def __init__(self, model: Model, threshold: float = 0.6) -> None:
+    def __init__(
+        self, model: Model, threshold: float = 0.6, tta: int = 1, learner: Learner | None = None
+    ) -> None:
         self.model = model
         self.threshold = threshold
+        self.tta = tta
+        self.learner = learner
+
+    def _predict(self, images: np.ndarray) -> list[Prediction]:
+        if self.tta <= 1:
+            return self.model.predict(images)
+        out = self.model.run(batch_variants(images, self.tta))
+        probs = out.probabilities.reshape(len(images), self.tta, -1).mean(axis=1)
+        emb = (
+            None
+            if out.embedding is None
+            else out.embedding.reshape(len(images), self.tta, -1)[:, 0]
+        )  # the digit's own
+        return [
+            Prediction(int(p.argmax()), float(p.max()), p, None if emb is None else emb[i])
+            for i, p in enumerate(probs)
+        ]
+
+    def _finish(self, prediction: Prediction, image: np.ndarray, started: float) -> Reading:
+        model_digit = prediction.digit
+        learned = False
+        if self.learner is not None and len(self.learner):
+            adjusted = self.learner.adjust(prediction.probabilities, prediction.embedding)
+            p = adjusted.probabilities
+            prediction = Prediction(int(p.argmax()), float(p.max()), p, prediction.embedding)
+            learned = adjusted.changed
+        return Reading(
+            prediction, image, (time.perf_counter() - started) * 1000, model_digit, learned
+        )
+
+    def read_image(self, image: np.ndarray) -> Reading:
+        """Read a 28x28 digit that is already model input."""
+        started = time.perf_counter()
+        return self._finish(self._predict(image[None])[0], image, started)
 
     def read(self, canvas: np.ndarray) -> Reading | None:
         """Read one digit; None for an empty canvas."""
@@ -36,8 +81,7 @@ class Recognizer:
             return None
         started = time.perf_counter()
         image = to_mnist(canvas)
-        prediction = self.model.predict_one(image)
-        return Reading(prediction, image, (time.perf_counter() - started) * 1000)
+        return self._finish(self._predict(image[None])[0], image, started)
 
     def read_many(self, canvas: np.ndarray, brush: int) -> list[DigitReading]:
         """Read every digit on the canvas, left to right, in one batch."""
@@ -46,10 +90,11 @@ class Recognizer:
         if not pieces:
             return []
         images = np.stack([to_mnist(p.crop(canvas)) for p in pieces])
-        predictions = self.model.predict(images)
-        ms = (time.perf_counter() - started) * 1000
-        return [DigitReading(piece, Reading(pred, img, ms))
-                for piece, pred, img in zip(pieces, predictions, images)]
+        predictions = self._predict(images)
+        return [
+            DigitReading(piece, self._finish(pred, img, started))
+            for piece, pred, img in zip(pieces, predictions, images)
+        ]
 
     def sure(self, prediction: Prediction) -> bool:
         return prediction.confidence >= self.threshold

@@ -22,7 +22,7 @@ class Piece:
 
     def crop(self, canvas: np.ndarray) -> np.ndarray:
         region = np.where(self.mask, canvas, 0)
-        return region[self.top:self.bottom, self.left:self.right]
+        return region[self.top : self.bottom, self.left : self.right]
 
 
 def split_digits(canvas: np.ndarray, brush: int, min_overlap: float = 0.5) -> list[Piece]:

@@ -1,26 +1,59 @@
-"""Find the models shipped with mnist-edge and pick the default one for a runtime."""
+"""Find the models shipped with mnist-edge, read their manifest safely, pick the default one.
+
+A manifest is data from disk, never trusted: its shape is validated with one-line errors, every
+file it names must sit inside the manifest's own folder (no ``../``, no absolute paths), and a
+file's SHA-256 must match before it is used, so a swapped or corrupted file never runs under a
+format's name.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edge_app.runtime import RUNTIMES, choose_runtime, installed_runtimes
-from mnist_edge.errors import UserError
+from mnist_edge.core.errors import UserError
+from mnist_edge.core.fsutil import sha256_file
+from mnist_edge.core.paths import checkout_models_dir
+from mnist_edge.core.registry import FORMATS, RUNTIMES, formats_by_preference
+from mnist_edge.edge_app.runtime import choose_runtime, installed_runtimes
 
 ENV_MODELS = "MNIST_EDGE_MODELS"
 MANIFEST = "manifest.json"
+MAX_MANIFEST_BYTES = 1 << 20
 
-#: Preferred shipped format per family, best first: what the pipeline's report recommends for
-#: the shipped model (models/README.md): int8 is as fast as the others within noise, the most
-#: accurate, the smallest, and tflite-int8 also loads on tflite-runtime 2.14.
-PREFERRED = {
-    "tflite": ("tflite-int8", "tflite-dynamic", "tflite-fp16", "tflite-fp32"),
-    "onnx": ("onnx-int8", "onnx-fp32"),
-}
+
+class ManifestError(UserError):
+    """A manifest that cannot be trusted or read."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One validated manifest entry: a file inside the manifest's folder."""
+
+    path: Path
+    format: str
+    family: str
+    sha256: str
+    raw: dict[str, Any]
+
+    def verify(self) -> Path:
+        """The file, after checking it is there and is the file the manifest describes."""
+        if not self.path.is_file():
+            raise ManifestError(
+                f"{self.path} is listed in {MANIFEST} but missing; export the models again"
+            )
+        digest = sha256_file(self.path)
+        if digest != self.sha256:
+            raise ManifestError(
+                f"{self.path} does not match its {MANIFEST} checksum (sha256 "
+                f"{digest[:12]}..., listed {self.sha256[:12]}...): the file "
+                "was changed or corrupted; export the models again"
+            )
+        return self.path
 
 
 def models_dir() -> Path:
@@ -28,8 +61,8 @@ def models_dir() -> Path:
     env = os.environ.get(ENV_MODELS)
     if env:
         return Path(env)
-    checkout = Path(__file__).resolve().parent.parent / "models"
-    if (checkout / MANIFEST).is_file():
+    checkout = checkout_models_dir()
+    if checkout is not None and (checkout / MANIFEST).is_file():
         return checkout
     return Path(sys.prefix) / "share" / "mnist-edge" / "models"
 
@@ -37,36 +70,77 @@ def models_dir() -> Path:
 def read_manifest(directory: Path) -> dict[str, Any]:
     path = directory / MANIFEST
     try:
-        manifest = json.loads(path.read_text())
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise ManifestError(f"{path} is larger than a manifest can be; export again")
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UserError(f"no shipped models: {path} not found; pass --model PATH or set "
-                        f"{ENV_MODELS} to a folder written by 'mnist-edge export'") from None
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path} is not a readable manifest ({exc}); export the models again") \
-            from None
+        raise ManifestError(
+            f"no models: {path} not found; pass --model PATH or set "
+            f"{ENV_MODELS} to a folder written by 'mnist-edge export'"
+        ) from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise ManifestError(
+            f"{path} is not a readable manifest ({str(exc)[:120]}); export the models again"
+        ) from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("models"), list):
-        raise UserError(f"{path} has no 'models' list; export the models again")
+        raise ManifestError(f"{path} has no 'models' list; export the models again")
     return manifest
 
 
+def entries(directory: Path) -> list[Entry]:
+    """The manifest's entries, each validated and confined to ``directory``."""
+    root = directory.resolve()
+    found = []
+    for i, raw in enumerate(read_manifest(directory)["models"]):
+        where = f"{directory / MANIFEST}, entry {i}"
+        if not isinstance(raw, dict):
+            raise ManifestError(f"{where}: must be an object; export the models again")
+        name, fmt, digest = raw.get("file"), raw.get("format"), raw.get("sha256")
+        if (
+            not isinstance(name, str)
+            or not name
+            or not isinstance(digest, str)
+            or len(digest) != 64
+        ):
+            raise ManifestError(
+                f"{where}: needs 'file' and a 64-digit 'sha256'; export the models again"
+            )
+        path = (directory / name).resolve()
+        if path.parent != root or Path(name).is_absolute():
+            raise ManifestError(
+                f"{where}: file {name!r} is outside the manifest's folder; "
+                "a manifest may only name files beside it"
+            )
+        if fmt not in FORMATS:
+            raise ManifestError(
+                f"{where}: unknown format {str(fmt)[:40]!r}; valid formats: {', '.join(FORMATS)}"
+            )
+        if not name.lower().endswith(FORMATS[fmt].suffix):
+            raise ManifestError(f"{where}: {name!r} is not a {FORMATS[fmt].suffix} file")
+        found.append(Entry(directory / name, fmt, FORMATS[fmt].family, digest, raw))
+    return found
+
+
 def default_model(runtime: str = "auto", directory: Path | None = None) -> tuple[Path, str]:
-    """(model file, runtime) for ``runtime``: ``auto`` tries LiteRT, tflite-runtime, onnxruntime."""
+    """(verified model file, runtime) for ``runtime``: ``auto`` tries the slim runtimes in the
+    registry's order, and each family's formats in its order of preference."""
     directory = directory or models_dir()
-    entries = {m.get("format"): m for m in read_manifest(directory)["models"]}
+    by_format = {e.format: e for e in entries(directory)}
     if runtime == "auto":
         candidates = installed_runtimes()
         if not candidates:
-            raise UserError("no runtime installed; pip install ai-edge-litert (or "
-                            "'mnist-edge[edge]'), or tflite-runtime, or onnxruntime")
+            raise UserError(
+                "no runtime installed; pip install ai-edge-litert (or "
+                "'mnist-edge[edge]'), or tflite-runtime, or onnxruntime"
+            )
     else:
+        choose_runtime(RUNTIMES[runtime].family if runtime in RUNTIMES else "tflite", runtime)
         candidates = [runtime]
     for name in candidates:
-        family = RUNTIMES[name].family if name in RUNTIMES else None
-        if family is None:
-            choose_runtime("tflite", name)  # raises the standard unknown-runtime message
-        for key in PREFERRED[family]:
-            if key in entries:
-                choose_runtime(family, name)  # raises if an explicitly named one is missing
-                return directory / entries[key]["file"], name
-    raise UserError(f"{directory / MANIFEST} lists no model that {' or '.join(candidates)} "
-                    "can run; export one or pass --model PATH")
+        for fmt in formats_by_preference(RUNTIMES[name].family):
+            if fmt.key in by_format and name in fmt.runs_on:
+                return by_format[fmt.key].verify(), name
+    raise UserError(
+        f"{directory / MANIFEST} lists no model that {' or '.join(candidates)} "
+        "can run; export one or pass --model PATH"
+    )

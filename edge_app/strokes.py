@@ -18,24 +18,36 @@ from typing import Any
 import cv2
 import numpy as np
 
-from mnist_edge.errors import UserError
-from mnist_edge.fsutil import write_json_atomic
+from mnist_edge.core.errors import UserError
+from mnist_edge.core.fsutil import write_json_atomic
 
 FORMAT = "mnist-edge-strokes/1"
 Point = tuple[float, float]
 Stroke = list[Point]
 
 
+#: Bounds that keep a hostile or broken file from exhausting memory or time.
+MAX_FILE_BYTES = 256 << 20
+MAX_SAMPLES = 200_000
+MAX_STROKES = 100  # per sample
+MAX_POINTS = 5_000  # per stroke: a finger at 120 Hz for 40 s
+MAX_WRITER = 200  # characters
+
+
 @dataclass
 class Sample:
     strokes: list[Stroke] = field(default_factory=list)
     label: int | None = None
+    writer: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"strokes": [[[round(x, 5), round(y, 5)] for x, y in s]
-                                            for s in self.strokes]}
+        data: dict[str, Any] = {
+            "strokes": [[[round(x, 5), round(y, 5)] for x, y in s] for s in self.strokes]
+        }
         if self.label is not None:
             data["label"] = self.label
+        if self.writer is not None:
+            data["writer"] = self.writer
         return data
 
 
@@ -46,18 +58,43 @@ class ReplayError(UserError):
 def load_samples(path: str | Path) -> list[Sample]:
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ReplayError(
+                f"replay file {path} is {size >> 20} MB, more than the "
+                f"{MAX_FILE_BYTES >> 20} MB a stroke file can be; split it"
+            )
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ReplayError(f"replay file {path} not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except IsADirectoryError:
+        raise ReplayError(f"replay file {path} is a folder; pass a .json file") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ReplayError(f"replay file {path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ReplayError(f"replay file {path} is nested too deeply to be a stroke file") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
         raise ReplayError(f"replay file {path}: format is {found!r}, expected {FORMAT!r}")
     raw_samples = doc.get("samples")
     if not isinstance(raw_samples, list):
         raise ReplayError(f"replay file {path}: 'samples' must be a list")
+    if len(raw_samples) > MAX_SAMPLES:
+        raise ReplayError(
+            f"replay file {path} has {len(raw_samples):,} samples, more than "
+            f"{MAX_SAMPLES:,}; split it"
+        )
     return [_parse_sample(path, i, raw) for i, raw in enumerate(raw_samples)]
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer like 10**400
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _parse_sample(path: Path, index: int, raw: Any) -> Sample:
@@ -65,31 +102,43 @@ def _parse_sample(path: Path, index: int, raw: Any) -> Sample:
     if not isinstance(raw, dict) or not isinstance(raw.get("strokes"), list):
         raise ReplayError(f"{where}: needs a 'strokes' list")
     label = raw.get("label")
-    if label is not None and (not isinstance(label, int) or isinstance(label, bool)
-                              or not 0 <= label <= 9):
-        raise ReplayError(f"{where}: label must be an integer 0-9, got {label!r}")
+    if label is not None and (
+        not isinstance(label, int) or isinstance(label, bool) or not 0 <= label <= 9
+    ):
+        raise ReplayError(f"{where}: label must be an integer 0-9, got {str(label)[:40]!r}")
+    writer = raw.get("writer")
+    if writer is not None and (not isinstance(writer, str) or not 0 < len(writer) <= MAX_WRITER):
+        raise ReplayError(f"{where}: writer must be a name of 1-{MAX_WRITER} characters")
+    if len(raw["strokes"]) > MAX_STROKES:
+        raise ReplayError(f"{where}: {len(raw['strokes'])} strokes, more than {MAX_STROKES}")
     strokes: list[Stroke] = []
     for s, stroke in enumerate(raw["strokes"]):
         if not isinstance(stroke, list):
             raise ReplayError(f"{where}, stroke {s}: must be a list of [x, y] points")
+        if len(stroke) > MAX_POINTS:
+            raise ReplayError(
+                f"{where}, stroke {s}: {len(stroke):,} points, more than {MAX_POINTS:,}"
+            )
         points: Stroke = []
         for p, point in enumerate(stroke):
-            if (not isinstance(point, (list, tuple)) or len(point) != 2
-                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                               and math.isfinite(v) for v in point)):
-                raise ReplayError(f"{where}, stroke {s}, point {p}: expected [x, y] numbers, "
-                                  f"got {point!r}")
-            points.append((float(point[0]), float(point[1])))
+            xy = [_number(v) for v in point] if isinstance(point, (list, tuple)) else []
+            if len(xy) != 2 or None in xy:
+                raise ReplayError(
+                    f"{where}, stroke {s}, point {p}: expected [x, y] numbers, "
+                    f"got {str(point)[:40]}"
+                )
+            points.append((xy[0], xy[1]))  # type: ignore[arg-type]
         strokes.append(points)
-    return Sample(strokes, label)
+    return Sample(strokes, label, writer)
 
 
 def save_samples(path: str | Path, samples: Sequence[Sample]) -> None:
     write_json_atomic(path, {"format": FORMAT, "samples": [s.to_json() for s in samples]})
 
 
-def draw_segment(canvas: np.ndarray, start: tuple[int, int], end: tuple[int, int],
-                 brush: int) -> None:
+def draw_segment(
+    canvas: np.ndarray, start: tuple[int, int], end: tuple[int, int], brush: int
+) -> None:
     """A round-capped line of ``brush`` px diameter from start to end, in place (ink 255)."""
     radius = max(1, brush // 2)
     if start == end:
@@ -121,8 +170,9 @@ def render(strokes: Sequence[Stroke], width: int, height: int, brush: int) -> np
         draw_segment(canvas, first, first, brush)
         for a, b in itertools.pairwise(stroke):
             if a != b:
-                draw_segment(canvas, to_pixels(a, width, height), to_pixels(b, width, height),
-                             brush)
+                draw_segment(
+                    canvas, to_pixels(a, width, height), to_pixels(b, width, height), brush
+                )
     return canvas
 
 

@@ -1,5 +1,5 @@
 import sys
 
-from export.cli import main
+from mnist_edge.export.cli import main
 
 sys.exit(main())

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from mnist_edge.data import load_split
+from mnist_edge.core.data import load_split
 
 
 class CalibrationReader:
@@ -25,8 +25,9 @@ class CalibrationReader:
         self._iter: Iterator[dict[str, np.ndarray]] | None = None
 
     @classmethod
-    def from_training_set(cls, count: int, data_dir: str | None, seed: int,
-                          input_name: str = "image") -> CalibrationReader:
+    def from_training_set(
+        cls, count: int, data_dir: str | None, seed: int, input_name: str = "image"
+    ) -> CalibrationReader:
         train = load_split("train", data_dir)
         pick = np.random.default_rng(seed).choice(len(train), size=count, replace=False)
         return cls(train.images[np.sort(pick)], input_name)
@@ -36,7 +37,7 @@ class CalibrationReader:
 
     def _samples(self) -> Iterator[dict[str, np.ndarray]]:
         for i in range(len(self.images)):
-            yield {self.input_name: self.images[i:i + 1]}
+            yield {self.input_name: self.images[i : i + 1]}
 
     def __call__(self) -> Iterator[dict[str, np.ndarray]]:
         return self._samples()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mnist_edge.config import require
-from mnist_edge.errors import UserError
-from mnist_edge.formats import FORMATS
+from mnist_edge.core.config import require
+from mnist_edge.core.errors import UserError
+from mnist_edge.core.registry import FORMATS
 
 PRECISIONS = sorted({f.precision for f in FORMATS.values()})
 
@@ -17,9 +17,11 @@ def parse_formats(text: str | tuple[str, ...] | list[str] | None) -> tuple[str, 
         return tuple(FORMATS)
     keys = [k.strip() for k in (text.split(",") if isinstance(text, str) else text) if k.strip()]
     unknown = [k for k in keys if k not in FORMATS]
-    require(not unknown and bool(keys),
-            f"unknown format {', '.join(unknown) or '(none given)'}; valid formats: "
-            f"{', '.join(FORMATS)}")
+    require(
+        not unknown and bool(keys),
+        f"unknown format {', '.join(unknown) or '(none given)'}; valid formats: "
+        f"{', '.join(FORMATS)}",
+    )
     return tuple(dict.fromkeys(keys))
 
 
@@ -39,8 +41,10 @@ def parse_agreements(items: list[str] | dict[str, float] | None) -> dict[str, fl
             except ValueError:
                 raise UserError(f"--min-agreement {item!r}: {value!r} is not a number") from None
     for name, value in pairs:
-        require(name in PRECISIONS, f"--min-agreement: unknown precision {name!r}; "
-                f"choose from {', '.join(PRECISIONS)}")
+        require(
+            name in PRECISIONS,
+            f"--min-agreement: unknown precision {name!r}; choose from {', '.join(PRECISIONS)}",
+        )
         require(0.0 <= value <= 1.0, f"--min-agreement {name}: {value} is not between 0 and 1")
     return dict(pairs)
 
@@ -60,12 +64,15 @@ class ExportConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "formats", parse_formats(self.formats))
         object.__setattr__(self, "min_agreement", parse_agreements(self.min_agreement))
-        require(isinstance(self.calibration_samples, int) and 10 <= self.calibration_samples
-                <= 60000, "--calibration-samples must be an integer from 10 to 60000, "
-                f"got {self.calibration_samples!r}")
-        require(isinstance(self.opset, int) and 17 <= self.opset <= 21,
-                f"--opset must be from 17 to 21 (tf2onnx 1.17 supports up to 21), "
-                f"got {self.opset!r}")
+        require(
+            isinstance(self.calibration_samples, int) and 10 <= self.calibration_samples <= 60000,
+            "--calibration-samples must be an integer from 10 to 60000, "
+            f"got {self.calibration_samples!r}",
+        )
+        require(
+            isinstance(self.opset, int) and 17 <= self.opset <= 21,
+            f"--opset must be from 17 to 21 (tf2onnx 1.17 supports up to 21), got {self.opset!r}",
+        )
 
     @property
     def out_dir(self) -> Path:

@@ -7,8 +7,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from export.calibration import CalibrationReader
-from train.architectures import INPUT_NAME, OUTPUT_NAME
+from mnist_edge.core.contract import EMBEDDING, INPUT_NAME, INPUT_SHAPE, PROBABILITIES
+from mnist_edge.export.calibration import CalibrationReader
 
 
 class ExportContext:
@@ -27,18 +27,31 @@ class ExportContext:
     def input_signature(self) -> list[Any]:
         import tensorflow as tf
 
-        return [tf.TensorSpec([None, 28, 28, 1], tf.uint8, name=INPUT_NAME)]
+        return [tf.TensorSpec([None, *INPUT_SHAPE], tf.uint8, name=INPUT_NAME)]
+
+    @cached_property
+    def outputs_model(self) -> Any:
+        """The model with both outputs: the probabilities and the embedding the head reads."""
+        import keras
+
+        head = self.model.get_layer(PROBABILITIES)
+        return keras.Model(
+            self.model.inputs,
+            {PROBABILITIES: self.model.output, EMBEDDING: head.input},
+            name=self.model.name,
+        )
 
     @cached_property
     def serving_function(self) -> Any:
         """Inference-only graph (training=False): dropout and friends never reach the export."""
         import tensorflow as tf
 
-        model = self.model
+        model = self.outputs_model
 
         @tf.function(input_signature=self.input_signature)
         def serve(image: Any) -> dict[str, Any]:
-            return {OUTPUT_NAME: model(image, training=False)}
+            outputs = model(image, training=False)
+            return {PROBABILITIES: outputs[PROBABILITIES], EMBEDDING: outputs[EMBEDDING]}
 
         return serve
 
@@ -49,8 +62,9 @@ class ExportContext:
 
         path = self.tmp / "saved_model"
         archive = keras.export.ExportArchive()
-        archive.track(self.model)
-        archive.add_endpoint(name="serving_default", fn=self.serving_function,
-                             input_signature=self.input_signature)
+        archive.track(self.outputs_model)
+        archive.add_endpoint(
+            name="serving_default", fn=self.serving_function, input_signature=self.input_signature
+        )
         archive.write_out(str(path), verbose=False)
         return str(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import json
 import platform
 import sys
 import time
@@ -13,24 +14,28 @@ from typing import Any
 
 import numpy as np
 
-from edge_app.modelinfo import SCHEMA
-from edge_app.runtime import load_model
-from export.calibration import CalibrationReader
-from export.config import ExportConfig
-from export.context import ExportContext
-from export.validate import Validation, predict_all, validate_file
 from mnist_edge import __version__
-from mnist_edge.data import load_split
-from mnist_edge.errors import UserError
-from mnist_edge.formats import FORMATS, ExportFormat
-from mnist_edge.fsutil import atomic_path, prepare_out_dir, sha256_file, write_json_atomic
-from train.architectures import INPUT_NAME, OUTPUT_NAME
+from mnist_edge.core.contract import (
+    EMBEDDING,
+    INPUT_SHAPE,
+    LABELS,
+    MANIFEST_SCHEMA,
+    PREPROCESSING,
+    PROBABILITIES,
+    SCHEMA,
+    input_description,
+)
+from mnist_edge.core.data import load_split
+from mnist_edge.core.errors import UserError
+from mnist_edge.core.fsutil import atomic_path, output_dir, sha256_file, write_json_atomic
+from mnist_edge.core.registry import FORMATS, ExportFormat
+from mnist_edge.edge_app.runtime import load_model
+from mnist_edge.export.calibration import CalibrationReader
+from mnist_edge.export.config import ExportConfig
+from mnist_edge.export.context import ExportContext
+from mnist_edge.export.validate import Validation, validate_file
 
 MANIFEST = "manifest.json"
-LABELS = [str(d) for d in range(10)]
-PREPROCESSING = ("edge_app.preprocess.to_mnist: ink 255 on 0; crop to the ink, fit the longer "
-                 "side into 20 px with anti-aliasing, centre by centre of mass in 28x28 (as MNIST "
-                 "was made); the model scales pixels to [0, 1] itself")
 
 
 @dataclass
@@ -47,8 +52,15 @@ class Outcome:
 
 def versions() -> dict[str, str]:
     found = {"mnist_edge": __version__, "python": platform.python_version()}
-    for name in ("tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "ai_edge_litert",
-                 "numpy"):
+    for name in (
+        "tensorflow",
+        "keras",
+        "tf2onnx",
+        "onnx",
+        "onnxruntime",
+        "ai_edge_litert",
+        "numpy",
+    ):
         try:
             module = importlib.import_module(name)
             found[name] = getattr(module, "__version__", "?")
@@ -58,28 +70,41 @@ def versions() -> dict[str, str]:
 
 
 def _family_module(fmt: ExportFormat) -> Any:
-    return importlib.import_module("export.to_tflite" if fmt.family == "tflite" else
-                                   "export.to_onnx")
+    """The module of the format's exporter also embeds metadata and checks the family's files."""
+    return importlib.import_module(fmt.exporter.partition(":")[0])
 
 
-def _resolve(exporter: str) -> Any:
-    module, _, function = exporter.partition(":")
-    return getattr(importlib.import_module(module), function)
-
-
-def describe(fmt: ExportFormat, arch: str, source: dict[str, Any],
-             validation: Validation | None, lib_versions: dict[str, str]) -> dict[str, Any]:
+def describe(
+    fmt: ExportFormat,
+    arch: str,
+    source: dict[str, Any],
+    validation: Validation | None,
+    lib_versions: dict[str, str],
+    training: dict[str, Any],
+    embedding_size: int,
+) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
-        "labels": LABELS,
-        "input": {"name": INPUT_NAME, "shape": [-1, 28, 28, 1], "dtype": "uint8",
-                  "range": [0, 255], "layout": "NHWC", "ink": "255 on 0"},
+        "labels": list(LABELS),
+        "input": input_description(),
         "preprocessing": PREPROCESSING,
-        "output": {"name": OUTPUT_NAME, "shape": [-1, 10], "meaning": "softmax probabilities"},
+        "outputs": {
+            PROBABILITIES: {
+                "shape": [-1, len(LABELS)],
+                "meaning": "softmax probabilities, calibrated (see calibration)",
+            },
+            EMBEDDING: {
+                "shape": [-1, embedding_size],
+                "meaning": "the features the classifier "
+                "reads (input of its last layer): on-device learning compares these",
+            },
+        },
+        "calibration": training.get("calibration"),
         "format": fmt.key,
         "precision": fmt.precision,
         "arch": arch,
         "source": source,
+        "metrics": training.get("metrics"),
         "validation": asdict(validation) if validation else None,
         "exporter": lib_versions,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -92,57 +117,108 @@ class _Failed(Exception):
         self.reason, self.validation = reason, validation
 
 
-def export_one(fmt: ExportFormat, ctx: ExportContext, out: Path, stem: str, config: ExportConfig,
-               test: Any, reference: np.ndarray, source: dict[str, Any],
-               lib_versions: dict[str, str]) -> Outcome:
+@dataclass(frozen=True)
+class ExportRun:
+    """What every format of one export run is checked and described against."""
+
+    config: ExportConfig
+    stem: str
+    test: Any  # MnistSplit
+    reference: np.ndarray  # Keras probabilities on the test set
+    reference_embedding: np.ndarray  # Keras embeddings of the first VALIDATE_EMBEDDING images
+    source: dict[str, Any]
+    lib_versions: dict[str, str]
+    training: dict[str, Any]  # calibration and metrics from the run's metrics.json
+
+    def description(self, fmt: ExportFormat, validation: Validation | None) -> dict[str, Any]:
+        return describe(
+            fmt,
+            self.stem,
+            self.source,
+            validation,
+            self.lib_versions,
+            self.training,
+            int(self.reference_embedding.shape[1]),
+        )
+
+
+VALIDATE_EMBEDDING = 500  # images whose embeddings are compared with Keras'
+
+
+def export_one(fmt: ExportFormat, ctx: ExportContext, out: Path, run: ExportRun) -> Outcome:
     """Convert, check, validate and describe one format; the file appears only if all pass."""
     started = time.perf_counter()
-    target = out / fmt.filename(stem)
+    target = out / fmt.filename(run.stem)
     try:
-        validation, final = _build(fmt, ctx, target, stem, config, test, reference, source,
-                                   lib_versions)
+        validation, final = _build(fmt, ctx, target, run)
     except _Failed as failed:
         # Under --force an older file of this format may sit there; it no longer matches the
         # manifest, so it goes too.
         target.unlink(missing_ok=True)
-        return Outcome(fmt, "failed", failed.reason, seconds=time.perf_counter() - started,
-                       validation=failed.validation)
-    return Outcome(fmt, "ok", file=target.name, bytes=len(final), sha256=sha256_file(target),
-                   seconds=time.perf_counter() - started, validation=validation)
+        return Outcome(
+            fmt,
+            "failed",
+            failed.reason,
+            seconds=time.perf_counter() - started,
+            validation=failed.validation,
+        )
+    return Outcome(
+        fmt,
+        "ok",
+        file=target.name,
+        bytes=len(final),
+        sha256=sha256_file(target),
+        seconds=time.perf_counter() - started,
+        validation=validation,
+    )
 
 
-def _build(fmt: ExportFormat, ctx: ExportContext, target: Path, stem: str, config: ExportConfig,
-           test: Any, reference: np.ndarray, source: dict[str, Any],
-           lib_versions: dict[str, str]) -> tuple[Validation, bytes]:
+def _build(
+    fmt: ExportFormat, ctx: ExportContext, target: Path, run: ExportRun
+) -> tuple[Validation, bytes]:
     family = _family_module(fmt)
     try:
-        content = _resolve(fmt.exporter)(ctx)
+        content = fmt.load_exporter()(ctx)
     except Exception as exc:  # one converter failing must not stop the other formats
         raise _Failed(f"converter failed: {_reason(exc)}") from None
-    if fmt.family == "onnx":
+    if hasattr(family, "check"):
         try:
             family.check(content)
         except Exception as exc:
-            raise _Failed(f"onnx.checker: {_reason(exc)}") from None
+            raise _Failed(f"{fmt.family} check: {_reason(exc)}") from None
     # Raising inside atomic_path discards the temporary file: nothing partial is published.
     with atomic_path(target) as tmp:
         tmp.write_bytes(content)
         try:
-            validation, probs = validate_file(tmp, fmt, test.images, test.labels, reference)
+            validation, probs = validate_file(
+                tmp, run.test.images, run.test.labels, run.reference, run.reference_embedding
+            )
         except UserError as exc:
             raise _Failed(f"does not load in the runtime: {exc}") from None
-        threshold = config.threshold(fmt.precision, fmt.min_agreement)
+        threshold = run.config.threshold(fmt.precision, fmt.min_agreement)
         if validation.agreement < threshold:
-            raise _Failed(f"agreement {validation.agreement:.2%} with the Keras model is below "
-                          f"the {threshold:.2%} required for {fmt.precision}", validation)
+            raise _Failed(
+                f"agreement {validation.agreement:.2%} with the Keras model is below "
+                f"the {threshold:.2%} required for {fmt.precision}",
+                validation,
+            )
+        if validation.embedding_diff > MAX_EMBEDDING_DIFF[fmt.arithmetic]:
+            raise _Failed(
+                f"embedding differs from Keras by {validation.embedding_diff:.1%} "
+                f"(mean relative L2), more than {MAX_EMBEDDING_DIFF[fmt.arithmetic]:.0%}",
+                validation,
+            )
         # Describe the validated file, then prove the described bytes still predict the same.
-        final = family.embed_metadata(content, describe(fmt, stem, source, validation,
-                                                        lib_versions))
+        final = family.embed_metadata(content, run.description(fmt, validation))
         tmp.write_bytes(final)
-        again = predict_all(load_model(tmp), test.images[:500])
+        again = load_model(tmp).predict_proba_batched(run.test.images[:500])
         if not np.allclose(again, probs[:500], atol=1e-6):
             raise _Failed("predictions changed after embedding metadata")
     return validation, final
+
+
+#: Largest mean relative L2 error of the embedding against Keras, by arithmetic.
+MAX_EMBEDDING_DIFF = {"fp32": 0.01, "int8": 0.15}
 
 
 def _reason(exc: BaseException) -> str:
@@ -150,65 +226,127 @@ def _reason(exc: BaseException) -> str:
     return (lines[-1] if lines else type(exc).__name__)[:240]
 
 
+def training_info(model_path: Path) -> dict[str, Any]:
+    """Calibration and headline metrics from the ``metrics.json`` training wrote beside it."""
+    path = model_path.parent / "metrics.json"
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(metrics, dict):
+        return {}
+    keep = (
+        "test_accuracy",
+        "val_accuracy",
+        "drawn_val_accuracy",
+        "drawn",
+        "epochs_run",
+        "best_epoch",
+    )
+    return {
+        "calibration": metrics.get("calibration"),
+        "metrics": {k: metrics[k] for k in keep if k in metrics},
+    }
+
+
 def run_export(config: ExportConfig) -> list[Outcome]:
-    from train.evaluate import load_keras_model
+    from mnist_edge.train.evaluate import load_keras_model
 
     model_path = Path(config.model)
     model = load_keras_model(model_path)
-    if tuple(model.input_shape[1:]) != (28, 28, 1) or model.output_shape[-1] != 10:
-        raise UserError(f"{model_path} takes {model.input_shape} and returns "
-                        f"{model.output_shape}; export expects an mnist-edge model "
-                        "(uint8 [N, 28, 28, 1] -> 10 probabilities)")
+    if tuple(model.input_shape[1:]) != INPUT_SHAPE or model.output_shape[-1] != len(LABELS):
+        raise UserError(
+            f"{model_path} takes {model.input_shape} and returns "
+            f"{model.output_shape}; export expects an mnist-edge model "
+            "(uint8 [N, 28, 28, 1] -> 10 probabilities)"
+        )
     test = load_split("test", config.data_dir)
-    calibration = CalibrationReader.from_training_set(config.calibration_samples,
-                                                      config.data_dir, config.seed)
-    out = prepare_out_dir(config.out_dir, force=config.force, what="export")
-    reference = np.asarray(model.predict(test.images[..., None], batch_size=1000, verbose=0))
-    stem = model.name or "model"
-    source = {"file": model_path.name, "sha256": sha256_file(model_path), "arch": stem,
-              "test_accuracy": float((reference.argmax(1) == test.labels).mean()),
-              "params": int(model.count_params()), "data_checksums": test.checksums}
-    lib_versions = versions()
-    ctx = ExportContext(model, calibration, config.opset)
-    outcomes: list[Outcome] = []
-    try:
-        for key in config.formats:
-            print(f"exporting {key} ...", file=sys.stderr, flush=True)
-            outcomes.append(export_one(FORMATS[key], ctx, out, stem, config, test, reference,
-                                       source, lib_versions))
-    finally:
-        ctx.close()
-    write_manifest(out, outcomes, source, stem, lib_versions)
-    return outcomes
+    calibration = CalibrationReader.from_training_set(
+        config.calibration_samples, config.data_dir, config.seed
+    )
+    with output_dir(config.out_dir, force=config.force, what="export") as out:
+        ctx = ExportContext(model, calibration, config.opset)
+        both = ctx.outputs_model.predict(test.images[..., None], batch_size=1000, verbose=0)
+        reference = np.asarray(both[PROBABILITIES])
+        stem = model.name or "model"
+        source = {
+            "file": model_path.name,
+            "sha256": sha256_file(model_path),
+            "arch": stem,
+            "test_accuracy": float((reference.argmax(1) == test.labels).mean()),
+            "params": int(model.count_params()),
+            "data_checksums": test.checksums,
+        }
+        run = ExportRun(
+            config,
+            stem,
+            test,
+            reference,
+            np.asarray(both[EMBEDDING])[:VALIDATE_EMBEDDING].reshape(VALIDATE_EMBEDDING, -1),
+            source,
+            versions(),
+            training_info(model_path),
+        )
+        outcomes: list[Outcome] = []
+        try:
+            for key in config.formats:
+                print(f"exporting {key} ...", file=sys.stderr, flush=True)
+                outcomes.append(export_one(FORMATS[key], ctx, out, run))
+        finally:
+            ctx.close()
+        write_manifest(out, outcomes, source, stem, run.lib_versions)
+        return outcomes
 
 
-def write_manifest(out: Path, outcomes: list[Outcome], source: dict[str, Any], arch: str,
-                   lib_versions: dict[str, str]) -> None:
+def write_manifest(
+    out: Path,
+    outcomes: list[Outcome],
+    source: dict[str, Any],
+    arch: str,
+    lib_versions: dict[str, str],
+) -> None:
     models = []
     for o in outcomes:
         if o.status != "ok" or o.validation is None:
             continue
-        models.append({
-            "file": o.file, "format": o.fmt.key, "family": o.fmt.family,
-            "precision": o.fmt.precision, "bytes": o.bytes, "sha256": o.sha256,
-            "accuracy": o.validation.accuracy, "agreement": o.validation.agreement,
-            "max_abs_diff": o.validation.max_abs_diff, "validated_on": o.validation.runtime,
-            "export_seconds": round(o.seconds, 2),
-            "input": {"name": INPUT_NAME, "shape": [-1, 28, 28, 1], "dtype": "uint8",
-                      "range": [0, 255], "preprocessing": "edge_app.preprocess.to_mnist"},
-            "source": source,
-        })
-    write_json_atomic(out / MANIFEST, {
-        "schema": "mnist-edge-manifest/1", "arch": arch, "labels": LABELS,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "exporter": lib_versions, "models": models,
-    })
+        models.append(
+            {
+                "file": o.file,
+                "format": o.fmt.key,
+                "family": o.fmt.family,
+                "precision": o.fmt.precision,
+                "bytes": o.bytes,
+                "sha256": o.sha256,
+                "accuracy": o.validation.accuracy,
+                "agreement": o.validation.agreement,
+                "max_abs_diff": o.validation.max_abs_diff,
+                "validated_on": o.validation.runtime,
+                "embedding_diff": o.validation.embedding_diff,
+                "outputs": [PROBABILITIES, EMBEDDING],
+                "export_seconds": round(o.seconds, 2),
+                "input": input_description(),
+                "source": source,
+            }
+        )
+    write_json_atomic(
+        out / MANIFEST,
+        {
+            "schema": MANIFEST_SCHEMA,
+            "arch": arch,
+            "labels": list(LABELS),
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "exporter": lib_versions,
+            "models": models,
+        },
+    )
 
 
 def format_table(outcomes: list[Outcome]) -> str:
     fp32 = next((o.bytes for o in outcomes if o.fmt.key == "tflite-fp32" and o.bytes), 0)
-    header = f"{'format':<16}{'size KB':>9}{'vs fp32':>9}{'accuracy':>10}{'agreement':>11}" \
-             f"{'max diff':>10}{'seconds':>9}  status"
+    header = (
+        f"{'format':<16}{'size KB':>9}{'vs fp32':>9}{'accuracy':>10}{'agreement':>11}"
+        f"{'max diff':>10}{'seconds':>9}  status"
+    )
     lines = [header, "-" * len(header)]
     for o in outcomes:
         v = o.validation
@@ -217,8 +355,6 @@ def format_table(outcomes: list[Outcome]) -> str:
             f"{o.fmt.key:<16}{(f'{o.bytes / 1024:.1f}' if o.bytes else '-'):>9}{ratio:>9}"
             f"{(f'{v.accuracy:.2%}' if v else '-'):>10}{(f'{v.agreement:.2%}' if v else '-'):>11}"
             f"{(f'{v.max_abs_diff:.4f}' if v else '-'):>10}{o.seconds:>9.1f}  "
-            f"{o.status}{': ' + o.reason if o.reason else ''}")
+            f"{o.status}{': ' + o.reason if o.reason else ''}"
+        )
     return "\n".join(lines)
-
-
-

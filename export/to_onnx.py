@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from edge_app.modelinfo import METADATA_KEY
-from export.context import ExportContext
+from mnist_edge.core.contract import METADATA_KEY
+from mnist_edge.export.context import ExportContext
 
 
 def convert_fp32(ctx: ExportContext) -> bytes:
@@ -19,9 +19,9 @@ def _fp32(ctx: ExportContext) -> bytes:
         import tf2onnx
 
         # from_keras without a signature fails on Keras 3; from_function with one does not.
-        proto, _ = tf2onnx.convert.from_function(ctx.serving_function,
-                                                 input_signature=ctx.input_signature,
-                                                 opset=ctx.opset)
+        proto, _ = tf2onnx.convert.from_function(
+            ctx.serving_function, input_signature=ctx.input_signature, opset=ctx.opset
+        )
         ctx.cache["onnx-fp32"] = proto.SerializeToString()
     return ctx.cache["onnx-fp32"]
 
@@ -35,9 +35,15 @@ def convert_int8(ctx: ExportContext) -> bytes:
     source.write_bytes(_fp32(ctx))
     quant_pre_process(str(source), str(prepared))
     ctx.calibration.rewind()
-    quantize_static(str(prepared), str(quantized), ctx.calibration,
-                    quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    quantize_static(
+        str(prepared),
+        str(quantized),
+        ctx.calibration,
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+    )
     return quantized.read_bytes()
 
 

@@ -7,15 +7,16 @@ from typing import Any
 
 import numpy as np
 
-from edge_app.modelinfo import METADATA_KEY
-from export.context import ExportContext
+from mnist_edge.core.contract import METADATA_KEY
+from mnist_edge.export.context import ExportContext
 
 
 def _converter(ctx: ExportContext) -> Any:
     import tensorflow as tf
 
-    return tf.lite.TFLiteConverter.from_saved_model(ctx.saved_model_dir,
-                                                    signature_keys=["serving_default"])
+    return tf.lite.TFLiteConverter.from_saved_model(
+        ctx.saved_model_dir, signature_keys=["serving_default"]
+    )
 
 
 def convert_fp32(ctx: ExportContext) -> bytes:

@@ -13,9 +13,10 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NoReturn
 
 from mnist_edge import __version__
-from mnist_edge.errors import UserError
+from mnist_edge.core.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,9 @@ class Command:
     run: str
     help: str
 
-    def load(self) -> tuple[Callable[[argparse.ArgumentParser], None],
-                            Callable[[argparse.Namespace], int]]:
+    def load(
+        self,
+    ) -> tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]:
         module = importlib.import_module(self.module)
         return getattr(module, self.add_arguments), getattr(module, self.run)
 
@@ -35,37 +37,100 @@ class Command:
 COMMANDS: dict[str, Command] = {
     c.name: c
     for c in (
-        Command("train", "train.cli", "add_train_arguments", "run_train",
-                "train a CNN on MNIST (workstation, TensorFlow)"),
-        Command("evaluate", "train.cli", "add_evaluate_arguments", "run_evaluate",
-                "re-compute test metrics and plots for a saved model.keras"),
-        Command("export", "export.cli", "add_arguments", "run",
-                "convert a model.keras to TFLite and ONNX, validated, with a manifest"),
-        Command("bench", "benchmarks.cli", "add_arguments", "run",
-                "latency, accuracy, size, memory per model format and runtime"),
-        Command("draw", "edge_app.cli", "add_draw_arguments", "run_draw",
-                "the touch-drawing app: draw a digit, see the prediction live"),
-        Command("predict", "edge_app.cli", "add_predict_arguments", "run_predict",
-                "read digits from image files"),
-        Command("pipeline", "mnist_edge.pipeline", "add_arguments", "run",
-                "train -> export -> benchmark -> report; --promote ships the result"),
-        Command("data", "mnist_edge.data_cli", "add_arguments", "run",
-                "find, download and verify MNIST; copy it to a folder"),
+        Command(
+            "train",
+            "mnist_edge.train.cli",
+            "add_train_arguments",
+            "run_train",
+            "train a CNN on MNIST (workstation, TensorFlow)",
+        ),
+        Command(
+            "evaluate",
+            "mnist_edge.train.cli",
+            "add_evaluate_arguments",
+            "run_evaluate",
+            "re-compute test metrics and plots for a saved model.keras",
+        ),
+        Command(
+            "export",
+            "mnist_edge.export.cli",
+            "add_arguments",
+            "run",
+            "convert a model.keras to TFLite and ONNX, validated, with a manifest",
+        ),
+        Command(
+            "bench",
+            "mnist_edge.benchmarks.cli",
+            "add_arguments",
+            "run",
+            "latency, accuracy, size, memory per model format and runtime",
+        ),
+        Command(
+            "draw",
+            "mnist_edge.edge_app.cli",
+            "add_draw_arguments",
+            "run_draw",
+            "the touch-drawing app: draw a digit, see the prediction live",
+        ),
+        Command(
+            "predict",
+            "mnist_edge.edge_app.cli",
+            "add_predict_arguments",
+            "run_predict",
+            "read digits from image files",
+        ),
+        Command(
+            "pipeline",
+            "mnist_edge.pipeline.run",
+            "add_arguments",
+            "run",
+            "train -> export -> benchmark -> report; --promote ships the result",
+        ),
+        Command(
+            "data",
+            "mnist_edge.data_cli",
+            "add_arguments",
+            "run",
+            "find, download and verify MNIST; copy it to a folder",
+        ),
     )
 }
 
 
-def _parser(commands: list[Command], prog: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: what is wrong and where help is, not the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {message}; see '{self.prog} --help'", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _command_name(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (the first word that is not an option)."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def _parser(
+    commands: list[Command], prog: str | None = None, load: str | None = None
+) -> argparse.ArgumentParser:
+    """The top parser. Only the ``load`` subcommand's module is imported and its arguments
+    built: ``mnist-edge draw`` never loads the training or export code, ``--help`` none."""
+    parser = Parser(
         prog=prog or "mnist-edge",
-        description="Handwritten-digit recognition: train on a workstation, run on the edge.")
+        description="Handwritten-digit recognition: train on a workstation, run on the edge.",
+    )
     parser.add_argument("--version", action="version", version=f"mnist-edge {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=Parser
+    )
     for command in commands:
-        add_arguments, run = command.load()
-        child = sub.add_parser(command.name, help=command.help, description=command.help)
-        add_arguments(child)
-        child.set_defaults(_run=run)
+        child = sub.add_parser(
+            command.name, help=command.help, description=command.help, add_help=command.name == load
+        )
+        if command.name == load:
+            add_arguments, run = command.load()
+            add_arguments(child)
+            child.set_defaults(_run=run)
     return parser
 
 
@@ -83,15 +148,17 @@ def _execute(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return _execute(_parser(list(COMMANDS.values())), argv)
+    argv = sys.argv[1:] if argv is None else argv
+    name = _command_name(argv)
+    return _execute(_parser(list(COMMANDS.values()), load=name if name in COMMANDS else None), argv)
 
 
 def run_standalone(name: str, argv: list[str] | None = None) -> int:
     """Entry for ``python -m <package>``: the package's own subcommand, without naming it."""
     command = COMMANDS[name]
     add_arguments, run = command.load()
-    parser = argparse.ArgumentParser(prog=f"python -m {command.module.split('.')[0]}",
-                                     description=command.help)
+    package = command.module.rsplit(".", 1)[0]
+    parser = Parser(prog=f"python -m {package}", description=command.help)
     add_arguments(parser)
     parser.set_defaults(_run=run)
     return _execute(parser, argv)

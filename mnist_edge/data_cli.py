@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from mnist_edge import data
+from mnist_edge.core import data
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help=f"folder with the IDX files (or ${data.ENV_DATA})")
     parser.add_argument("--copy-to", metavar="DIR", help="copy the verified files into DIR")
-    parser.add_argument("--no-download", action="store_true",
-                        help="fail instead of downloading into the user cache")
+    parser.add_argument(
+        "--no-download", action="store_true", help="fail instead of downloading into the user cache"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

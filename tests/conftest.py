@@ -34,12 +34,24 @@ def _data_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-            module: str = "mnist_edge", timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    module: str = "mnist_edge",
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m <module> ARGS`` the way a user runs the console script."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd or ROOT, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or ROOT,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def blocked_imports_env(tmp_path: Path, *packages: str) -> dict[str, str]:
@@ -54,7 +66,8 @@ def blocked_imports_env(tmp_path: Path, *packages: str) -> dict[str, str]:
         "    def find_spec(self, name, path=None, target=None):\n"
         "        if name.split('.')[0] in BLOCKED:\n"
         "            raise ImportError('blocked in this test: ' + name)\n"
-        "sys.meta_path.insert(0, Block())\n")
+        "sys.meta_path.insert(0, Block())\n"
+    )
     return {"PYTHONPATH": f"{guard}{os.pathsep}{ROOT}"}
 
 
@@ -71,14 +84,23 @@ def assert_user_error(result: subprocess.CompletedProcess[str], *fragments: str)
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The edge CNN trained for 2 epochs on 6,000 images: a real model in ~20 s."""
-    from mnist_edge.config import build_config
-    from train.config import TrainConfig
-    from train.trainer import train
+    from mnist_edge.core.config import build_config
+    from mnist_edge.train.config import TrainConfig
+    from mnist_edge.train.trainer import train
 
     os.environ["MNIST_EDGE_DATA"] = str(_find_data())
     out = tmp_path_factory.mktemp("run")
-    config = build_config(TrainConfig, {"arch": "edge", "epochs": 2, "limit": 6000,
-                                        "augment": "none", "out": str(out), "force": True})
+    config = build_config(
+        TrainConfig,
+        {
+            "arch": "edge",
+            "epochs": 2,
+            "limit": 6000,
+            "augment": "none",
+            "out": str(out),
+            "force": True,
+        },
+    )
     train(config)
     return out
 
@@ -86,14 +108,19 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_export(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``tiny_run`` exported to every format."""
-    from export.config import ExportConfig
-    from export.exporter import run_export
+    from mnist_edge.export.config import ExportConfig
+    from mnist_edge.export.exporter import run_export
 
     out = tmp_path_factory.mktemp("export") / "models"
     # A 2-epoch model has soft probabilities, so int8 agreement is checked against 97 %, not 99.5 %.
-    outcomes = run_export(ExportConfig(model=str(tiny_run / "model.keras"), out=str(out),
-                                       calibration_samples=200,
-                                       min_agreement={"int8": 0.97, "dynamic": 0.98}))
+    outcomes = run_export(
+        ExportConfig(
+            model=str(tiny_run / "model.keras"),
+            out=str(out),
+            calibration_samples=200,
+            min_agreement={"int8": 0.97, "dynamic": 0.98},
+        )
+    )
     failed = [(o.fmt.key, o.reason) for o in outcomes if o.status != "ok"]
     assert not failed, failed
     return out

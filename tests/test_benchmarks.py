@@ -15,8 +15,18 @@ import pytest
 
 from tests.conftest import ROOT, assert_user_error, blocked_imports_env, run_cli
 
-FAST = ["--limit", "200", "--min-time", "0.05", "--min-runs", "20", "--warmup", "2",
-        "--batch-sizes", "1,8"]
+FAST = [
+    "--limit",
+    "200",
+    "--min-time",
+    "0.05",
+    "--min-runs",
+    "20",
+    "--warmup",
+    "2",
+    "--batch-sizes",
+    "1,8",
+]
 
 
 def _no_tensorflow(tmp_path: Path) -> dict[str, str]:
@@ -29,8 +39,15 @@ def test_bench_without_tensorflow(tiny_export: Path, tiny_run: Path, tmp_path: P
     shutil.copytree(tiny_export, models)
     shutil.copy(tiny_run / "model.keras", models / "model.keras")  # reference row source
     out = tmp_path / "bench"
-    r = run_cli("--models", str(models), "--out", str(out), *FAST,
-                env=_no_tensorflow(tmp_path), module="benchmarks")
+    r = run_cli(
+        "--models",
+        str(models),
+        "--out",
+        str(out),
+        *FAST,
+        env=_no_tensorflow(tmp_path),
+        module="mnist_edge.benchmarks",
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     report = json.loads((out / "results.json").read_text())
     rows = {(x["format"], x["runtime"]): x for x in report["results"]}
@@ -49,8 +66,13 @@ def test_bench_without_tensorflow(tiny_export: Path, tiny_run: Path, tmp_path: P
             assert row["bytes"] == (models / row["model"]).stat().st_size
     env = report["environment"]
     assert env["cores"] and env["python"] and env["numpy"] and "litert" in env["runtimes"]
-    for name in ("results.csv", "results.md", "latency_vs_accuracy.png",
-                 "latency_distribution.png", "size.png"):
+    for name in (
+        "results.csv",
+        "results.md",
+        "latency_vs_accuracy.png",
+        "latency_distribution.png",
+        "size.png",
+    ):
         assert (out / name).stat().st_size > 0, name
     with open(out / "results.csv") as fh:
         assert len(list(csv.DictReader(fh))) == len(report["results"])
@@ -58,9 +80,18 @@ def test_bench_without_tensorflow(tiny_export: Path, tiny_run: Path, tmp_path: P
 
 
 def test_keras_reference_row(tiny_run: Path, tiny_export: Path, tmp_path: Path) -> None:
-    r = run_cli("bench", "--models", str(tiny_export / "edge-int8.tflite"), "--keras-model",
-                str(tiny_run / "model.keras"), "--out", str(tmp_path / "b"), "--no-cold-start",
-                "--no-robust", *FAST)
+    r = run_cli(
+        "bench",
+        "--models",
+        str(tiny_export / "edge-int8.tflite"),
+        "--keras-model",
+        str(tiny_run / "model.keras"),
+        "--out",
+        str(tmp_path / "b"),
+        "--no-cold-start",
+        "--no-robust",
+        *FAST,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     rows = json.loads((tmp_path / "b" / "results.json").read_text())["results"]
     keras = next(x for x in rows if x["runtime"] == "keras")
@@ -79,17 +110,27 @@ def test_bad_models_become_rows(tiny_export: Path, tmp_path: Path) -> None:
     shutil.copy(tiny_export / "edge-int8.tflite", folder / "good.tflite")
     (folder / "truncated.tflite").write_bytes((tiny_export / "edge-int8.tflite").read_bytes()[:999])
     (folder / "garbage.onnx").write_bytes(b"\x00" * 100)
-    wrong = tf.keras.Sequential([tf.keras.Input((32, 32, 1)), tf.keras.layers.Flatten(),
-                                 tf.keras.layers.Dense(10, activation="softmax")])
+    wrong = tf.keras.Sequential(
+        [
+            tf.keras.Input((32, 32, 1)),
+            tf.keras.layers.Flatten(),
+            tf.keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     wrong(np.zeros((1, 32, 32, 1), np.float32))
     (folder / "wrong_shape.tflite").write_bytes(
-        tf.lite.TFLiteConverter.from_keras_model(wrong).convert())
-    r = run_cli("bench", "--models", str(folder), "--out", str(tmp_path / "b"), "--no-cold-start",
-                *FAST)
+        tf.lite.TFLiteConverter.from_keras_model(wrong).convert()
+    )
+    r = run_cli(
+        "bench", "--models", str(folder), "--out", str(tmp_path / "b"), "--no-cold-start", *FAST
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "Traceback" not in r.stdout
-    rows = {x["model"]: x for x in json.loads((tmp_path / "b" / "results.json").read_text())
-            ["results"] if x["runtime"] in ("litert", "onnxruntime")}
+    rows = {
+        x["model"]: x
+        for x in json.loads((tmp_path / "b" / "results.json").read_text())["results"]
+        if x["runtime"] in ("litert", "onnxruntime")
+    }
     assert rows["good.tflite"]["status"] == "ok"
     assert rows["truncated.tflite"]["status"] == "failed"
     assert "not a valid TFLite model" in rows["truncated.tflite"]["reason"]
@@ -98,43 +139,87 @@ def test_bad_models_become_rows(tiny_export: Path, tmp_path: Path) -> None:
 
 
 def test_timeout_is_a_row_not_a_hang(tiny_export: Path, tmp_path: Path) -> None:
-    r = run_cli("bench", "--models", str(tiny_export / "edge-int8.tflite"), "--out",
-                str(tmp_path / "b"), "--timeout", "0.5", "--min-time", "30", "--no-robust")
+    r = run_cli(
+        "bench",
+        "--models",
+        str(tiny_export / "edge-int8.tflite"),
+        "--out",
+        str(tmp_path / "b"),
+        "--timeout",
+        "0.5",
+        "--min-time",
+        "30",
+        "--no-robust",
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     row = json.loads((tmp_path / "b" / "results.json").read_text())["results"][0]
     assert row["status"] == "failed" and "timed out" in row["reason"]
 
 
 def test_min_accuracy_gate(tiny_export: Path, tmp_path: Path) -> None:
-    r = run_cli("bench", "--models", str(tiny_export / "edge-fp32.onnx"), "--out",
-                str(tmp_path / "b"), "--min-accuracy", "0.9999", "--no-cold-start", *FAST)
+    r = run_cli(
+        "bench",
+        "--models",
+        str(tiny_export / "edge-fp32.onnx"),
+        "--out",
+        str(tmp_path / "b"),
+        "--min-accuracy",
+        "0.9999",
+        "--no-cold-start",
+        *FAST,
+    )
     assert r.returncode == 1 and "below --min-accuracy" in r.stderr
 
 
-@pytest.mark.parametrize(("args", "fragment"), [
-    (["--runtimes", "tensorrt"], "unknown runtime tensorrt"),
-    (["--threads", "0"], "--threads takes"),
-    (["--batch-sizes", "a"], "--batch-sizes takes"),
-    (["--min-accuracy", "2"], "--min-accuracy must be"),
-])
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--runtimes", "tensorrt"], "unknown runtime tensorrt"),
+        (["--threads", "0"], "--threads takes"),
+        (["--batch-sizes", "a"], "--batch-sizes takes"),
+        (["--min-accuracy", "2"], "--min-accuracy must be"),
+    ],
+)
 def test_bad_flags(tiny_export: Path, args: list[str], fragment: str) -> None:
     assert_user_error(run_cli("bench", "--models", str(tiny_export), *args), fragment)
 
 
 def test_no_models_and_missing_data(tiny_export: Path, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    assert_user_error(run_cli("bench", "--models", str(tmp_path / "empty"), "--out",
-                              str(tmp_path / "b")), "no models found")
-    assert_user_error(run_cli("bench", "--models", str(tmp_path / "nope.tflite"), "--out",
-                              str(tmp_path / "c")), "not found")
-    assert_user_error(run_cli("bench", "--models", str(tiny_export), "--out",
-                              str(tmp_path / "d"), "--data-dir", str(tmp_path / "empty")),
-                      "MNIST not found")
+    assert_user_error(
+        run_cli("bench", "--models", str(tmp_path / "empty"), "--out", str(tmp_path / "b")),
+        "no models found",
+    )
+    assert_user_error(
+        run_cli("bench", "--models", str(tmp_path / "nope.tflite"), "--out", str(tmp_path / "c")),
+        "not found",
+    )
+    assert_user_error(
+        run_cli(
+            "bench",
+            "--models",
+            str(tiny_export),
+            "--out",
+            str(tmp_path / "d"),
+            "--data-dir",
+            str(tmp_path / "empty"),
+        ),
+        "MNIST not found",
+    )
 
 
 def test_explicit_runtime_that_cannot_run_a_format(tiny_export: Path, tmp_path: Path) -> None:
-    r = run_cli("bench", "--models", str(tiny_export / "edge-int8.tflite"), "--runtimes",
-                "onnxruntime,litert", "--out", str(tmp_path / "b"), "--no-cold-start", *FAST)
+    r = run_cli(
+        "bench",
+        "--models",
+        str(tiny_export / "edge-int8.tflite"),
+        "--runtimes",
+        "onnxruntime,litert",
+        "--out",
+        str(tmp_path / "b"),
+        "--no-cold-start",
+        *FAST,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     rows = json.loads((tmp_path / "b" / "results.json").read_text())["results"]
     skipped = next(x for x in rows if x["runtime"] == "onnxruntime")
@@ -147,16 +232,27 @@ def tflite_runtime_python() -> str | None:
     return configured or (str(local) if local.exists() else None)
 
 
-@pytest.mark.skipif(tflite_runtime_python() is None,
-                    reason="no tflite-runtime environment (CI builds .venv-tflite)")
-def test_tflite_runtime_measured_in_its_own_environment(tiny_export: Path,
-                                                        tmp_path: Path) -> None:
+@pytest.mark.skipif(
+    tflite_runtime_python() is None, reason="no tflite-runtime environment (CI builds .venv-tflite)"
+)
+def test_tflite_runtime_measured_in_its_own_environment(tiny_export: Path, tmp_path: Path) -> None:
     python = tflite_runtime_python()
-    r = run_cli("bench", "--models", str(tiny_export), "--runtimes", "tflite-runtime", "--out",
-                str(tmp_path / "b"), "--runtime-python", f"tflite-runtime={python}", *FAST)
+    r = run_cli(
+        "bench",
+        "--models",
+        str(tiny_export),
+        "--runtimes",
+        "tflite-runtime",
+        "--out",
+        str(tmp_path / "b"),
+        "--runtime-python",
+        f"tflite-runtime={python}",
+        *FAST,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
-    rows = {x["format"]: x for x in json.loads((tmp_path / "b" / "results.json").read_text())
-            ["results"]}
+    rows = {
+        x["format"]: x for x in json.loads((tmp_path / "b" / "results.json").read_text())["results"]
+    }
     assert rows["tflite-int8"]["status"] == "ok" and rows["tflite-int8"]["accuracy"] > 0.8
     assert rows["tflite-int8"]["versions"]["tflite-runtime"] == "2.14.0"
     assert rows["tflite-int8"]["versions"]["numpy"].startswith("1.")
@@ -164,12 +260,31 @@ def test_tflite_runtime_measured_in_its_own_environment(tiny_export: Path,
     import subprocess
 
     replay = tmp_path / "r.json"
-    replay.write_text(json.dumps({"format": "mnist-edge-strokes/1", "samples": [
-        {"label": 1, "strokes": [[[0.5, 0.1], [0.5, 0.9]]]}]}))
-    app = subprocess.run([python, "-m", "edge_app", "--headless", "--runtime", "tflite-runtime",
-                          "--replay", str(replay)], capture_output=True, text=True, cwd=ROOT,
-                         env={**os.environ, "PYTHONPATH": str(ROOT),
-                              "MNIST_EDGE_MODELS": str(tiny_export)}, timeout=300)
+    replay.write_text(
+        json.dumps(
+            {
+                "format": "mnist-edge-strokes/1",
+                "samples": [{"label": 1, "strokes": [[[0.5, 0.1], [0.5, 0.9]]]}],
+            }
+        )
+    )
+    app = subprocess.run(
+        [
+            python,
+            "-m",
+            "mnist_edge.edge_app",
+            "--headless",
+            "--runtime",
+            "tflite-runtime",
+            "--replay",
+            str(replay),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "MNIST_EDGE_MODELS": str(tiny_export)},
+        timeout=300,
+    )
     assert app.returncode == 0, app.stderr[-2000:]
     assert "runtime tflite-runtime 2.14.0" in app.stderr
     assert json.loads(app.stdout.strip().splitlines()[-1])["digit"] == 1
@@ -180,10 +295,18 @@ def test_compare_runs(tiny_run: Path, tiny_export: Path, tmp_path: Path) -> None
     shutil.copytree(tiny_run, run)
     shutil.copytree(tiny_export, run / "export")
     replay = tmp_path / "dev.json"
-    replay.write_text(json.dumps({"format": "mnist-edge-strokes/1", "samples": [
-        {"label": 1, "strokes": [[[0.5, 0.1], [0.5, 0.9]]]}]}))
+    replay.write_text(
+        json.dumps(
+            {
+                "format": "mnist-edge-strokes/1",
+                "samples": [{"label": 1, "strokes": [[[0.5, 0.1], [0.5, 0.9]]]}],
+            }
+        )
+    )
     out = tmp_path / "compare.md"
-    r = run_cli(str(run), "--dev", str(replay), "--out", str(out), module="benchmarks.compare")
+    r = run_cli(
+        str(run), "--dev", str(replay), "--out", str(out), module="mnist_edge.benchmarks.compare"
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     table = out.read_text().splitlines()
     assert len(table) == 3 and table[2].startswith("| `edge` |")
@@ -191,10 +314,16 @@ def test_compare_runs(tiny_run: Path, tiny_export: Path, tmp_path: Path) -> None
 
 
 def test_pi_estimates_scale_with_arithmetic() -> None:
-    from benchmarks.estimate import REFERENCE, TARGETS, estimate, table
+    from mnist_edge.benchmarks.estimate import REFERENCE, TARGETS, estimate, table
 
-    int8 = {"format": "tflite-int8", "runtime": "litert", "precision": "int8", "status": "ok",
-            "latency_us": {"p50": 25.0}, "invoke_us": {"p50": 20.0}}
+    int8 = {
+        "format": "tflite-int8",
+        "runtime": "litert",
+        "precision": "int8",
+        "status": "ok",
+        "latency_us": {"p50": 25.0},
+        "invoke_us": {"p50": 20.0},
+    }
     fp32 = {**int8, "format": "tflite-fp32", "precision": "fp32"}
     pi4, pi5 = TARGETS
     assert estimate(int8, pi4) > estimate(int8, pi5) > 25.0

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_edge import data
-from mnist_edge.data import DataError, load_split, parse_idx
+from mnist_edge.core import data
+from mnist_edge.core.data import DataError, load_split, parse_idx
 
 
 def idx_images(count: int, rows: int = 28, cols: int = 28, magic: int = data.IMAGE_MAGIC) -> bytes:
@@ -34,16 +34,19 @@ def test_parse_images_and_labels() -> None:
     assert parse_idx(idx_labels([3, 1, 4]), "labels").tolist() == [3, 1, 4]
 
 
-@pytest.mark.parametrize(("raw", "kind", "message"), [
-    (idx_images(2, magic=0x0803_0000), "images", "magic number"),
-    (idx_labels([1, 2] * 8), "images", "magic number"),
-    (idx_images(2, rows=32, cols=32), "images", "32x32"),
-    (idx_images(2)[:10], "images", "shorter than the 16-byte"),
-    (idx_images(2)[:-5], "images", "truncated"),
-    (idx_images(2) + b"xx", "images", "trailing garbage"),
-    (idx_labels([1, 12]), "labels", "label 12"),
-    (idx_labels([1, 2, 3])[:-1], "labels", "truncated"),
-])
+@pytest.mark.parametrize(
+    ("raw", "kind", "message"),
+    [
+        (idx_images(2, magic=0x0803_0000), "images", "magic number"),
+        (idx_labels([1, 2] * 8), "images", "magic number"),
+        (idx_images(2, rows=32, cols=32), "images", "32x32"),
+        (idx_images(2)[:10], "images", "shorter than the 16-byte"),
+        (idx_images(2)[:-5], "images", "truncated"),
+        (idx_images(2) + b"xx", "images", "trailing garbage"),
+        (idx_labels([1, 12]), "labels", "label 12"),
+        (idx_labels([1, 2, 3])[:-1], "labels", "truncated"),
+    ],
+)
 def test_parse_rejects_corrupt_files(raw: bytes, kind: str, message: str) -> None:
     with pytest.raises(DataError, match=message):
         parse_idx(raw, kind, name="f")
@@ -117,7 +120,8 @@ def mirror(tmp_path: Path, data_dir: Path) -> Iterator[tuple[str, Path]]:
     """A real HTTP mirror on 127.0.0.1 serving a copy of the canonical .gz files."""
     root = _copy_mnist(data_dir, tmp_path / "mirror")
     server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
+        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root))
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -127,8 +131,9 @@ def mirror(tmp_path: Path, data_dir: Path) -> Iterator[tuple[str, Path]]:
         server.server_close()
 
 
-def test_download_into_cache_verified(monkeypatch: pytest.MonkeyPatch,
-                                      mirror: tuple[str, Path]) -> None:
+def test_download_into_cache_verified(
+    monkeypatch: pytest.MonkeyPatch, mirror: tuple[str, Path]
+) -> None:
     url, _ = mirror
     monkeypatch.delenv("MNIST_EDGE_DATA")
     # The first mirror has nothing (404), the second one serves the files.
@@ -142,8 +147,9 @@ def test_download_into_cache_verified(monkeypatch: pytest.MonkeyPatch,
     assert len(load_split("test")) == 10000
 
 
-def test_corrupt_download_leaves_nothing(monkeypatch: pytest.MonkeyPatch,
-                                         mirror: tuple[str, Path]) -> None:
+def test_corrupt_download_leaves_nothing(
+    monkeypatch: pytest.MonkeyPatch, mirror: tuple[str, Path]
+) -> None:
     url, root = mirror
     bad = root / "t10k-labels-idx1-ubyte.gz"
     raw = bytearray(gzip.decompress(bad.read_bytes()))

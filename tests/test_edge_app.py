@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edge_app import layout as lay
-from edge_app.preprocess import image_to_canvas, to_mnist
-from edge_app.strokes import FORMAT, ReplayError, Sample, load_samples, save_samples
+from mnist_edge.edge_app import layout as lay
+from mnist_edge.edge_app.preprocess import image_to_canvas, to_mnist
+from mnist_edge.edge_app.strokes import FORMAT, ReplayError, Sample, load_samples, save_samples
 from tests.conftest import assert_user_error, blocked_imports_env, run_cli
 
 SIZES = [(800, 480), (720, 1280), (1024, 600), (1280, 720), (640, 480)]
@@ -35,20 +35,23 @@ def test_to_mnist_geometry() -> None:
     assert abs((mass * xs).sum() / mass.sum() - 14) <= 0.5
 
 
-@pytest.mark.parametrize("canvas", [
-    np.zeros((100, 100), np.uint8),  # empty
-    np.full((100, 100), 255, np.uint8),  # drawn full of ink
-    np.pad(np.full((1, 1), 255, np.uint8), 50),  # a single dot
-    np.zeros((5, 5, 3), np.uint8) + 200,  # colour
-    np.linspace(0, 400, 100 * 80).reshape(100, 80),  # float beyond 255
-])
+@pytest.mark.parametrize(
+    "canvas",
+    [
+        np.zeros((100, 100), np.uint8),  # empty
+        np.full((100, 100), 255, np.uint8),  # drawn full of ink
+        np.pad(np.full((1, 1), 255, np.uint8), 50),  # a single dot
+        np.zeros((5, 5, 3), np.uint8) + 200,  # colour
+        np.linspace(0, 400, 100 * 80).reshape(100, 80),  # float beyond 255
+    ],
+)
 def test_to_mnist_never_fails(canvas: np.ndarray) -> None:
     out = to_mnist(canvas)
     assert out.shape == (28, 28) and out.dtype == np.uint8
 
 
 def test_to_mnist_keeps_mnist_digits(data_dir: Path) -> None:
-    from mnist_edge.data import load_split
+    from mnist_edge.core.data import load_split
 
     test = load_split("test", data_dir, limit=500)
     same = [np.abs(to_mnist(im).astype(int) - im).max() <= 1 for im in test.images]
@@ -75,12 +78,18 @@ def test_strokes_roundtrip(tmp_path: Path) -> None:
     assert [s.label for s in again] == [4, None] and again[0].strokes == samples[0].strokes
 
 
-@pytest.mark.parametrize(("doc", "message"), [
-    ({"format": "other", "samples": []}, "expected 'mnist-edge-strokes/1'"),
-    ({"format": FORMAT, "samples": [{"strokes": []}, {"label": 3}]}, "sample 1: needs"),
-    ({"format": FORMAT, "samples": [{"strokes": [[[0.1, "a"]]]}]}, "sample 0, stroke 0, point 0"),
-    ({"format": FORMAT, "samples": [{"strokes": [], "label": 12}]}, "label must be"),
-])
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"format": "other", "samples": []}, "expected 'mnist-edge-strokes/1'"),
+        ({"format": FORMAT, "samples": [{"strokes": []}, {"label": 3}]}, "sample 1: needs"),
+        (
+            {"format": FORMAT, "samples": [{"strokes": [[[0.1, "a"]]]}]},
+            "sample 0, stroke 0, point 0",
+        ),
+        ({"format": FORMAT, "samples": [{"strokes": [], "label": 12}]}, "label must be"),
+    ],
+)
 def test_malformed_replay(tmp_path: Path, doc: dict[str, Any], message: str) -> None:
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(doc))
@@ -102,8 +111,8 @@ def test_layouts_fit(size: tuple[int, int], rotation: int, multi: bool) -> None:
         assert r.w > 0 and r.h > 0 and r.x >= 0 and r.y >= 0
         assert r.x + r.w <= w and r.y + r.h <= h, (r, w, h)
     for i, a in enumerate(rects):
-        for b in rects[i + 1:]:
-            apart = (a.x + a.w <= b.x or b.x + b.w <= a.x or a.y + a.h <= b.y or b.y + b.h <= a.y)
+        for b in rects[i + 1 :]:
+            apart = a.x + a.w <= b.x or b.x + b.w <= a.x or a.y + a.h <= b.y or b.y + b.h <= a.y
             assert apart, (a, b)
     assert L.clear.h >= lay.MIN_BUTTON and L.canvas.h >= min(w, h) * 0.5
 
@@ -122,9 +131,9 @@ def app_factory(tiny_export: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Builds the real App on SDL's dummy video driver, in this process."""
     import pygame
 
-    from edge_app.app import App, AppConfig, open_display
-    from edge_app.recognizer import Recognizer
-    from edge_app.runtime import load_model
+    from mnist_edge.edge_app.app import App, AppConfig, open_display
+    from mnist_edge.edge_app.recognizer import Recognizer
+    from mnist_edge.edge_app.runtime import load_model
 
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
     model = load_model(tiny_export / "edge-int8.tflite")
@@ -142,8 +151,9 @@ def app_factory(tiny_export: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def _finger(pg: Any, kind: int, x: float, y: float, finger: int = 0) -> Any:
-    return pg.event.Event(kind, touch_id=1, finger_id=finger, x=x, y=y, dx=0.0, dy=0.0,
-                          pressure=1.0)
+    return pg.event.Event(
+        kind, touch_id=1, finger_id=finger, x=x, y=y, dx=0.0, dy=0.0, pressure=1.0
+    )
 
 
 def _stroke_events(app: Any, points: list[tuple[float, float]], finger: int = 0) -> list[Any]:
@@ -175,8 +185,11 @@ def test_tap_draws_once(app_factory: Any) -> None:
         events.append(finger_event)
         w, h = app.screen.get_size()
         pos = (int(finger_event.x * w), int(finger_event.y * h))
-        kind = {pg.FINGERDOWN: pg.MOUSEBUTTONDOWN, pg.FINGERMOTION: pg.MOUSEMOTION,
-                pg.FINGERUP: pg.MOUSEBUTTONUP}[finger_event.type]
+        kind = {
+            pg.FINGERDOWN: pg.MOUSEBUTTONDOWN,
+            pg.FINGERMOTION: pg.MOUSEMOTION,
+            pg.FINGERUP: pg.MOUSEBUTTONUP,
+        }[finger_event.type]
         extra = {"button": 1} if kind != pg.MOUSEMOTION else {"rel": (0, 0), "buttons": (1, 0, 0)}
         events.append(pg.event.Event(kind, pos=pos, touch=True, **extra))
     _run(app, events)
@@ -193,8 +206,10 @@ def test_mouse_draws(app_factory: Any) -> None:
     c = app.layout.canvas
     points = [(c.x + 50, c.y + 40), (c.x + 60, c.y + 200), (c.x + 70, c.y + 300)]
     events = [pg.event.Event(pg.MOUSEBUTTONDOWN, pos=points[0], button=1, touch=False)]
-    events += [pg.event.Event(pg.MOUSEMOTION, pos=p, rel=(0, 0), buttons=(1, 0, 0), touch=False)
-               for p in points[1:]]
+    events += [
+        pg.event.Event(pg.MOUSEMOTION, pos=p, rel=(0, 0), buttons=(1, 0, 0), touch=False)
+        for p in points[1:]
+    ]
     events.append(pg.event.Event(pg.MOUSEBUTTONUP, pos=points[-1], button=1, touch=False))
     _run(app, events)
     assert len(app.strokes) == 1 and app.ink.any() and app.reading is not None
@@ -222,16 +237,29 @@ def test_multi_finger_and_outside_touches(app_factory: Any) -> None:
     first = _stroke_events(app, LINE, finger=0)
     second = _stroke_events(app, HOOK, finger=1)
     # Interleave a second finger with the first: only the first one draws.
-    _run(app, [first[0], second[0], first[1], second[1], first[2], second[2], first[-1],
-               second[-1]])
+    _run(
+        app, [first[0], second[0], first[1], second[1], first[2], second[2], first[-1], second[-1]]
+    )
     assert len(app.strokes) == 1
     # Touches outside the canvas (on the panel, off the window) draw nothing and do not crash.
-    _run(app, [_finger(pg, pg.FINGERDOWN, 0.99, 0.02), _finger(pg, pg.FINGERMOTION, 1.5, -0.3),
-               _finger(pg, pg.FINGERUP, 2.0, 2.0)])
+    _run(
+        app,
+        [
+            _finger(pg, pg.FINGERDOWN, 0.99, 0.02),
+            _finger(pg, pg.FINGERMOTION, 1.5, -0.3),
+            _finger(pg, pg.FINGERUP, 2.0, 2.0),
+        ],
+    )
     assert len(app.strokes) == 1
     # A stroke leaving the canvas is clamped to its edge.
-    _run(app, [_finger(pg, pg.FINGERDOWN, *app.display_uv_of((0.5, 0.5))),
-               _finger(pg, pg.FINGERMOTION, 0.99, 0.5), _finger(pg, pg.FINGERUP, 0.99, 0.5)])
+    _run(
+        app,
+        [
+            _finger(pg, pg.FINGERDOWN, *app.display_uv_of((0.5, 0.5))),
+            _finger(pg, pg.FINGERMOTION, 0.99, 0.5),
+            _finger(pg, pg.FINGERUP, 0.99, 0.5),
+        ],
+    )
     assert max(x for x, _ in app.strokes[-1]) == 1.0
 
 
@@ -260,8 +288,11 @@ def _replay_file(tmp_path: Path, samples: list[Sample]) -> Path:
     return path
 
 
-SAMPLES = [Sample([LINE], 1), Sample([HOOK], 7), Sample([[(0.3, 0.3), (0.7, 0.3), (0.7, 0.7),
-                                                         (0.3, 0.7), (0.3, 0.3)]], 0)]
+SAMPLES = [
+    Sample([LINE], 1),
+    Sample([HOOK], 7),
+    Sample([[(0.3, 0.3), (0.7, 0.3), (0.7, 0.7), (0.3, 0.7), (0.3, 0.3)]], 0),
+]
 
 
 def _json_lines(stdout: str) -> list[dict[str, Any]]:
@@ -269,8 +300,9 @@ def _json_lines(stdout: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_headless_replay_same_in_every_layout(tiny_export: Path, tmp_path: Path,
-                                              size: tuple[int, int]) -> None:
+def test_headless_replay_same_in_every_layout(
+    tiny_export: Path, tmp_path: Path, size: tuple[int, int]
+) -> None:
     """Rotations with the same logical size draw the same ink: a mirrored or transposed touch
     mapping would change what the model reads. 90/270 have another canvas size, so their
     rasterization legitimately differs from 0/180."""
@@ -278,9 +310,21 @@ def test_headless_replay_same_in_every_layout(tiny_export: Path, tmp_path: Path,
     results = []
     for rotation in lay.ROTATIONS:
         shot = tmp_path / f"{rotation}.png"
-        r = run_cli("draw", "--headless", "--replay", str(replay), "--size",
-                    f"{size[0]}x{size[1]}", "--rotate", str(rotation), "--brush", "20",
-                    "--screenshot", str(shot), env=_models_env(tiny_export))
+        r = run_cli(
+            "draw",
+            "--headless",
+            "--replay",
+            str(replay),
+            "--size",
+            f"{size[0]}x{size[1]}",
+            "--rotate",
+            str(rotation),
+            "--brush",
+            "20",
+            "--screenshot",
+            str(shot),
+            env=_models_env(tiny_export),
+        )
         assert r.returncode == 0, r.stderr[-2000:]
         assert "runtime litert" in r.stderr and shot.read_bytes()[:4] == b"\x89PNG"
         results.append([(x["digit"], x["confidence"]) for x in _json_lines(r.stdout)])
@@ -291,11 +335,23 @@ def test_headless_replay_same_in_every_layout(tiny_export: Path, tmp_path: Path,
 def test_replay_record_roundtrip(tiny_export: Path, tmp_path: Path) -> None:
     replay = _replay_file(tmp_path, SAMPLES)
     recorded = tmp_path / "rec.json"
-    first = run_cli("draw", "--headless", "--replay", str(replay), "--record", str(recorded),
-                    env=_models_env(tiny_export))
+    first = run_cli(
+        "draw",
+        "--headless",
+        "--replay",
+        str(replay),
+        "--record",
+        str(recorded),
+        env=_models_env(tiny_export),
+    )
     assert first.returncode == 0, first.stderr[-2000:]
-    again = run_cli("--headless", "--replay", str(recorded), module="edge_app",
-                    env=_models_env(tiny_export))
+    again = run_cli(
+        "--headless",
+        "--replay",
+        str(recorded),
+        module="mnist_edge.edge_app",
+        env=_models_env(tiny_export),
+    )
     assert again.returncode == 0, again.stderr[-2000:]
     digits = [x["digit"] for x in _json_lines(first.stdout)]
     assert [x["digit"] for x in _json_lines(again.stdout)] == digits
@@ -308,11 +364,24 @@ def test_multi_digit_number(tiny_export: Path, tmp_path: Path) -> None:
 
     strokes = [s for slot, sample in enumerate(SAMPLES) for s in shift(sample, slot)]
     replay = _replay_file(tmp_path, [Sample(strokes)])
-    r = run_cli("draw", "--headless", "--multi", "--replay", str(replay), "--threshold", "0",
-                env=_models_env(tiny_export))
+    r = run_cli(
+        "draw",
+        "--headless",
+        "--multi",
+        "--replay",
+        str(replay),
+        "--threshold",
+        "0",
+        env=_models_env(tiny_export),
+    )
     assert r.returncode == 0, r.stderr[-2000:]
-    single = run_cli("draw", "--headless", "--replay", str(_replay_file(tmp_path, SAMPLES)),
-                     env=_models_env(tiny_export))
+    single = run_cli(
+        "draw",
+        "--headless",
+        "--replay",
+        str(_replay_file(tmp_path, SAMPLES)),
+        env=_models_env(tiny_export),
+    )
     expected = "".join(str(x["digit"]) for x in _json_lines(single.stdout))
     assert _json_lines(r.stdout)[0]["number"] == expected
 
@@ -320,9 +389,11 @@ def test_multi_digit_number(tiny_export: Path, tmp_path: Path) -> None:
 def test_edge_app_never_imports_tensorflow(tiny_export: Path, tmp_path: Path) -> None:
     """Run the app where importing TensorFlow, Keras or tf2onnx raises."""
     replay = _replay_file(tmp_path, SAMPLES)
-    env = {**_models_env(tiny_export),
-           **blocked_imports_env(tmp_path, "tensorflow", "keras", "tf2onnx", "tf_keras")}
-    r = run_cli("--headless", "--replay", str(replay), module="edge_app", env=env)
+    env = {
+        **_models_env(tiny_export),
+        **blocked_imports_env(tmp_path, "tensorflow", "keras", "tf2onnx", "tf_keras"),
+    }
+    r = run_cli("--headless", "--replay", str(replay), module="mnist_edge.edge_app", env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     assert len(_json_lines(r.stdout)) == len(SAMPLES)
     p = run_cli("predict", str(tmp_path / "none.png"), env=env)
@@ -332,7 +403,7 @@ def test_edge_app_never_imports_tensorflow(tiny_export: Path, tmp_path: Path) ->
 def test_predict_images(tiny_export: Path, tmp_path: Path, data_dir: Path) -> None:
     import cv2
 
-    from mnist_edge.data import load_split
+    from mnist_edge.core.data import load_split
 
     test = load_split("test", data_dir, limit=6)
     files = []
@@ -355,38 +426,56 @@ def test_predict_images(tiny_export: Path, tmp_path: Path, data_dir: Path) -> No
 def test_bad_inputs(tiny_export: Path, tmp_path: Path) -> None:
     env = _models_env(tiny_export)
     replay = _replay_file(tmp_path, SAMPLES)
-    assert_user_error(run_cli("draw", "--headless", "--model", str(tmp_path / "no.tflite"),
-                              env=env), "not found")
+    assert_user_error(
+        run_cli("draw", "--headless", "--model", str(tmp_path / "no.tflite"), env=env), "not found"
+    )
     corrupt = tmp_path / "corrupt.tflite"
     corrupt.write_bytes((tiny_export / "edge-int8.tflite").read_bytes()[:3000])
-    assert_user_error(run_cli("draw", "--headless", "--model", str(corrupt), env=env),
-                      "not a valid TFLite model")
-    assert_user_error(run_cli("draw", "--headless", "--replay", str(tmp_path / "x.json"),
-                              env=env), "not found")
+    assert_user_error(
+        run_cli("draw", "--headless", "--model", str(corrupt), env=env), "not a valid TFLite model"
+    )
+    assert_user_error(
+        run_cli("draw", "--headless", "--replay", str(tmp_path / "x.json"), env=env), "not found"
+    )
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"format": FORMAT, "samples": [{"strokes": [[[0, 0]]]},
-                                                             {"strokes": [[[1]]]}]}))
+    bad.write_text(
+        json.dumps({"format": FORMAT, "samples": [{"strokes": [[[0, 0]]]}, {"strokes": [[[1]]]}]})
+    )
     assert_user_error(run_cli("draw", "--headless", "--replay", str(bad), env=env), "sample 1")
-    assert_user_error(run_cli("draw", "--replay", str(replay),
-                              env={**env, "SDL_VIDEODRIVER": "no-such-driver"}),
-                      "cannot open a display", "--headless")
+    assert_user_error(
+        run_cli("draw", "--replay", str(replay), env={**env, "SDL_VIDEODRIVER": "no-such-driver"}),
+        "cannot open a display",
+        "--headless",
+    )
     assert_user_error(run_cli("draw", "--headless", "--size", "80x40", env=env), "--size")
     assert_user_error(run_cli("draw", "--headless", "--rotate", "45", env=env), "--rotate")
-    assert_user_error(run_cli("draw", "--headless", "--runtime", "onnxruntime", "--model",
-                              str(tiny_export / "edge-int8.tflite"), env=env),
-                      "cannot run .tflite")
+    assert_user_error(
+        run_cli(
+            "draw",
+            "--headless",
+            "--runtime",
+            "onnxruntime",
+            "--model",
+            str(tiny_export / "edge-int8.tflite"),
+            env=env,
+        ),
+        "cannot run .tflite",
+    )
     no_models = run_cli("draw", "--headless", env={**env, "MNIST_EDGE_MODELS": str(tmp_path)})
     assert_user_error(no_models, "no shipped models")
 
 
 def test_no_runtime_installed(tiny_export: Path, tmp_path: Path) -> None:
-    env = {**_models_env(tiny_export),
-           **blocked_imports_env(tmp_path, "ai_edge_litert", "tflite_runtime", "onnxruntime")}
+    env = {
+        **_models_env(tiny_export),
+        **blocked_imports_env(tmp_path, "ai_edge_litert", "tflite_runtime", "onnxruntime"),
+    }
     assert_user_error(run_cli("draw", "--headless", env=env), "no runtime installed")
 
 
-def test_read_only_folder_does_not_crash(app_factory: Any, tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_read_only_folder_does_not_crash(
+    app_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
@@ -394,9 +483,11 @@ def test_read_only_folder_does_not_crash(app_factory: Any, tmp_path: Path,
     app = app_factory(record=str(locked / "rec.json"))
     _run(app, _stroke_events(app, LINE))
     if os.access(locked, os.W_OK):  # root ignores permissions: simulate the read-only card
+
         def refuse(*args: Any, **kwargs: Any) -> None:
             raise PermissionError(30, "Read-only file system")
-        monkeypatch.setattr("mnist_edge.fsutil.tempfile.mkstemp", refuse)
+
+        monkeypatch.setattr("mnist_edge.core.fsutil.tempfile.mkstemp", refuse)
     app.on_key(app.pg.K_s)  # screenshot into a read-only folder
     app.clear()  # files the drawing into the recording, which cannot be written
     assert app.running and "cannot" in app.last_warning
@@ -407,11 +498,23 @@ def test_draw_config_file(tiny_export: Path, tmp_path: Path) -> None:
     config = tmp_path / "kiosk.toml"
     config.write_text('[draw]\nsize = "720x1280"\nrotate = 90\nthreshold = 2.0\n')
     replay = _replay_file(tmp_path, SAMPLES[:1])
-    assert_user_error(run_cli("draw", "--headless", "--config", str(config),
-                              env=_models_env(tiny_export)), "--threshold must be")
-    r = run_cli("draw", "--headless", "--config", str(config), "--threshold", "0.5",
-                "--replay", str(replay), "--screenshot", str(tmp_path / "s.png"),
-                env=_models_env(tiny_export))
+    assert_user_error(
+        run_cli("draw", "--headless", "--config", str(config), env=_models_env(tiny_export)),
+        "--threshold must be",
+    )
+    r = run_cli(
+        "draw",
+        "--headless",
+        "--config",
+        str(config),
+        "--threshold",
+        "0.5",
+        "--replay",
+        str(replay),
+        "--screenshot",
+        str(tmp_path / "s.png"),
+        env=_models_env(tiny_export),
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     import pygame
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_edge.formats import FORMATS
-from mnist_edge.fsutil import sha256_file
+from mnist_edge.core.fsutil import sha256_file
+from mnist_edge.core.registry import FORMATS
 from tests.conftest import ROOT, assert_user_error, run_cli
 
 
@@ -28,14 +28,15 @@ def test_every_format_exported_and_listed(tiny_export: Path) -> None:
 
 def test_parity_with_keras(tiny_export: Path, tiny_run: Path) -> None:
     """Each file, run on its slim runtime, agrees with the Keras model it came from."""
-    from edge_app.runtime import load_model
-    from export.validate import predict_all
-    from mnist_edge.data import load_split
-    from train.evaluate import load_keras_model
+    from mnist_edge.core.data import load_split
+    from mnist_edge.edge_app.runtime import load_model
+    from mnist_edge.export.validate import predict_all
+    from mnist_edge.train.evaluate import load_keras_model
 
     test = load_split("test", limit=2000)
-    reference = np.asarray(load_keras_model(tiny_run / "model.keras").predict(
-        test.images[..., None], verbose=0))
+    reference = np.asarray(
+        load_keras_model(tiny_run / "model.keras").predict(test.images[..., None], verbose=0)
+    )
     manifest = json.loads((tiny_export / "manifest.json").read_text())
     for entry in manifest["models"]:
         probs = predict_all(load_model(tiny_export / entry["file"]), test.images)
@@ -46,7 +47,7 @@ def test_parity_with_keras(tiny_export: Path, tiny_run: Path) -> None:
 
 
 def test_integer_model_is_integer_in_and_out(tiny_export: Path) -> None:
-    from edge_app.runtime import load_model
+    from mnist_edge.edge_app.runtime import load_model
 
     model = load_model(tiny_export / FORMATS["tflite-int8"].filename("edge"))
     assert model.input.dtype == np.uint8 and model.output.dtype == np.uint8
@@ -63,9 +64,9 @@ def test_metadata_readable_without_tensorflow(tiny_export: Path) -> None:
                 raise ImportError("TensorFlow is not allowed here")
             return real_import(name, *a, **k)
         builtins.__import__ = guard
-        from edge_app.runtime import load_model
+        from mnist_edge.edge_app.runtime import load_model
         out = {{}}
-        for entry in json.load(open({str(tiny_export / 'manifest.json')!r}))["models"]:
+        for entry in json.load(open({str(tiny_export / "manifest.json")!r}))["models"]:
             model = load_model({str(tiny_export)!r} + "/" + entry["file"])
             out[entry["format"]] = model.description
         assert "tensorflow" not in sys.modules
@@ -74,16 +75,27 @@ def test_metadata_readable_without_tensorflow(tiny_export: Path) -> None:
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     described = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(described) == set(FORMATS)
     for key, info in described.items():
         assert info["labels"] == [str(d) for d in range(10)]
         assert info["format"] == key and info["arch"] == "edge"
-        assert info["input"] == {"name": "image", "shape": [-1, 28, 28, 1], "dtype": "uint8",
-                                 "range": [0, 255], "layout": "NHWC", "ink": "255 on 0"}
+        assert info["input"] == {
+            "name": "image",
+            "shape": [-1, 28, 28, 1],
+            "dtype": "uint8",
+            "range": [0, 255],
+            "layout": "NHWC",
+            "ink": "255 on 0",
+        }
         assert info["source"]["sha256"] and 0.9 < info["validation"]["accuracy"] <= 1
         assert info["exporter"]["tensorflow"] and info["created"]
 
@@ -103,16 +115,20 @@ def export_args(tiny_run: Path, tmp_path: Path) -> list[str]:
 
 
 def test_unknown_format(export_args: list[str], tmp_path: Path) -> None:
-    assert_user_error(run_cli(*export_args, "--out", str(tmp_path / "o"), "--formats",
-                              "tflite-fp32,coreml"), "unknown format coreml", "tflite-int8")
+    assert_user_error(
+        run_cli(*export_args, "--out", str(tmp_path / "o"), "--formats", "tflite-fp32,coreml"),
+        "unknown format coreml",
+        "tflite-int8",
+    )
 
 
 def test_missing_and_corrupt_model(tmp_path: Path) -> None:
     assert_user_error(run_cli("export", "--model", str(tmp_path / "x.keras")), "not found")
     bad = tmp_path / "bad.keras"
     bad.write_bytes(b"garbage")
-    assert_user_error(run_cli("export", "--model", str(bad), "--out", str(tmp_path / "o")),
-                      "cannot load model")
+    assert_user_error(
+        run_cli("export", "--model", str(bad), "--out", str(tmp_path / "o")), "cannot load model"
+    )
     assert not (tmp_path / "o").exists()
 
 
@@ -123,15 +139,24 @@ def test_existing_out_dir_refused(export_args: list[str], tmp_path: Path) -> Non
 
 
 def test_missing_calibration_data(export_args: list[str], tmp_path: Path) -> None:
-    assert_user_error(run_cli(*export_args, "--out", str(tmp_path / "o"), "--data-dir",
-                              str(tmp_path)), "MNIST not found")
+    assert_user_error(
+        run_cli(*export_args, "--out", str(tmp_path / "o"), "--data-dir", str(tmp_path)),
+        "MNIST not found",
+    )
 
 
 def test_failed_format_is_reported_and_not_written(export_args: list[str], tmp_path: Path) -> None:
     """A format that misses its threshold fails alone; no file, no manifest entry, exit 1."""
     out = tmp_path / "o"
-    result = run_cli(*export_args, "--out", str(out), "--formats", "tflite-fp32,tflite-int8",
-                     "--min-agreement", "int8=1.0")
+    result = run_cli(
+        *export_args,
+        "--out",
+        str(out),
+        "--formats",
+        "tflite-fp32,tflite-int8",
+        "--min-agreement",
+        "int8=1.0",
+    )
     assert result.returncode == 1, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert "tflite-int8" in result.stdout and "below the 100.00%" in result.stdout
@@ -140,19 +165,25 @@ def test_failed_format_is_reported_and_not_written(export_args: list[str], tmp_p
     assert sorted(p.name for p in out.iterdir()) == ["edge-fp32.tflite", "manifest.json"]
 
 
-def test_converter_failure_isolated(tiny_run: Path, tmp_path: Path,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from export import to_onnx
-    from export.config import ExportConfig
-    from export.exporter import run_export
+def test_converter_failure_isolated(
+    tiny_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mnist_edge.export import to_onnx
+    from mnist_edge.export.config import ExportConfig
+    from mnist_edge.export.exporter import run_export
 
     def broken(ctx: object) -> bytes:
         raise RuntimeError("tf2onnx exploded\nUnsupported op: Foo")
 
     monkeypatch.setattr(to_onnx, "convert_fp32", broken)
-    outcomes = run_export(ExportConfig(model=str(tiny_run / "model.keras"), out=str(tmp_path),
-                                       formats=("onnx-fp32", "tflite-fp32"),
-                                       calibration_samples=20))
+    outcomes = run_export(
+        ExportConfig(
+            model=str(tiny_run / "model.keras"),
+            out=str(tmp_path),
+            formats=("onnx-fp32", "tflite-fp32"),
+            calibration_samples=20,
+        )
+    )
     status = {o.fmt.key: (o.status, o.reason) for o in outcomes}
     assert status["tflite-fp32"][0] == "ok"
     assert status["onnx-fp32"] == ("failed", "converter failed: Unsupported op: Foo")

@@ -16,17 +16,27 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 
-def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None,
-         timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def _run(
+    cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MNIST_EDGE_MODELS")}
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=timeout,
-                          env={**clean, **(env or {})}, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env={**clean, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_edge_install_from_wheel(tmp_path: Path, data_dir: Path) -> None:
     wheels = tmp_path / "wheels"
-    built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels),
-                  str(ROOT)], cwd=tmp_path)
+    built = _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)],
+        cwd=tmp_path,
+    )
     assert built.returncode == 0, built.stderr[-2000:]
     wheel = next(wheels.glob("mnist_edge-*.whl"))
     env_dir = tmp_path / "venv"
@@ -43,16 +53,44 @@ def test_edge_install_from_wheel(tmp_path: Path, data_dir: Path) -> None:
     elsewhere.mkdir()
     cli = str(env_dir / "bin" / "mnist-edge")
     replay = elsewhere / "r.json"
-    replay.write_text(json.dumps({"format": "mnist-edge-strokes/1", "samples": [
-        {"label": 1, "strokes": [[[0.5, 0.1], [0.5, 0.9]]]}]}))
-    app = _run([cli, "draw", "--headless", "--replay", str(replay)], cwd=elsewhere,
-               env={"SDL_VIDEODRIVER": "dummy"})
+    replay.write_text(
+        json.dumps(
+            {
+                "format": "mnist-edge-strokes/1",
+                "samples": [{"label": 1, "strokes": [[[0.5, 0.1], [0.5, 0.9]]]}],
+            }
+        )
+    )
+    app = _run(
+        [cli, "draw", "--headless", "--replay", str(replay)],
+        cwd=elsewhere,
+        env={"SDL_VIDEODRIVER": "dummy"},
+    )
     assert app.returncode == 0, app.stderr[-2000:]
     assert "share/mnist-edge/models/edge-int8.tflite" in app.stderr
     assert json.loads(app.stdout.splitlines()[-1])["digit"] == 1
-    bench = _run([cli, "bench", "--limit", "200", "--min-time", "0.05", "--min-runs", "20",
-                  "--warmup", "2", "--no-cold-start", "--data-dir", str(data_dir), "--out",
-                  str(elsewhere / "bench"), "--runtimes", "litert"], cwd=elsewhere)
+    bench = _run(
+        [
+            cli,
+            "bench",
+            "--limit",
+            "200",
+            "--min-time",
+            "0.05",
+            "--min-runs",
+            "20",
+            "--warmup",
+            "2",
+            "--no-cold-start",
+            "--data-dir",
+            str(data_dir),
+            "--out",
+            str(elsewhere / "bench"),
+            "--runtimes",
+            "litert",
+        ],
+        cwd=elsewhere,
+    )
     assert bench.returncode == 0, bench.stderr[-2000:]
     rows = json.loads((elsewhere / "bench" / "results.json").read_text())["results"]
     measured = [r for r in rows if r["status"] != "skipped"]  # LiteRT skips the .onnx files

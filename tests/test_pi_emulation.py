@@ -18,17 +18,28 @@ from tests.conftest import ROOT, run_cli
 
 EMULATOR = ROOT.parent / "shared" / "tools" / "pi-emulate"
 CACHE = Path(os.environ.get("PI_EMULATE_HOME", Path.home() / ".cache" / "pi-emulate"))
-READY = EMULATOR.exists() and (CACHE / "root" / "usr" / "bin" / "python3.11").exists() and \
-    (CACHE / "site" / "ai_edge_litert").exists()
+READY = (
+    EMULATOR.exists()
+    and (CACHE / "root" / "usr" / "bin" / "python3.11").exists()
+    and (CACHE / "site" / "ai_edge_litert").exists()
+)
 
-pytestmark = pytest.mark.skipif(not READY and os.environ.get("CI") != "true",
-                                reason="pi-emulate is not set up (CI sets it up in .ci/run)")
+pytestmark = pytest.mark.skipif(
+    not READY and os.environ.get("CI") != "true",
+    reason="pi-emulate is not set up (CI sets it up in .ci/run)",
+)
 
 
 def emulate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(EMULATOR), "python", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=600, stdin=subprocess.DEVNULL,
-                          env={**os.environ, "PYTHONPATH": ".", **(env or {})})
+    return subprocess.run(
+        [str(EMULATOR), "python", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": ".", **(env or {})},
+    )
 
 
 def _replay(tmp_path: Path) -> Path:
@@ -46,10 +57,10 @@ def _digits(stdout: str) -> list[int | None]:
 
 def test_app_on_aarch64_reads_like_x86(tmp_path: Path) -> None:
     replay = _replay(tmp_path)
-    pi = emulate("-m", "edge_app", "--headless", "--replay", str(replay))
+    pi = emulate("-m", "mnist_edge.edge_app", "--headless", "--replay", str(replay))
     assert pi.returncode == 0, pi.stderr[-3000:]
     assert "runtime litert" in pi.stderr
-    x86 = run_cli("--headless", "--replay", str(replay), module="edge_app")
+    x86 = run_cli("--headless", "--replay", str(replay), module="mnist_edge.edge_app")
     assert x86.returncode == 0, x86.stderr[-3000:]
     pi_digits, x86_digits = _digits(pi.stdout), _digits(x86.stdout)
     assert len(pi_digits) == len(x86_digits) == 40
@@ -59,12 +70,33 @@ def test_app_on_aarch64_reads_like_x86(tmp_path: Path) -> None:
 
 def test_benchmark_on_aarch64(tmp_path: Path, data_dir: Path) -> None:
     manifest = json.loads((ROOT / "models" / "manifest.json").read_text())
-    int8 = [str(ROOT / "models" / m["file"]) for m in manifest["models"]
-            if m["precision"] == "int8"]
+    int8 = [
+        str(ROOT / "models" / m["file"]) for m in manifest["models"] if m["precision"] == "int8"
+    ]
     out = tmp_path / "bench"
-    r = emulate("-m", "benchmarks", "--isolation", "none", "--models", *int8, "--limit", "300",
-                "--min-runs", "10", "--min-time", "0", "--warmup", "2", "--batch-sizes", "1,8",
-                "--no-robust", "--data-dir", str(data_dir), "--out", str(out))
+    r = emulate(
+        "-m",
+        "mnist_edge.benchmarks",
+        "--isolation",
+        "none",
+        "--models",
+        *int8,
+        "--limit",
+        "300",
+        "--min-runs",
+        "10",
+        "--min-time",
+        "0",
+        "--warmup",
+        "2",
+        "--batch-sizes",
+        "1,8",
+        "--no-robust",
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     report = json.loads((out / "results.json").read_text())
     assert report["environment"]["machine"] == "aarch64"

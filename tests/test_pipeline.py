@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mnist_edge.formats import markdown_table
+from mnist_edge.core.registry import markdown_table
 from tests.conftest import ROOT, assert_user_error, run_cli
 
 QUICK = ["--limit", "3000", "--epochs", "2", "--bench-min-time", "0.05", "--bench-min-runs", "20"]
@@ -14,10 +14,25 @@ QUICK = ["--limit", "3000", "--epochs", "2", "--bench-min-time", "0.05", "--benc
 def test_pipeline_promote_and_resume(tmp_path: Path) -> None:
     out, models = tmp_path / "p", tmp_path / "models"
     dev = tmp_path / "dev.json"
-    dev.write_text(json.dumps({"format": "mnist-edge-strokes/1", "samples": [
-        {"label": 1, "strokes": [[[0.5, 0.1], [0.5, 0.9]]]}]}))
-    r = run_cli("pipeline", *QUICK, "--out", str(out), "--promote", "--models-dir", str(models),
-                "--dev", str(dev))
+    dev.write_text(
+        json.dumps(
+            {
+                "format": "mnist-edge-strokes/1",
+                "samples": [{"label": 1, "strokes": [[[0.5, 0.1], [0.5, 0.9]]]}],
+            }
+        )
+    )
+    r = run_cli(
+        "pipeline",
+        *QUICK,
+        "--out",
+        str(out),
+        "--promote",
+        "--models-dir",
+        str(models),
+        "--dev",
+        str(dev),
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     report = (out / "REPORT.md").read_text()
     assert "**Deploy `edge-" in report and "## Benchmark" in report and "curves.png" in report
@@ -29,10 +44,14 @@ def test_pipeline_promote_and_resume(tmp_path: Path) -> None:
     assert "of `dev.json` read correctly" in card and "drawn digits" in report
     # The app finds the promoted models.
     replay = tmp_path / "r.json"
-    replay.write_text(json.dumps({"format": "mnist-edge-strokes/1", "samples": [
-        {"strokes": [[[0.5, 0.1], [0.5, 0.9]]]}]}))
-    app = run_cli("draw", "--headless", "--replay", str(replay),
-                  env={"MNIST_EDGE_MODELS": str(models)})
+    replay.write_text(
+        json.dumps(
+            {"format": "mnist-edge-strokes/1", "samples": [{"strokes": [[[0.5, 0.1], [0.5, 0.9]]]}]}
+        )
+    )
+    app = run_cli(
+        "draw", "--headless", "--replay", str(replay), env={"MNIST_EDGE_MODELS": str(models)}
+    )
     assert app.returncode == 0, app.stderr[-2000:]
     # Resume keeps every finished stage.
     again = run_cli("pipeline", *QUICK, "--out", str(out), "--resume")
@@ -47,12 +66,20 @@ def test_readme_format_table_comes_from_the_registry() -> None:
 
 
 def test_recommendation_prefers_portable_accurate_files() -> None:
-    from mnist_edge.pipeline import recommend
+    from mnist_edge.pipeline.run import recommend
 
-    def row(model: str, runtime: str, p50: float, acc: float, size: int = 60_000,
-            status: str = "ok") -> dict:
-        return {"model": model, "runtime": runtime, "threads": 1, "status": status,
-                "latency_us": {"p50": p50}, "accuracy": acc, "bytes": size}
+    def row(
+        model: str, runtime: str, p50: float, acc: float, size: int = 60_000, status: str = "ok"
+    ) -> dict:
+        return {
+            "model": model,
+            "runtime": runtime,
+            "threads": 1,
+            "status": status,
+            "latency_us": {"p50": p50},
+            "accuracy": acc,
+            "bytes": size,
+        }
 
     results = [
         row("dynamic.tflite", "litert", 20, 0.9959),

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_app.runtime import load_model
-from edge_app.shipped import default_model
-from mnist_edge.formats import FORMATS
-from mnist_edge.fsutil import sha256_file
+from mnist_edge.core.fsutil import sha256_file
+from mnist_edge.core.registry import FORMATS
+from mnist_edge.edge_app.runtime import load_model
+from mnist_edge.edge_app.shipped import default_model
 from tests.conftest import ROOT
 
 MODELS = ROOT / "models"
@@ -20,14 +20,14 @@ MANIFEST = json.loads((MODELS / "manifest.json").read_text())
 
 @pytest.fixture(scope="module")
 def test_set(data_dir: Path):  # type: ignore[no-untyped-def]
-    from mnist_edge.data import load_split
+    from mnist_edge.core.data import load_split
 
     return load_split("test", data_dir)
 
 
 @pytest.mark.parametrize("entry", MANIFEST["models"], ids=lambda e: e["format"])
 def test_shipped_file_reproduces_its_manifest(entry: dict, test_set) -> None:  # type: ignore[no-untyped-def]
-    from export.validate import predict_all
+    from mnist_edge.export.validate import predict_all
 
     path = MODELS / entry["file"]
     assert sha256_file(path) == entry["sha256"] and path.stat().st_size == entry["bytes"]
@@ -48,8 +48,8 @@ def test_shipped_targets(test_set) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_to_mnist_costs_at_most_0_3_points(test_set) -> None:  # type: ignore[no-untyped-def]
-    from edge_app.preprocess import to_mnist
-    from export.validate import predict_all
+    from mnist_edge.edge_app.preprocess import to_mnist
+    from mnist_edge.export.validate import predict_all
 
     model = load_model(MODELS / "edge-int8.tflite")
     raw = (predict_all(model, test_set.images).argmax(1) == test_set.labels).mean()

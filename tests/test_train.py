@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mnist_edge.train.architectures import ARCHITECTURES, INPUT_NAME, OUTPUT_NAME, count_macs
 from tests.conftest import assert_user_error, run_cli
-from train.architectures import ARCHITECTURES, INPUT_NAME, OUTPUT_NAME, count_macs
 
 
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
@@ -34,7 +34,7 @@ def test_edge_is_cheapest() -> None:
 def test_augmentation_is_reproducible_and_bounded() -> None:
     import tensorflow as tf
 
-    from train.augment import POLICIES, augment_batch
+    from mnist_edge.train.augment import POLICIES, augment_batch
 
     images = np.zeros((4, 28, 28, 1), np.uint8)
     images[:, 8:20, 12:16] = 255
@@ -48,8 +48,16 @@ def test_augmentation_is_reproducible_and_bounded() -> None:
 
 def test_training_artifacts(tiny_run: Path) -> None:
     names = {p.name for p in tiny_run.iterdir()}
-    assert {"model.keras", "metrics.json", "history.csv", "summary.txt", "curves.png",
-            "confusion.png", "predictions.png", "mistakes.png"} <= names
+    assert {
+        "model.keras",
+        "metrics.json",
+        "history.csv",
+        "summary.txt",
+        "curves.png",
+        "confusion.png",
+        "predictions.png",
+        "mistakes.png",
+    } <= names
     assert "checkpoint.keras" not in names and not [n for n in names if n.startswith(".")]
     metrics = json.loads((tiny_run / "metrics.json").read_text())
     assert metrics["test_accuracy"] > 0.9  # 2 epochs on 6,000 images; chance is 0.1
@@ -76,24 +84,29 @@ def test_evaluate_recomputes_metrics(tiny_run: Path, tmp_path: Path) -> None:
 
 
 def test_train_cli_and_config_file(tmp_path: Path) -> None:
-    config = tmp_path / "train.toml"
+    config = tmp_path / "mnist_edge.train.toml"
     config.write_text('[train]\narch = "seed-2conv"\nepochs = 5\nlimit = 300\nbatch-size = 64\n')
     out = tmp_path / "run"
     # Flags win over the file: one epoch, not five.
-    result = run_cli("--config", str(config), "--epochs", "1", "--out", str(out), module="train")
+    result = run_cli(
+        "--config", str(config), "--epochs", "1", "--out", str(out), module="mnist_edge.train"
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["arch"] == "seed-2conv" and metrics["epochs_run"] == 1
     assert metrics["config"]["batch_size"] == 64 and metrics["train_images"] == 275
 
 
-@pytest.mark.parametrize(("args", "fragments"), [
-    (["--arch", "vgg"], ["unknown architecture 'vgg'", "edge, seed-3conv"]),
-    (["--epochs", "0"], ["--epochs must be a positive integer"]),
-    (["--limit", "-5"], ["--limit must be"]),
-    (["--augment", "wild"], ["unknown augmentation"]),
-    (["--strategy", "tpu"], ["unknown strategy"]),
-])
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--arch", "vgg"], ["unknown architecture 'vgg'", "edge, seed-3conv"]),
+        (["--epochs", "0"], ["--epochs must be a positive integer"]),
+        (["--limit", "-5"], ["--limit must be"]),
+        (["--augment", "wild"], ["unknown augmentation"]),
+        (["--strategy", "tpu"], ["unknown strategy"]),
+    ],
+)
 def test_train_rejects_bad_flags(args: list[str], fragments: list[str]) -> None:
     assert_user_error(run_cli("train", *args), *fragments)
 
@@ -105,13 +118,24 @@ def test_train_refuses_existing_out_and_unwritable(tmp_path: Path) -> None:
     assert_user_error(result, "already exists", "--force")
     assert (tmp_path / "old" / "model.keras").read_text() == "keep me"
     (tmp_path / "file").write_text("")
-    assert_user_error(run_cli("train", "--limit", "100", "--out", str(tmp_path / "file" / "x")),
-                      "cannot write")
+    assert_user_error(
+        run_cli("train", "--limit", "100", "--out", str(tmp_path / "file" / "x")), "cannot write"
+    )
 
 
 def test_train_missing_data(tmp_path: Path) -> None:
-    assert_user_error(run_cli("train", "--limit", "100", "--out", str(tmp_path / "r"),
-                              "--data-dir", str(tmp_path / "none")), "MNIST not found")
+    assert_user_error(
+        run_cli(
+            "train",
+            "--limit",
+            "100",
+            "--out",
+            str(tmp_path / "r"),
+            "--data-dir",
+            str(tmp_path / "none"),
+        ),
+        "MNIST not found",
+    )
 
 
 def test_bad_config_file(tmp_path: Path) -> None:
@@ -130,7 +154,7 @@ def test_evaluate_corrupt_model(tmp_path: Path) -> None:
 
 
 def test_best_checkpoint_selection_and_stopping(tmp_path: Path) -> None:
-    from train.trainer import _BestCheckpoint
+    from mnist_edge.train.trainer import _BestCheckpoint
 
     class FakeModel:
         stop_training = False
@@ -167,9 +191,26 @@ def test_ctrl_c_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
 
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "train", "--limit", "2000", "--epochs", "200",
-                             "--augment", "none", "--out", str(out)], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mnist_edge.train",
+            "--limit",
+            "2000",
+            "--epochs",
+            "200",
+            "--augment",
+            "none",
+            "--out",
+            str(out),
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     checkpoint = out / "checkpoint.keras"
     deadline = time.monotonic() + 300
     while not checkpoint.exists() and time.monotonic() < deadline and proc.poll() is None:
@@ -180,6 +221,6 @@ def test_ctrl_c_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
     assert proc.returncode == 130, stderr[-2000:]
     assert "Traceback" not in stderr and "best checkpoint so far" in stderr
     assert not (out / "model.keras").exists()  # no final model pretends the run finished
-    from train.evaluate import load_keras_model
+    from mnist_edge.train.evaluate import load_keras_model
 
     assert load_keras_model(checkpoint).count_params() > 0  # a complete, loadable file

@@ -12,10 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-INPUT_NAME = "image"
-OUTPUT_NAME = "probabilities"
-INPUT_SHAPE = (28, 28, 1)
-NUM_CLASSES = 10
+from mnist_edge.core.contract import INPUT_NAME, INPUT_SHAPE, NUM_CLASSES
+from mnist_edge.core.contract import PROBABILITIES as OUTPUT_NAME
 
 
 @dataclass(frozen=True)
@@ -116,15 +114,17 @@ def build_seed_resnet() -> Any:
     for block, filters in enumerate((64, 128), 1):
         shortcut = x
         stride = 1 if block == 1 else 2
-        y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False,
-                          name=f"res{block}_conv1")(x)
+        y = layers.Conv2D(
+            filters, 3, strides=stride, padding="same", use_bias=False, name=f"res{block}_conv1"
+        )(x)
         y = layers.BatchNormalization(name=f"res{block}_bn1")(y)
         y = layers.ReLU(name=f"res{block}_relu1")(y)
         y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"res{block}_conv2")(y)
         y = layers.BatchNormalization(name=f"res{block}_bn2")(y)
         if stride != 1 or shortcut.shape[-1] != filters:
-            shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False,
-                                     name=f"res{block}_proj")(shortcut)
+            shortcut = layers.Conv2D(
+                filters, 1, strides=stride, use_bias=False, name=f"res{block}_proj"
+            )(shortcut)
             shortcut = layers.BatchNormalization(name=f"res{block}_proj_bn")(shortcut)
         x = layers.ReLU(name=f"res{block}_out")(layers.Add(name=f"res{block}_add")([y, shortcut]))
         x = layers.MaxPooling2D(2, name=f"res{block}_pool")(x)
@@ -139,14 +139,23 @@ def build_seed_resnet() -> Any:
 ARCHITECTURES: dict[str, Architecture] = {
     a.name: a
     for a in (
-        Architecture("edge", build_edge, "touch",
-                     "default: 4 small convs, ~53k params, int8 < 100 KB, touch augmentation"),
+        Architecture(
+            "edge",
+            build_edge,
+            "touch",
+            "default: 4 small convs, ~53k params, int8 < 100 KB, touch augmentation",
+        ),
         Architecture("seed-3conv", build_seed_3conv, "none", "TensorFlow tutorial CNN"),
         Architecture("seed-2conv", build_seed_2conv, "none", "Keras MNIST example CNN"),
-        Architecture("seed-2conv-dropout", build_seed_2conv_dropout, "none",
-                     "seed-2conv with dropout 0.5"),
-        Architecture("seed-resnet", build_seed_resnet, "seed",
-                     "residual CNN with BatchNorm and the seed's augmentation"),
+        Architecture(
+            "seed-2conv-dropout", build_seed_2conv_dropout, "none", "seed-2conv with dropout 0.5"
+        ),
+        Architecture(
+            "seed-resnet",
+            build_seed_resnet,
+            "seed",
+            "residual CNN with BatchNorm and the seed's augmentation",
+        ),
     )
 }
 
@@ -169,3 +178,42 @@ def count_macs(model: Any) -> int:
                 per_position *= int(dim)
             total += spatial * per_position
     return total
+
+
+def describe_layers(model: Any) -> str:
+    """The layer stack in one line, e.g. ``Conv3x3(16)+BN+ReLU -> MaxPool -> ... -> Dense(10)``,
+    read from the built model (so the model card is right for any architecture)."""
+    from keras import layers
+
+    parts: list[str] = []
+    for layer in model.layers:
+        if isinstance(layer, (layers.InputLayer, layers.Rescaling)):
+            continue
+        if isinstance(layer, layers.Conv2D):
+            k = "x".join(str(d) for d in layer.kernel_size)
+            pad = ", valid" if layer.padding == "valid" else ""
+            stride = f", stride {layer.strides[0]}" if layer.strides[0] != 1 else ""
+            parts.append(f"Conv{k}({layer.filters}{pad}{stride})")
+        elif isinstance(layer, layers.BatchNormalization) and parts:
+            parts[-1] += "+BN"
+        elif isinstance(layer, layers.ReLU) and parts:
+            parts[-1] += "+ReLU"
+        elif isinstance(layer, layers.MaxPooling2D):
+            parts.append("MaxPool")
+        elif isinstance(layer, layers.GlobalAveragePooling2D):
+            parts.append("GlobalAvgPool")
+        elif isinstance(layer, layers.Flatten):
+            parts.append(f"Flatten({int(layer.output.shape[-1])})")
+        elif isinstance(layer, layers.Dropout):
+            parts.append(f"Dropout({layer.rate:g})")
+        elif isinstance(layer, layers.Dense):
+            parts.append(f"Dense({layer.units}, {layer.activation.__name__})")
+        elif isinstance(layer, layers.Add):
+            parts.append("Add")
+    return " -> ".join(parts)
+
+
+def design_notes(name: str) -> str:
+    """Why the architecture looks as it does: its builder's docstring, as prose."""
+    doc = ARCHITECTURES[name].build.__doc__ or ARCHITECTURES[name].description
+    return " ".join(doc.split())

@@ -34,18 +34,54 @@ class Policy:
     brightness: float  # max multiplicative change, 0 = off
     noise_std: float  # Gaussian noise std in pixel units, 0 = off
     styles: float = 0.0  # chance that a 0 gets a slash or a 1 gets a flag
-    probability: float = 1.0  # share of images augmented; the rest stay clean, so BatchNorm's
-    # running statistics also see the undistorted digits the test set holds
+
+    def describe(self) -> str:
+        """What this policy does, in words, from its own numbers (for the model card)."""
+        parts = []
+        if self.affine is not None:
+            a = self.affine
+            parts.append(
+                f"rotation +-{a.rotate_deg:g} deg, shear {a.shear:g}, scale "
+                f"{a.scale[0]:g}-{a.scale[1]:g}, aspect {a.aspect[0]:g}-"
+                f"{a.aspect[1]:g}, shift +-{a.shift_px:g} px"
+            )
+        if self.thickness or self.thinning:
+            parts.append(
+                f"stroke thickness (up to {self.thickness:.0%} towards a 3x3 "
+                f"dilation, up to {self.thinning:.0%} towards erosion)"
+            )
+        if self.brightness:
+            parts.append(f"brightness +-{self.brightness:.0%}")
+        if self.noise_std:
+            parts.append(f"Gaussian noise (std {self.noise_std:g} levels)")
+        if self.styles:
+            parts.append(
+                "two writing styles MNIST's US census writers rarely used: the "
+                f"slashed zero and the European one with a long flag ({self.styles:.0%}"
+                " of 0s and 1s)"
+            )
+        return "; ".join(parts) or "none"
 
 
 POLICIES: dict[str, Policy | None] = {
     "none": None,
-    "touch": Policy(AffineRanges(rotate_deg=12.0, shear=0.25, scale=(0.85, 1.1),
-                                 aspect=(0.8, 1.2), shift_px=2.5),
-                    thickness=1.0, thinning=0.4, brightness=0.0, noise_std=0.0, styles=0.3),
-    "seed": Policy(AffineRanges(rotate_deg=11.5, shear=0.0, scale=(0.9, 1.1),
-                                aspect=(1.0, 1.0), shift_px=2.8),
-                   thickness=0.0, thinning=0.0, brightness=0.2, noise_std=8.0),
+    "touch": Policy(
+        AffineRanges(
+            rotate_deg=12.0, shear=0.25, scale=(0.85, 1.1), aspect=(0.8, 1.2), shift_px=2.5
+        ),
+        thickness=1.0,
+        thinning=0.4,
+        brightness=0.0,
+        noise_std=0.0,
+        styles=0.3,
+    ),
+    "seed": Policy(
+        AffineRanges(rotate_deg=11.5, shear=0.0, scale=(0.9, 1.1), aspect=(1.0, 1.0), shift_px=2.8),
+        thickness=0.0,
+        thinning=0.0,
+        brightness=0.2,
+        noise_std=8.0,
+    ),
 }
 
 
@@ -132,31 +168,34 @@ def augment_batch(images: Any, labels: Any, seed: Any, policy: Policy) -> Any:
     """Augment a uint8 batch [n, 28, 28, 1] with labels [n]; returns uint8 of the same shape."""
     import tensorflow as tf  # imported here so the policy names load without TensorFlow
 
-    clean = tf.cast(images, tf.float32)
-    x = clean
+    x = tf.cast(images, tf.float32)
     n = tf.shape(x)[0]
     seeds = tf.random.experimental.stateless_split(seed, num=6)
     if policy.styles > 0:
         x = _add_styles(x, labels, seeds[5], policy.styles)
     if policy.thickness > 0 or policy.thinning > 0:
         # w in [-thinning, thickness]: positive blends towards dilation, negative towards erosion.
-        w = tf.random.stateless_uniform([n, 1, 1, 1], seed=seeds[0],
-                                        minval=-policy.thinning, maxval=policy.thickness)
+        w = tf.random.stateless_uniform(
+            [n, 1, 1, 1], seed=seeds[0], minval=-policy.thinning, maxval=policy.thickness
+        )
         dilated = tf.nn.max_pool2d(x, 3, 1, "SAME")
         eroded = -tf.nn.max_pool2d(-x, 3, 1, "SAME")
         x = tf.where(w > 0, x + w * (dilated - x), x - w * (eroded - x))
     if policy.affine is not None:
         transforms = _affine_matrices(seeds[1], n, policy.affine)
         x = tf.raw_ops.ImageProjectiveTransformV3(
-            images=x, transforms=transforms, output_shape=tf.shape(x)[1:3],
-            fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT")
+            images=x,
+            transforms=transforms,
+            output_shape=tf.shape(x)[1:3],
+            fill_value=0.0,
+            interpolation="BILINEAR",
+            fill_mode="CONSTANT",
+        )
     if policy.brightness > 0:
-        b = tf.random.stateless_uniform([n, 1, 1, 1], seed=seeds[2],
-                                        minval=1 - policy.brightness, maxval=1 + policy.brightness)
+        b = tf.random.stateless_uniform(
+            [n, 1, 1, 1], seed=seeds[2], minval=1 - policy.brightness, maxval=1 + policy.brightness
+        )
         x = x * b
     if policy.noise_std > 0:
         x = x + tf.random.stateless_normal(tf.shape(x), seed=seeds[3], stddev=policy.noise_std)
-    if policy.probability < 1.0:
-        keep = tf.random.stateless_uniform([n, 1, 1, 1], seed=seeds[4]) < policy.probability
-        x = tf.where(keep, x, clean)
     return tf.cast(tf.clip_by_value(tf.round(x), 0.0, 255.0), tf.uint8)

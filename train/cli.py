@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from mnist_edge.errors import UserError
+from mnist_edge.core.errors import UserError
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    from train.architectures import ARCHITECTURES
-    from train.augment import POLICIES
-    from train.config import STRATEGIES
+    from mnist_edge.train.architectures import ARCHITECTURES
+    from mnist_edge.train.augment import POLICIES
+    from mnist_edge.train.config import STRATEGIES
 
     parser.add_argument("--arch", help=f"architecture: {', '.join(ARCHITECTURES)} (default edge)")
     parser.add_argument("--epochs", type=int, help="maximum epochs (default 30)")
@@ -26,45 +26,49 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, help="train on the first N training images only")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument("--patience", type=int, help="early-stopping patience in epochs")
-    parser.add_argument("--augment", help=f"augmentation policy: {', '.join(POLICIES)} "
-                        "(default: the architecture's own)")
+    parser.add_argument(
+        "--augment",
+        help=f"augmentation policy: {', '.join(POLICIES)} (default: the architecture's own)",
+    )
     parser.add_argument("--strategy", help=f"tf.distribute strategy: {', '.join(STRATEGIES)}")
     parser.add_argument("--config", help="TOML file with any of these options; flags win")
-    parser.add_argument("--force", action="store_true", default=None,
-                        help="write into an existing output directory")
+    parser.add_argument(
+        "--force", action="store_true", default=None, help="write into an existing output directory"
+    )
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from mnist_edge.config import build_config
-    from train.config import TrainConfig
+    from mnist_edge.core.config import build_config
+    from mnist_edge.train.config import TrainConfig
 
     config = build_config(TrainConfig, vars(args), args.config, section="train")
-    from train.trainer import train  # TensorFlow loads only after the config is valid
+    from mnist_edge.train.trainer import train  # TensorFlow loads only after the config is valid
 
     metrics = train(config)
-    print(f"test accuracy {metrics['test_accuracy']:.2%} ({metrics['test_errors']} errors), "
-          f"{metrics['params']:,} params, {metrics['macs']:,} MACs, "
-          f"{metrics['epochs_run']} epochs in {metrics['train_seconds']:.0f} s -> "
-          f"{config.out_dir}/model.keras")
+    print(
+        f"test accuracy {metrics['test_accuracy']:.2%} ({metrics['test_errors']} errors), "
+        f"{metrics['params']:,} params, {metrics['macs']:,} MACs, "
+        f"{metrics['epochs_run']} epochs in {metrics['train_seconds']:.0f} s -> "
+        f"{config.out_dir}/model.keras"
+    )
     return 0
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="a model.keras written by 'train'")
     parser.add_argument("--data-dir", help="folder with the MNIST IDX files (or $MNIST_EDGE_DATA)")
-    parser.add_argument("--out", help="where to write evaluation.json and plots "
-                        "(default: the model's folder)")
+    parser.add_argument(
+        "--out", help="where to write evaluation.json and plots (default: the model's folder)"
+    )
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from mnist_edge.data import load_split
-    from mnist_edge.fsutil import prepare_out_dir, write_json_atomic
+    from mnist_edge.core.data import load_split
+    from mnist_edge.core.fsutil import output_dir, write_json_atomic
 
     model_path = Path(args.model)
-    test = load_split("test", args.data_dir)
-    out = prepare_out_dir(args.out or model_path.parent, force=True)
-    from train.architectures import count_macs
-    from train.evaluate import (
+    from mnist_edge.train.architectures import count_macs
+    from mnist_edge.train.evaluate import (
         classification_metrics,
         library_versions,
         load_keras_model,
@@ -72,19 +76,28 @@ def run_evaluate(args: argparse.Namespace) -> int:
         write_plots,
     )
 
-    model = load_keras_model(model_path)
+    model = load_keras_model(model_path)  # before any data is fetched: a typo fails at once
     if tuple(model.input_shape[1:]) != (28, 28, 1):
         raise UserError(f"{model_path} takes input {model.input_shape}, not 28x28x1 MNIST images")
-    probs = predict_probabilities(model, test.images)
-    metrics: dict[str, Any] = {"model": str(model_path),
-                               **classification_metrics(probs, test.labels),
-                               "params": int(model.count_params()), "macs": count_macs(model),
-                               "data_checksums": test.checksums, "versions": library_versions()}
-    metrics["plots"] = write_plots(out, None, test.images, test.labels, probs,
-                                   np.asarray(metrics["confusion_matrix"]))
-    write_json_atomic(out / "evaluation.json", metrics)
-    print(f"test accuracy {metrics['test_accuracy']:.2%} ({metrics['test_errors']} errors) "
-          f"-> {out / 'evaluation.json'}")
+    test = load_split("test", args.data_dir)
+    with output_dir(args.out or model_path.parent, force=True, what="evaluation") as out:
+        probs = predict_probabilities(model, test.images)
+        metrics: dict[str, Any] = {
+            "model": str(model_path),
+            **classification_metrics(probs, test.labels),
+            "params": int(model.count_params()),
+            "macs": count_macs(model),
+            "data_checksums": test.checksums,
+            "versions": library_versions(),
+        }
+        metrics["plots"] = write_plots(
+            out, None, test.images, test.labels, probs, np.asarray(metrics["confusion_matrix"])
+        )
+        write_json_atomic(out / "evaluation.json", metrics)
+    print(
+        f"test accuracy {metrics['test_accuracy']:.2%} ({metrics['test_errors']} errors) "
+        f"-> {out / 'evaluation.json'}"
+    )
     return 0
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mnist_edge.config import require
-from train.architectures import ARCHITECTURES
+from mnist_edge.core.config import require, require_int, require_number
+from mnist_edge.train.architectures import ARCHITECTURES
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
 
@@ -26,28 +26,58 @@ class TrainConfig:
     augment: str | None = None  # default: the architecture's own policy
     strategy: str = "default"
     force: bool = False
+    # Real drawn digits (issue: read digits as people draw them).
+    drawn: tuple[str, ...] = ()  # replay files mixed into training, split by writer
+    drawn_eval: tuple[str, ...] = ()  # replay files measured at the end, never trained on
+    drawn_share: float = 0.25  # share of every batch taken from drawn digits
+    drawn_val_fraction: float = 0.2  # share of each site's writers held out for validation
+    label_smoothing: float = 0.0
+    calibrate: bool = True  # fit a temperature on held-out drawn digits, fold it in
+    threshold: float = 0.6  # the app's "not sure" threshold, for the calibration report
 
     def __post_init__(self) -> None:
-        from train.augment import POLICIES
+        from mnist_edge.train.augment import POLICIES
 
-        require(self.arch in ARCHITECTURES,
-                f"unknown architecture {self.arch!r}; choose one of: {', '.join(ARCHITECTURES)}")
-        for name in ("epochs", "batch_size", "patience"):
+        for name in ("drawn", "drawn_eval"):
             value = getattr(self, name)
-            require(isinstance(value, int) and not isinstance(value, bool) and value > 0,
-                    f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
-        require(self.limit is None or (isinstance(self.limit, int) and self.limit >= 20),
-                f"--limit must be an integer of at least 20 images, got {self.limit!r}")
-        require(isinstance(self.lr, (int, float)) and 0 < self.lr < 1,
-                f"--lr must be a number between 0 and 1, got {self.lr!r}")
-        require(isinstance(self.seed, int) and self.seed >= 0,
-                f"--seed must be a non-negative integer, got {self.seed!r}")
-        require(isinstance(self.val_fraction, float) and 0 < self.val_fraction < 0.5,
-                f"val_fraction must be between 0 and 0.5, got {self.val_fraction!r}")
-        require(self.augment is None or self.augment in POLICIES,
-                f"unknown augmentation {self.augment!r}; choose one of: {', '.join(POLICIES)}")
-        require(self.strategy in STRATEGIES,
-                f"unknown strategy {self.strategy!r}; choose one of: {', '.join(STRATEGIES)}")
+            object.__setattr__(
+                self, name, (value,) if isinstance(value, str) else tuple(value or ())
+            )
+        require(
+            self.arch in ARCHITECTURES,
+            f"unknown architecture {self.arch!r}; choose one of: {', '.join(ARCHITECTURES)}",
+        )
+        require_int("--epochs", self.epochs, 1, 1000)
+        require_int("--batch-size", self.batch_size, 8, 4096)
+        require_int("--patience", self.patience, 1, 1000)
+        if self.limit is not None:
+            require_int("--limit", self.limit, 20, 60000)
+        require_number("--lr", self.lr, 1e-6, 1.0)
+        require_int("--seed", self.seed, 0, 2**32 - 1)
+        require_number("val_fraction", self.val_fraction, 0.01, 0.5)
+        require_number("--drawn-share", self.drawn_share, 0.0, 0.9)
+        require_number("drawn_val_fraction", self.drawn_val_fraction, 0.05, 0.5)
+        require_number("--label-smoothing", self.label_smoothing, 0.0, 0.3)
+        require_number("threshold", self.threshold, 0.0, 1.0)
+        require(isinstance(self.calibrate, bool), "calibrate must be true or false")
+        require(isinstance(self.force, bool), "force must be true or false")
+        require(
+            all(isinstance(p, str) and p for p in (*self.drawn, *self.drawn_eval)),
+            "--drawn and --drawn-eval take file paths",
+        )
+        require(
+            self.augment is None or self.augment in POLICIES,
+            f"unknown augmentation {self.augment!r}; choose one of: {', '.join(POLICIES)}",
+        )
+        require(
+            self.strategy in STRATEGIES,
+            f"unknown strategy {self.strategy!r}; choose one of: {', '.join(STRATEGIES)}",
+        )
+        require(self.out is None or isinstance(self.out, str), "--out must be a folder path")
+        require(
+            self.data_dir is None or isinstance(self.data_dir, str),
+            "--data-dir must be a folder path",
+        )
 
     @property
     def out_dir(self) -> str:

@@ -8,10 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from mnist_edge.errors import UserError
-from mnist_edge.fsutil import atomic_path
-
-PLOTS = ("curves.png", "confusion.png", "predictions.png", "mistakes.png")
+from mnist_edge.core.errors import UserError
+from mnist_edge.core.plotting import matplotlib_or_none, save_figure
 
 
 def load_keras_model(path: str | Path) -> Any:
@@ -20,14 +18,17 @@ def load_keras_model(path: str | Path) -> Any:
 
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"model file {path} not found; pass the model.keras written by "
-                        "'mnist-edge train'")
+        raise UserError(
+            f"model file {path} not found; pass the model.keras written by 'mnist-edge train'"
+        )
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as exc:  # zipfile, h5py, JSON and Keras errors alike
         reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-        raise UserError(f"cannot load model {path}: {reason}; is it a complete .keras file "
-                        "saved by 'mnist-edge train'?") from None
+        raise UserError(
+            f"cannot load model {path}: {reason}; is it a complete .keras file "
+            "saved by 'mnist-edge train'?"
+        ) from None
 
 
 def predict_probabilities(model: Any, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
@@ -56,20 +57,16 @@ def library_versions() -> dict[str, str]:
     import keras
     import tensorflow as tf
 
-    return {"python": platform.python_version(), "tensorflow": tf.__version__,
-            "keras": keras.__version__, "numpy": np.__version__,
-            "platform": platform.platform()}
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+    }
 
 
 # ----------------------------------------------------------------------------- plots
-
-
-def _save(fig: Any, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
 
 
 def plot_curves(history: dict[str, list[float]], path: Path) -> None:
@@ -86,7 +83,7 @@ def plot_curves(history: dict[str, list[float]], path: Path) -> None:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_confusion(confusion: np.ndarray, path: Path) -> None:
@@ -97,14 +94,21 @@ def plot_confusion(confusion: np.ndarray, path: Path) -> None:
     ax.imshow(shown, cmap="Blues")
     for (i, j), count in np.ndenumerate(confusion):
         if count:
-            ax.text(j, i, str(count), ha="center", va="center", fontsize=7,
-                    color="white" if shown[i, j] > shown.max() * 0.6 else "black")
+            ax.text(
+                j,
+                i,
+                str(count),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if shown[i, j] > shown.max() * 0.6 else "black",
+            )
     ax.set_xticks(range(10))
     ax.set_yticks(range(10))
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"Confusion matrix ({int(confusion.trace())}/{int(confusion.sum())} correct)")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _grid(images: np.ndarray, titles: list[str], colors: list[str], path: Path, title: str) -> None:
@@ -119,11 +123,12 @@ def _grid(images: np.ndarray, titles: list[str], colors: list[str], path: Path, 
         ax.imshow(img, cmap="gray", vmin=0, vmax=255)
         ax.set_title(text, color=color, fontsize=8)
     fig.suptitle(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-def plot_predictions(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, path: Path,
-                     count: int = 48) -> None:
+def plot_predictions(
+    images: np.ndarray, labels: np.ndarray, probs: np.ndarray, path: Path, count: int = 48
+) -> None:
     pred = probs.argmax(axis=1)
     # Show the first images and make sure some mistakes are among them, if there are any.
     wrong = np.flatnonzero(pred != labels)[: count // 4]
@@ -133,21 +138,32 @@ def plot_predictions(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, 
     _grid(images[idx], titles, colors, path, "Predictions (green correct, red wrong)")
 
 
-def plot_mistakes(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, path: Path,
-                  count: int = 32) -> None:
+def plot_mistakes(
+    images: np.ndarray, labels: np.ndarray, probs: np.ndarray, path: Path, count: int = 32
+) -> None:
     pred = probs.argmax(axis=1)
     wrong = np.flatnonzero(pred != labels)
     order = wrong[np.argsort(-probs[wrong, pred[wrong]])][:count]
     titles = [f"{pred[i]} {probs[i, pred[i]]:.0%} (is {labels[i]})" for i in order]
-    _grid(images[order], titles, ["red"] * len(order), path,
-          f"Most confident mistakes ({len(wrong)} in all)")
+    _grid(
+        images[order],
+        titles,
+        ["red"] * len(order),
+        path,
+        f"Most confident mistakes ({len(wrong)} in all)",
+    )
 
 
-def write_plots(out: Path, history: dict[str, list[float]] | None, images: np.ndarray,
-                labels: np.ndarray, probs: np.ndarray, confusion: np.ndarray) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
+def write_plots(
+    out: Path,
+    history: dict[str, list[float]] | None,
+    images: np.ndarray,
+    labels: np.ndarray,
+    probs: np.ndarray,
+    confusion: np.ndarray,
+) -> list[str]:
+    if matplotlib_or_none() is None:
+        return []
     written = []
     if history:
         plot_curves(history, out / "curves.png")

@@ -1,4 +1,11 @@
-"""The training loop: data split, augmentation pipeline, schedule, checkpoints, artifacts."""
+"""The training loop: data, augmentation pipeline, schedule, checkpoints, calibration, artifacts.
+
+With ``--drawn`` files, every batch holds a fixed share of real drawn digits (rendered exactly
+as the app renders them) next to MNIST. Validation then runs on two sets every epoch: MNIST's
+seeded validation split and the drawn digits of writers held out entirely. The checkpoint kept
+is the epoch with the lowest mean error over the two (so neither can be traded away for the
+other), ties to the later epoch.
+"""
 
 from __future__ import annotations
 
@@ -13,22 +20,34 @@ from typing import Any
 
 import numpy as np
 
-from mnist_edge.data import load_split
-from mnist_edge.errors import UserError
-from mnist_edge.fsutil import atomic_path, prepare_out_dir, write_json_atomic, write_text_atomic
-from train.architectures import ARCHITECTURES, count_macs
-from train.config import TrainConfig
+from mnist_edge.core.data import load_split
+from mnist_edge.core.errors import UserError
+from mnist_edge.core.fsutil import atomic_path, output_dir, write_json_atomic, write_text_atomic
+from mnist_edge.train.architectures import (
+    ARCHITECTURES,
+    OUTPUT_NAME,
+    count_macs,
+    describe_layers,
+    design_notes,
+)
+from mnist_edge.train.config import TrainConfig
 
 MODEL_FILE = "model.keras"
 CHECKPOINT_FILE = "checkpoint.keras"
+SELECTION = (
+    "the epoch with the lowest mean error over MNIST validation and writer-held-out "
+    "drawn validation is kept (ties to the later epoch)"
+)
+SELECTION_MNIST = "the epoch with the best MNIST validation accuracy is kept (ties to the later)"
 
 
 class TrainingInterrupted(UserError):
     exit_code = 130
 
 
-def split_train_val(images: np.ndarray, labels: np.ndarray, fraction: float, seed: int
-                    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+def split_train_val(
+    images: np.ndarray, labels: np.ndarray, fraction: float, seed: int
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """A seeded random validation split carved from the training images (never the test set)."""
     order = np.random.default_rng(seed).permutation(len(labels))
     n_val = max(1, int(round(len(labels) * fraction)))
@@ -47,65 +66,127 @@ def _strategy(name: str) -> Any:
     return tf.distribute.get_strategy()
 
 
-def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int,
-                 augmentation: str) -> Any:
-    """Endless shuffled, augmented batches of (uint8 [B, 28, 28, 1], int labels)."""
+def _endless(images: np.ndarray, labels: np.ndarray, batch: int, seed: int) -> Any:
     import tensorflow as tf
 
-    from train.augment import POLICIES, augment_batch
+    ds = tf.data.Dataset.from_tensor_slices((images[..., None], labels.astype(np.int32)))
+    return (
+        ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+        .batch(batch, drop_remainder=True)
+    )
+
+
+def drawn_per_batch(batch_size: int, share: float) -> int:
+    """Drawn digits in every batch: the documented share, at least one when share > 0."""
+    return 0 if share <= 0 else max(1, round(batch_size * share))
+
+
+def make_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    seed: int,
+    augmentation: str,
+    drawn: tuple[np.ndarray, np.ndarray] | None = None,
+    drawn_share: float = 0.0,
+) -> Any:
+    """Endless shuffled, augmented batches of (uint8 [B, 28, 28, 1], one-hot labels [B, 10]).
+
+    With ``drawn``, each batch is ``drawn_per_batch`` drawn digits and the rest MNIST, exactly,
+    whatever the sizes of the two sets; both are augmented alike, on the fly.
+    """
+    import tensorflow as tf
+
+    from mnist_edge.train.augment import POLICIES, augment_batch
 
     policy = POLICIES[augmentation]
-    ds = tf.data.Dataset.from_tensor_slices((images[..., None], labels.astype(np.int32)))
-    ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True).repeat()
-    ds = ds.batch(batch_size, drop_remainder=False)
+    k = drawn_per_batch(batch_size, drawn_share) if drawn is not None and len(drawn[1]) else 0
+    ds = _endless(images, labels, batch_size - k, seed)
+    if k:
+        other = _endless(drawn[0], drawn[1], k, seed + 1)  # type: ignore[index]
+        ds = tf.data.Dataset.zip((ds, other)).map(
+            lambda a, b: (tf.concat([a[0], b[0]], 0), tf.concat([a[1], b[1]], 0))
+        )
     if policy is not None:
         # The batch index keys the stateless randomness: reproducible, different every batch.
         ds = ds.enumerate().map(
-            lambda i, batch: (augment_batch(batch[0], batch[1],
-                                            tf.stack([tf.constant(seed, tf.int64), i]), policy),
-                              batch[1]),
-            num_parallel_calls=tf.data.AUTOTUNE)
+            lambda i, batch: (
+                augment_batch(
+                    batch[0], batch[1], tf.stack([tf.constant(seed, tf.int64), i]), policy
+                ),
+                batch[1],
+            ),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    ds = ds.map(lambda x, y: (x, tf.one_hot(y, 10)))
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-class _BestCheckpoint:
-    """Best weights by validation accuracy, in memory and on disk (atomic), and early stopping.
+class _Selection:
+    """Epoch selection, checkpoint (in memory and on disk, atomic) and early stopping.
 
-    Ties go to the later epoch: under the cosine schedule a later epoch has a lower learning
-    rate and generalizes at least as well. Validation loss is not the criterion: late in
-    training it drifts up as the model grows confident while accuracy still improves. Stopping
-    counts only from ``start`` (mid-schedule), where the schedule is past its noisy peak.
+    The score is MNIST validation accuracy, or with drawn validation the mean of the two
+    accuracies (the lowest mean error). Ties go to the later epoch: under the cosine schedule a
+    later epoch has a lower learning rate and generalizes at least as well. Stopping counts
+    only from ``start`` (mid-schedule), where the schedule is past its noisy peak.
     """
 
-    def __init__(self, path: Path, patience: int, start: int) -> None:
+    def __init__(
+        self, path: Path, patience: int, start: int, drawn_val: tuple[np.ndarray, np.ndarray] | None
+    ) -> None:
         import keras
 
         outer = self
 
         class Callback(keras.callbacks.Callback):
             def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-                outer.on_epoch_end(self.model, epoch, logs or {})
+                outer.on_epoch_end(self.model, epoch, logs if logs is not None else {})
 
         self.callback = Callback()
         self.path = path
         self.patience, self.start = patience, start
+        self.drawn_val = drawn_val
         self.best = -math.inf
         self.best_epoch = 0
         self.best_weights: list[Any] | None = None
         self.stopped_epoch = 0
 
     def on_epoch_end(self, model: Any, epoch: int, logs: dict[str, float]) -> None:
-        value = logs.get("val_accuracy", -math.inf)
-        if value >= self.best:
-            self.best, self.best_epoch = value, epoch + 1
+        score = logs.get("val_accuracy", -math.inf)
+        if self.drawn_val is not None:
+            probs = model.predict(self.drawn_val[0][..., None], batch_size=1000, verbose=0)
+            drawn = float((probs.argmax(1) == self.drawn_val[1]).mean())
+            logs["val_drawn_accuracy"] = drawn  # into history.csv and the progress line
+            print(f" - val_drawn_accuracy: {drawn:.4f}", file=sys.stderr, flush=True)
+            score = (score + drawn) / 2
+        logs["selection_score"] = score
+        if score >= self.best:
+            self.best, self.best_epoch = score, epoch + 1
             self.best_weights = model.get_weights()
             with atomic_path(self.path) as tmp:
                 model.save(tmp.with_suffix(".keras"))
                 os.replace(tmp.with_suffix(".keras"), tmp)
-        elif epoch + 1 > self.start and epoch + 1 - max(self.best_epoch, self.start) \
-                >= self.patience:
+        elif (
+            epoch + 1 > self.start and epoch + 1 - max(self.best_epoch, self.start) >= self.patience
+        ):
             model.stop_training = True
             self.stopped_epoch = epoch + 1
+
+    def stopping(self, epochs: int, ran: int) -> dict[str, Any]:
+        if self.stopped_epoch:
+            reason = (
+                f"stopped early after epoch {self.stopped_epoch}: no better validation "
+                f"score for {self.patience} epochs; epoch {self.best_epoch} kept"
+            )
+        else:
+            reason = f"ran all {ran} of {epochs} epochs; epoch {self.best_epoch} kept"
+        return {
+            "early": bool(self.stopped_epoch),
+            "reason": reason,
+            "best_epoch": self.best_epoch,
+            "score": self.best,
+        }
 
 
 class _HistoryCsv:
@@ -130,16 +211,46 @@ class _HistoryCsv:
         self.rows = rows
 
 
+def _load_drawn(config: TrainConfig) -> tuple[Any, dict[str, Any]]:
+    """Drawn training data split by writer, and the --drawn-eval sets (all checked first)."""
+    from mnist_edge.train.drawn import check_training_file, load_drawn, split_writers
+
+    for path in config.drawn_eval:  # a bad file fails before any training, like --drawn
+        check_training_file(path)
+    if not config.drawn:
+        return None, {}
+    drawn = load_drawn(config.drawn)
+    held = split_writers(drawn.writers, config.drawn_val_fraction, config.seed)
+    in_val = np.isin(drawn.writers, sorted(held))
+    parts = {
+        "train": drawn.subset(~in_val),
+        "val": drawn.subset(in_val).first_variant(),
+        "files": drawn.files,
+    }
+    if not len(parts["train"]):
+        raise UserError(
+            "every drawn writer was held out for validation; give more writers "
+            "(--drawn files with a 'writer' per sample)"
+        )
+    return drawn, parts
+
+
 def train(config: TrainConfig) -> dict[str, Any]:
     """Train ``config.arch``, write every artifact into ``config.out_dir``, return the metrics."""
-    out = prepare_out_dir(config.out_dir, force=config.force)
+    _, drawn = _load_drawn(config)  # bad drawn files fail before MNIST or TensorFlow load
     train_split = load_split("train", config.data_dir, limit=config.limit)
     test_split = load_split("test", config.data_dir)
+    with output_dir(config.out_dir, force=config.force, what="training") as out:
+        return _train(config, out, train_split, test_split, drawn)
 
+
+def _train(
+    config: TrainConfig, out: Path, train_split: Any, test_split: Any, drawn: dict[str, Any]
+) -> dict[str, Any]:
     import keras
     import tensorflow as tf
 
-    from train.evaluate import (
+    from mnist_edge.train.evaluate import (
         classification_metrics,
         library_versions,
         predict_probabilities,
@@ -150,66 +261,214 @@ def train(config: TrainConfig) -> dict[str, Any]:
     tf.config.experimental.enable_op_determinism()
 
     (x_train, y_train), (x_val, y_val) = split_train_val(
-        train_split.images, train_split.labels, config.val_fraction, config.seed)
-    steps = math.ceil(len(y_train) / config.batch_size)
+        train_split.images, train_split.labels, config.val_fraction, config.seed
+    )
+    drawn_train, drawn_val = drawn.get("train"), drawn.get("val")
+    k = drawn_per_batch(config.batch_size, config.drawn_share) if drawn_train else 0
+    steps = math.ceil(len(y_train) / (config.batch_size - k))  # an epoch is one pass of MNIST
     with _strategy(config.strategy).scope():
         model = ARCHITECTURES[config.arch].build()
         schedule = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=config.lr / 10, decay_steps=steps * config.epochs,
-            warmup_target=config.lr, warmup_steps=steps, alpha=0.01)
-        model.compile(optimizer=keras.optimizers.Adam(schedule),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            initial_learning_rate=config.lr / 10,
+            decay_steps=steps * config.epochs,
+            warmup_target=config.lr,
+            warmup_steps=steps,
+            alpha=0.01,
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(schedule),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+            metrics=["accuracy"],
+        )
     summary = io.StringIO()
     model.summary(print_fn=lambda line, **_: summary.write(line + "\n"))
     macs = count_macs(model)
     summary.write(f"Multiply-accumulates per image: {macs:,}\n")
     write_text_atomic(out / "summary.txt", summary.getvalue())
 
-    checkpoint = _BestCheckpoint(out / CHECKPOINT_FILE, config.patience, config.epochs // 2)
+    selection = _Selection(
+        out / CHECKPOINT_FILE,
+        config.patience,
+        config.epochs // 2,
+        (drawn_val.images, drawn_val.labels) if drawn_val else None,
+    )
     history_csv = _HistoryCsv(out / "history.csv")
-    train_ds = make_dataset(x_train, y_train, config.batch_size, config.seed, config.augmentation)
-    print(f"training {config.arch}: {model.count_params():,} params, {macs:,} MACs, "
-          f"{len(y_train):,} train / {len(y_val):,} validation images, augmentation "
-          f"{config.augmentation!r}, up to {config.epochs} epochs", file=sys.stderr)
+    train_ds = make_dataset(
+        x_train,
+        y_train,
+        config.batch_size,
+        config.seed,
+        config.augmentation,
+        (drawn_train.images, drawn_train.labels) if drawn_train else None,
+        config.drawn_share,
+    )
+    drawn_note = (
+        (
+            f", plus {len(drawn_train):,} drawn renderings ({k} of every "
+            f"{config.batch_size} in a batch) and {len(drawn_val):,} drawn digits of "
+            "held-out writers for validation"
+        )
+        if drawn_train
+        else ""
+    )
+    print(
+        f"training {config.arch}: {model.count_params():,} params, {macs:,} MACs, "
+        f"{len(y_train):,} train / {len(y_val):,} validation images{drawn_note}, "
+        f"augmentation {config.augmentation!r}, up to {config.epochs} epochs",
+        file=sys.stderr,
+    )
     started = time.perf_counter()
     try:
-        fit = model.fit(train_ds, steps_per_epoch=steps, epochs=config.epochs,
-                        validation_data=(x_val[..., None], y_val.astype(np.int32)),
-                        callbacks=[checkpoint.callback, history_csv.callback],
-                        verbose=1 if sys.stdout.isatty() else 2)
+        fit = model.fit(
+            train_ds,
+            steps_per_epoch=steps,
+            epochs=config.epochs,
+            validation_data=(x_val[..., None], keras.utils.to_categorical(y_val, 10)),
+            callbacks=[selection.callback, history_csv.callback],
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
     except KeyboardInterrupt:
-        kept = (f"the best checkpoint so far (epoch {checkpoint.best_epoch}) is "
-                f"{out / CHECKPOINT_FILE}") if checkpoint.best_weights else \
-            "no checkpoint was saved"
+        kept = (
+            (
+                f"the best checkpoint so far (epoch {selection.best_epoch}) is "
+                f"{out / CHECKPOINT_FILE}"
+            )
+            if selection.best_weights
+            else "no checkpoint was saved"
+        )
         raise TrainingInterrupted(f"training interrupted; {kept}") from None
     train_seconds = time.perf_counter() - started
-    if checkpoint.best_weights is not None:
-        model.set_weights(checkpoint.best_weights)
     history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
+    stopping = selection.stopping(config.epochs, len(history.get("loss", [])))
+    print(f"mnist-edge: {stopping['reason']}", file=sys.stderr)
+    if selection.best_weights is not None:
+        model.set_weights(selection.best_weights)
 
+    metrics: dict[str, Any] = {"arch": config.arch}
+    if drawn_train:
+        metrics.update(_drawn_metrics(model, config, drawn))
     probs = predict_probabilities(model, test_split.images)
-    metrics = {
-        "arch": config.arch,
-        **classification_metrics(probs, test_split.labels),
-        "val_accuracy": float(history["val_accuracy"][checkpoint.best_epoch - 1])
-        if checkpoint.best_epoch else None,
-        "params": int(model.count_params()),
-        "macs": macs,
-        "epochs_run": len(history.get("loss", [])),
-        "best_epoch": checkpoint.best_epoch,
-        "train_seconds": round(train_seconds, 1),
-        "train_images": len(y_train),
-        "val_images": len(y_val),
-        "data_checksums": {**train_split.checksums, **test_split.checksums},
-        "versions": library_versions(),
-        "config": config.to_dict(),
-    }
+    metrics.update(
+        {
+            **classification_metrics(probs, test_split.labels),
+            "val_accuracy": float(history["val_accuracy"][selection.best_epoch - 1])
+            if selection.best_epoch
+            else None,
+            "params": int(model.count_params()),
+            "macs": macs,
+            "epochs_run": len(history.get("loss", [])),
+            "best_epoch": selection.best_epoch,
+            "stopping": stopping,
+            "selection": SELECTION if drawn_train else SELECTION_MNIST,
+            "train_seconds": round(train_seconds, 1),
+            "train_images": len(y_train),
+            "val_images": len(y_val),
+            "architecture": {"layers": describe_layers(model), "design": design_notes(config.arch)},
+            "augmentation": _augmentation(config),
+            "data_checksums": {**train_split.checksums, **test_split.checksums},
+            "versions": library_versions(),
+            "config": config.to_dict(),
+        }
+    )
+    if config.drawn_eval:
+        metrics["drawn_eval"] = _drawn_eval(model, config.drawn_eval)
     with atomic_path(out / MODEL_FILE) as tmp:
         model.save(tmp.with_suffix(".keras"))
         os.replace(tmp.with_suffix(".keras"), tmp)
-    metrics["plots"] = write_plots(out, history, test_split.images, test_split.labels, probs,
-                                   np.asarray(metrics["confusion_matrix"]))
+    metrics["plots"] = write_plots(
+        out,
+        history,
+        test_split.images,
+        test_split.labels,
+        probs,
+        np.asarray(metrics["confusion_matrix"]),
+    )
     write_json_atomic(out / "metrics.json", metrics)
     # The final model supersedes the checkpoint; keep the directory to what a user needs.
     (out / CHECKPOINT_FILE).unlink(missing_ok=True)
     return metrics
+
+
+def _augmentation(config: TrainConfig) -> dict[str, str]:
+    from mnist_edge.train.augment import POLICIES
+
+    policy = POLICIES[config.augmentation]
+    return {"name": config.augmentation, "text": policy.describe() if policy else "none"}
+
+
+def _drawn_metrics(model: Any, config: TrainConfig, drawn: dict[str, Any]) -> dict[str, Any]:
+    """Writer-held-out validation reports; calibration fitted and folded (argmax unchanged)."""
+    from mnist_edge.train.drawn import report
+
+    train_set, val = drawn["train"], drawn["val"]
+    probs = model.predict(val.images[..., None], batch_size=1000, verbose=0)
+    result: dict[str, Any] = {
+        "drawn": {
+            "files": list(drawn["files"]),
+            "share": drawn_per_batch(config.batch_size, config.drawn_share) / config.batch_size,
+            "train_samples": len(set(train_set.sample.tolist())),
+            "train_writers": len(set(train_set.writers.tolist())),
+            "renderings_per_sample": int(
+                len(train_set) / max(1, len(set(train_set.sample.tolist())))
+            ),
+            "validation": {
+                **report(val.labels, val.writers, probs.argmax(1)),
+                "writers_held_out": sorted(set(val.writers.tolist())),
+            },
+        }
+    }
+    result["drawn_val_accuracy"] = result["drawn"]["validation"]["accuracy"]
+    if config.calibrate and len(val) >= 100:
+        result["calibration"] = _calibrate(model, probs, val, config)
+    return result
+
+
+def _calibrate(model: Any, probs: np.ndarray, val: Any, config: TrainConfig) -> dict[str, Any]:
+    """Fit T on half of the held-out writers, measure on the other half (writer-disjoint)."""
+    from mnist_edge.train import calibration
+
+    writers = sorted(set(val.writers.tolist()))
+    fit_on = set(writers[::2])
+    fit = np.isin(val.writers, sorted(fit_on))
+    labels = val.labels.astype(np.int64)
+    temperature = calibration.fit_temperature(probs[fit], labels[fit])
+    measure = ~fit if (~fit).sum() >= 50 else fit
+    before = calibration.flagged(probs[measure], labels[measure], config.threshold)
+    after = calibration.flagged(
+        calibration.soften(probs[measure], temperature), labels[measure], config.threshold
+    )
+    calibration.fold_temperature(model, temperature, OUTPUT_NAME)
+    folded = model.predict(val.images[..., None], batch_size=1000, verbose=0)
+    if not np.array_equal(folded.argmax(1), probs.argmax(1)):
+        raise RuntimeError("folding the temperature changed a prediction")  # cannot happen
+    return {
+        "temperature": temperature,
+        "threshold": config.threshold,
+        "fitted_on": f"drawn digits of {len(fit_on)} held-out writers ({int(fit.sum())} samples)",
+        "measured_on": f"drawn digits of {len(writers) - len(fit_on)} other held-out "
+        f"writers ({int(measure.sum())} samples)",
+        "before": before,
+        "after": after,
+    }
+
+
+def _drawn_eval(model: Any, files: tuple[str, ...]) -> dict[str, Any]:
+    """Accuracy on files never trained on, rendered as the app renders its default canvas."""
+    from mnist_edge.edge_app.layout import DEFAULT_SIZE, compute
+    from mnist_edge.edge_app.preprocess import strokes_to_digit
+    from mnist_edge.edge_app.strokes import load_samples
+    from mnist_edge.train.drawn import report
+
+    canvas = compute(*DEFAULT_SIZE).canvas
+    results = {}
+    for path in files:
+        samples = [s for s in load_samples(path) if s.label is not None]
+        images = np.stack([strokes_to_digit(s.strokes, canvas.w, canvas.h) for s in samples])
+        labels = np.array([s.label for s in samples])
+        writers = np.array([s.writer or "?" for s in samples])
+        probs = model.predict(images[..., None], batch_size=1000, verbose=0)
+        full = report(labels, writers, probs.argmax(1))
+        results[Path(path).name] = {k: full[k] for k in ("samples", "accuracy", "per_class")}
+        if len(set(writers.tolist())) > 1:
+            results[Path(path).name]["worst"] = full["worst"]
+    return results

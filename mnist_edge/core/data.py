@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_edge.errors import UserError
-from mnist_edge.fsutil import atomic_path
+from mnist_edge.core.errors import UserError
+from mnist_edge.core.fsutil import atomic_path
 
 ENV_DATA = "MNIST_EDGE_DATA"
 ENV_MIRRORS = "MNIST_EDGE_MIRRORS"  # comma-separated base URLs, tried in order
@@ -48,16 +48,32 @@ class IdxFile:
 
 FILES: dict[str, tuple[IdxFile, IdxFile]] = {
     "train": (
-        IdxFile("train-images-idx3-ubyte", "images", 60000,
-                "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
-        IdxFile("train-labels-idx1-ubyte", "labels", 60000,
-                "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+        IdxFile(
+            "train-images-idx3-ubyte",
+            "images",
+            60000,
+            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        ),
+        IdxFile(
+            "train-labels-idx1-ubyte",
+            "labels",
+            60000,
+            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        ),
     ),
     "test": (
-        IdxFile("t10k-images-idx3-ubyte", "images", 10000,
-                "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
-        IdxFile("t10k-labels-idx1-ubyte", "labels", 10000,
-                "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+        IdxFile(
+            "t10k-images-idx3-ubyte",
+            "images",
+            10000,
+            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        ),
+        IdxFile(
+            "t10k-labels-idx1-ubyte",
+            "labels",
+            10000,
+            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        ),
     ),
 }
 ALL_FILES: tuple[IdxFile, ...] = FILES["train"] + FILES["test"]
@@ -85,12 +101,16 @@ def parse_idx(raw: bytes, kind: str, *, name: str = "IDX data") -> np.ndarray:
     magic = IMAGE_MAGIC if kind == "images" else LABEL_MAGIC
     header = 16 if kind == "images" else 8
     if len(raw) < header:
-        raise DataError(f"{name} is truncated: {len(raw)} bytes, shorter than the {header}-byte "
-                        "IDX header; delete it so it is fetched again")
+        raise DataError(
+            f"{name} is truncated: {len(raw)} bytes, shorter than the {header}-byte "
+            "IDX header; delete it so it is fetched again"
+        )
     found = int.from_bytes(raw[0:4], "big")
     if found != magic:
-        raise DataError(f"{name} is not an MNIST {kind} file: magic number 0x{found:08x}, "
-                        f"expected 0x{magic:08x}")
+        raise DataError(
+            f"{name} is not an MNIST {kind} file: magic number 0x{found:08x}, "
+            f"expected 0x{magic:08x}"
+        )
     count = int.from_bytes(raw[4:8], "big")
     if kind == "images":
         rows, cols = int.from_bytes(raw[8:12], "big"), int.from_bytes(raw[12:16], "big")
@@ -100,11 +120,14 @@ def parse_idx(raw: bytes, kind: str, *, name: str = "IDX data") -> np.ndarray:
     else:
         expected = header + count
     if len(raw) < expected:
-        raise DataError(f"{name} is truncated: {len(raw)} bytes, the header promises {expected}; "
-                        "delete it so it is fetched again")
+        raise DataError(
+            f"{name} is truncated: {len(raw)} bytes, the header promises {expected}; "
+            "delete it so it is fetched again"
+        )
     if len(raw) > expected:
-        raise DataError(f"{name} has {len(raw) - expected} bytes of trailing garbage after "
-                        f"{count} {kind}")
+        raise DataError(
+            f"{name} has {len(raw) - expected} bytes of trailing garbage after {count} {kind}"
+        )
     data = np.frombuffer(raw, dtype=np.uint8, offset=header)
     if kind == "images":
         return data.reshape(count, ROWS, COLS)
@@ -120,8 +143,10 @@ def read_raw(path: Path) -> bytes:
         try:
             return gzip.decompress(blob)
         except (OSError, EOFError, zlib.error) as exc:
-            raise DataError(f"{path} is a corrupt or truncated gzip file ({exc}); "
-                            "delete it so it is fetched again") from None
+            raise DataError(
+                f"{path} is a corrupt or truncated gzip file ({exc}); "
+                "delete it so it is fetched again"
+            ) from None
     return blob
 
 
@@ -137,13 +162,16 @@ def load_file(path: Path, spec: IdxFile) -> tuple[np.ndarray, str]:
     raw = read_raw(path)
     array = parse_idx(raw, spec.kind, name=str(path))
     if len(array) != spec.count:
-        raise DataError(f"{path} holds {len(array)} {spec.kind}; the canonical file has "
-                        f"{spec.count}")
+        raise DataError(
+            f"{path} holds {len(array)} {spec.kind}; the canonical file has {spec.count}"
+        )
     digest = hashlib.sha256(raw).hexdigest()
     if digest != spec.sha256:
-        raise DataError(f"{path} fails its checksum (sha256 {digest[:12]}..., expected "
-                        f"{spec.sha256[:12]}...): the file is corrupt or not the canonical MNIST; "
-                        "replace it or delete it so it is fetched again")
+        raise DataError(
+            f"{path} fails its checksum (sha256 {digest[:12]}..., expected "
+            f"{spec.sha256[:12]}...): the file is corrupt or not the canonical MNIST; "
+            "replace it or delete it so it is fetched again"
+        )
     return array, digest
 
 
@@ -155,8 +183,9 @@ def cache_dir() -> Path:
     return Path(base) / "mnist-edge" / "mnist"
 
 
-def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None, *,
-                     download: bool = True) -> Path:
+def resolve_data_dir(
+    data_dir: str | os.PathLike[str] | None = None, *, download: bool = True
+) -> Path:
     """Return a directory holding all four files, downloading into the cache if allowed."""
     explicit = [(str(data_dir), "--data-dir")] if data_dir else []
     if not explicit and os.environ.get(ENV_DATA):
@@ -165,17 +194,21 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None, *,
         directory = Path(location).expanduser()
         missing = [spec.name for spec in ALL_FILES if find_file(directory, spec) is None]
         if missing:
-            raise DataError(f"MNIST not found in {directory} (from {source}): missing "
-                            f"{', '.join(missing)} (.gz or raw); point {source} at the folder "
-                            "that holds the four IDX files")
+            raise DataError(
+                f"MNIST not found in {directory} (from {source}): missing "
+                f"{', '.join(missing)} (.gz or raw); point {source} at the folder "
+                "that holds the four IDX files"
+            )
         return directory
     cache = cache_dir()
     missing_specs = [spec for spec in ALL_FILES if find_file(cache, spec) is None]
     if not missing_specs:
         return cache
     if not download:
-        raise DataError(f"MNIST not found: looked in {cache} (user cache); pass --data-dir DIR or "
-                        f"set {ENV_DATA}=DIR to the folder with the four IDX files")
+        raise DataError(
+            f"MNIST not found: looked in {cache} (user cache); pass --data-dir DIR or "
+            f"set {ENV_DATA}=DIR to the folder with the four IDX files"
+        )
     for spec in missing_specs:
         download_file(spec, cache)
     return cache
@@ -206,9 +239,11 @@ def download_file(spec: IdxFile, directory: Path, *, timeout: float = 30.0) -> P
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             reason = getattr(exc, "reason", None) or exc
             errors.append(f"{url}: {reason}")
-    raise DataError(f"could not download {spec.name}: {'; '.join(errors)}. Check the network "
-                    "or copy the four IDX files somewhere and pass --data-dir DIR "
-                    f"(or set {ENV_DATA})")
+    raise DataError(
+        f"could not download {spec.name}: {'; '.join(errors)}. Check the network "
+        "or copy the four IDX files somewhere and pass --data-dir DIR "
+        f"(or set {ENV_DATA})"
+    )
 
 
 def _fetch(url: str, dest: Path, *, timeout: float) -> None:
@@ -255,8 +290,13 @@ class _Progress:
 # ----------------------------------------------------------------------------- public API
 
 
-def load_split(split: str, data_dir: str | os.PathLike[str] | None = None, *,
-               limit: int | None = None, download: bool = True) -> MnistSplit:
+def load_split(
+    split: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    limit: int | None = None,
+    download: bool = True,
+) -> MnistSplit:
     """Load "train" or "test" as uint8 images [N, 28, 28] and labels [N], verified."""
     if split not in FILES:
         raise ValueError(f"split must be one of {sorted(FILES)}, not {split!r}")
@@ -269,8 +309,9 @@ def load_split(split: str, data_dir: str | os.PathLike[str] | None = None, *,
     return MnistSplit(images, labels, {image_spec.name: image_sha, label_spec.name: label_sha})
 
 
-def copy_to(directory: str | os.PathLike[str],
-            data_dir: str | os.PathLike[str] | None = None) -> Path:
+def copy_to(
+    directory: str | os.PathLike[str], data_dir: str | os.PathLike[str] | None = None
+) -> Path:
     """Copy the verified files into ``directory`` (for moving MNIST onto a device)."""
     source = resolve_data_dir(data_dir)
     dest = Path(directory)

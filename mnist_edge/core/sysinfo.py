@@ -51,5 +51,3 @@ def seconds_since_start() -> float | None:
         return uptime - started_ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None
-
-

@@ -1,0 +1,83 @@
+"""One benchmark row, typed: what was measured for one (model, runtime, threads).
+
+``results.json`` holds these rows as JSON objects with the same field names; reading it back
+(the pipeline, the comparison and estimate tools) goes through :meth:`Result.from_json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+OK, FAILED, SKIPPED = "ok", "failed", "skipped"
+#: Fields kept out of results.json (bulky, or only for the plots and debugging).
+TRANSIENT = ("samples_us", "traceback")
+
+
+@dataclass
+class Result:
+    model: str  # file name
+    format: str  # a registry format key, "keras", or the family when unknown
+    runtime: str
+    precision: str = "?"
+    threads: int | None = None
+    bytes: int = 0
+    status: str = FAILED
+    reason: str = ""
+    accuracy: float | None = None  # MNIST test set (or --limit of it)
+    robust_accuracy: float | None = None  # test digits re-drawn and read through to_mnist
+    drawn: dict[str, float] = field(default_factory=dict)  # replay file -> accuracy (--drawn-eval)
+    tta_accuracy: float | None = None  # MNIST with test-time augmentation (--tta)
+    tta_drawn: dict[str, float] = field(default_factory=dict)  # drawn files, with --tta
+    latency_us: dict[str, float] = field(default_factory=dict)  # whole call: p50, p90, ...
+    invoke_us: dict[str, float] = field(default_factory=dict)  # the runtime's invoke alone
+    tta_latency_us: dict[str, float] = field(default_factory=dict)
+    throughput_ips: dict[str, float] = field(default_factory=dict)  # batch size -> images/s
+    load_ms: float | None = None
+    first_inference_ms: float | None = None
+    cold_start_ms: float | None = None
+    cold_start_error: str = ""
+    peak_rss_mb: float | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    samples_us: list[float] = field(default_factory=list)
+    traceback: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+    @property
+    def p50(self) -> float | None:
+        return self.latency_us.get("p50")
+
+    @property
+    def name(self) -> str:
+        threads = f" t{self.threads}" if self.threads else ""
+        return f"{self.format} / {self.runtime}{threads}"
+
+    def update(self, measured: dict[str, Any]) -> Result:
+        """Take the fields a worker measured (unknown keys are ignored, not trusted)."""
+        names = {f.name for f in dataclasses.fields(self)}
+        for key, value in measured.items():
+            if key in names and value is not None:
+                setattr(self, key, value)
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        for key in TRANSIENT:
+            data.pop(key, None)
+        return {
+            k: v
+            for k, v in data.items()
+            if v not in (None, "", {}, []) or k in ("status", "reason")
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Result:
+        return cls(
+            model=str(data.get("model", "?")),
+            format=str(data.get("format", "?")),
+            runtime=str(data.get("runtime", "?")),
+        ).update(data)

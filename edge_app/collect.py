@@ -1,0 +1,123 @@
+"""``mnist-edge draw --collect FILE``: collect labelled handwriting on the device.
+
+The app asks for one digit at a time, in a random order that stays balanced (every digit once
+per round of ten), shows how many are saved, and appends each accepted drawing to ``FILE`` in
+the replay format, with ``--writer`` if given. Each save rewrites the file atomically (temporary
+file, then rename), so a crash or a power cut loses at most the drawing on the screen. An
+existing file is continued, so collection can stop and resume; the result trains with
+``mnist-edge train --drawn FILE``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mnist_edge.core.errors import UserError
+from mnist_edge.edge_app.strokes import Sample, Stroke, load_samples, save_samples
+
+MAX_SAMPLES = 20_000
+
+
+class Collector:
+    def __init__(
+        self,
+        path: str | Path,
+        writer: str | None = None,
+        seed: int | None = None,
+        target: int | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.writer = writer
+        self.target = target
+        self.samples: list[Sample] = load_samples(self.path) if self.path.exists() else []
+        self._rng = np.random.default_rng(seed)
+        counts = np.bincount([s.label for s in self.samples if s.label is not None], minlength=10)[
+            :10
+        ]
+        # Continue balanced: the first round asks for the digits this file has fewest of.
+        self._queue: list[int] = []
+        self._refill(counts)
+        self.skipped = 0
+
+    @classmethod
+    def check(cls, path: str | Path) -> None:
+        """Fail before any window opens if ``path`` cannot be collected into."""
+        target = Path(path)
+        if target.is_dir():
+            raise UserError(f"--collect {target} is a folder; name a .json file")
+        if target.exists():
+            load_samples(target)  # a malformed file is an error, never overwritten
+        parent = target.parent if str(target.parent) else Path(".")
+        if not parent.is_dir():
+            raise UserError(f"--collect {target}: folder {parent} does not exist")
+        probe = parent / f".mnist-edge-write-test-{id(target)}"
+        try:
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise UserError(
+                f"--collect {target}: cannot write in {parent} "
+                f"({exc.strerror or exc}); choose a writable path"
+            ) from None
+
+    def _refill(self, counts: np.ndarray | None = None) -> None:
+        order = self._rng.permutation(10)
+        if counts is not None and counts.any():
+            order = sorted(order.tolist(), key=lambda d: counts[d])  # fewest first
+        self._queue.extend(int(d) for d in order)
+
+    @property
+    def wanted(self) -> int:
+        if not self._queue:
+            self._refill()
+        return self._queue[0]
+
+    @property
+    def count(self) -> int:
+        return len(self.samples)
+
+    @property
+    def done(self) -> bool:
+        return self.target is not None and self.count >= self.target
+
+    def prompt(self) -> str:
+        goal = f" of {self.target}" if self.target else ""
+        return f"Draw a {self.wanted}  ·  {self.count}{goal} saved"
+
+    def save(self, strokes: list[Stroke]) -> str:
+        """Append the drawing as the wanted digit; returns what to tell the person."""
+        if not any(strokes):
+            return "Draw the digit first, then tap Save"
+        if self.count >= MAX_SAMPLES:
+            return f"This file holds {MAX_SAMPLES:,} samples already; start another --collect file"
+        label = self.wanted
+        self.samples.append(Sample([list(s) for s in strokes], label, self.writer))
+        try:
+            save_samples(self.path, self.samples)
+        except OSError as exc:
+            self.samples.pop()
+            return f"Could not save ({exc.strerror or exc}); the drawing is still here"
+        self._queue.pop(0)
+        return f"Saved a {label}"
+
+    def skip(self) -> str:
+        skipped = self._queue.pop(0) if self._queue else self.wanted
+        self._queue.append(skipped)  # asked again later, so the set stays balanced
+        self.skipped += 1
+        return f"Skipped the {skipped}"
+
+    def undo(self) -> str:
+        """Remove the last saved sample (it will be asked for again)."""
+        if not self.samples:
+            return "Nothing saved to undo"
+        last = self.samples.pop()
+        try:
+            save_samples(self.path, self.samples)
+        except OSError as exc:
+            self.samples.append(last)
+            return f"Could not undo ({exc.strerror or exc})"
+        if last.label is not None:
+            self._queue.insert(0, last.label)
+        return f"Removed the last {last.label}"

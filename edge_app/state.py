@@ -1,0 +1,108 @@
+"""The app's state: the drawing, the current reading and what the screen should say.
+
+No pygame here: the state changes through plain methods that input handling calls, and the
+view only reads it. Anti-aliased ink is not idempotent, so undo re-renders the remaining
+strokes exactly as live drawing drew them (see :func:`~mnist_edge.edge_app.strokes.render`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mnist_edge.edge_app.recognizer import DigitReading, Reading
+from mnist_edge.edge_app.strokes import Stroke, draw_segment, render, to_pixels
+
+Point = tuple[float, float]
+MESSAGE_SECONDS = 4.0
+MAX_STROKES = 60  # a drawing, not a painting: further strokes are refused, never a crash
+MAX_POINTS = 4000  # per stroke
+
+
+class Drawing:
+    """The strokes on the canvas and their ink, in canvas-normalized coordinates."""
+
+    def __init__(self, width: int, height: int, brush: int) -> None:
+        self.width, self.height, self.brush = width, height, brush
+        self.ink = np.zeros((height, width), dtype=np.uint8)
+        self.strokes: list[Stroke] = []
+        self.open = False  # a stroke is being drawn
+
+    def _segment(self, a: Point, b: Point) -> None:
+        w, h = self.width, self.height
+        draw_segment(self.ink, to_pixels(a, w, h), to_pixels(b, w, h), self.brush)
+
+    def begin(self, point: Point) -> bool:
+        if len(self.strokes) >= MAX_STROKES:
+            return False
+        self.strokes.append([point])
+        self.open = True
+        self._segment(point, point)
+        return True
+
+    def extend(self, point: Point) -> bool:
+        if not self.open or not self.strokes:
+            return False
+        stroke = self.strokes[-1]
+        if stroke[-1] == point or len(stroke) >= MAX_POINTS:
+            return False
+        self._segment(stroke[-1], point)
+        stroke.append(point)
+        return True
+
+    def end(self) -> bool:
+        was_open, self.open = self.open, False
+        return was_open
+
+    def undo(self) -> bool:
+        if not self.strokes:
+            return False
+        self.open = False
+        self.strokes.pop()
+        self.ink = render(self.strokes, self.width, self.height, self.brush)
+        return True
+
+    def clear(self) -> None:
+        self.strokes = []
+        self.open = False
+        self.ink = np.zeros_like(self.ink)
+
+    @property
+    def empty(self) -> bool:
+        return not self.strokes
+
+
+@dataclass
+class Message:
+    text: str
+    warning: bool = False
+    until: float = 0.0
+
+
+@dataclass
+class AppState:
+    drawing: Drawing
+    reading: Reading | None = None
+    digits: list[DigitReading] = field(default_factory=list)
+    running: bool = True
+    message: Message | None = None
+    prompt: str = ""  # what --collect asks for ("Draw a 4"), shown above the result
+    last_correction: bool = False  # the last action was a correction (Undo undoes it)
+    dirty: bool = True  # something changed: draw a frame
+    ink_dirty: bool = True  # the ink changed: refresh the canvas surface
+
+    def say(self, text: str, warning: bool = False, seconds: float = MESSAGE_SECONDS) -> None:
+        self.message = Message(text, warning, time.monotonic() + seconds)
+        self.dirty = True
+
+    def current_message(self) -> Message | None:
+        if self.message and time.monotonic() > self.message.until:
+            self.message = None
+            self.dirty = True
+        return self.message
+
+    def clear_reading(self) -> None:
+        self.reading, self.digits = None, []
+        self.dirty = True

@@ -1,0 +1,209 @@
+"""The view: draws the app's state onto the screen. Reads state, never changes it.
+
+Assets (fonts, the canvas surface and its palette) are made once, when the view is built in
+``main()``. Everything is drawn in logical coordinates onto ``surface`` and rotated onto the
+screen at the end of a frame.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mnist_edge.edge_app import layout as lay
+from mnist_edge.edge_app.state import AppState
+
+BACKGROUND = (18, 20, 26)
+PANEL = (32, 35, 44)
+CANVAS_BG = (0, 0, 0)
+INK = (245, 245, 245)
+ACCENT = (88, 166, 255)
+UNSURE = (255, 170, 60)
+TEXT = (230, 232, 238)
+MUTED = (140, 146, 160)
+GOOD = (90, 200, 120)
+
+
+def button_rects(layout: lay.Layout, names: tuple[str, ...]) -> list[tuple[str, lay.Rect]]:
+    """The button row (where Clear and Undo sit), split evenly among ``names``."""
+    row = lay.Rect(
+        layout.clear.x,
+        layout.clear.y,
+        layout.undo.x + layout.undo.w - layout.clear.x,
+        layout.clear.h,
+    )
+    gap = layout.undo.x - (layout.clear.x + layout.clear.w)
+    width = (row.w - gap * (len(names) - 1)) // len(names)
+    return [
+        (name, lay.Rect(row.x + i * (width + gap), row.y, width, row.h))
+        for i, name in enumerate(names)
+    ]
+
+
+def bar_slot(layout: lay.Layout, px: float, py: float) -> int | None:
+    """The digit whose bar (the whole slot, label included) is at this logical point."""
+    r = layout.bars
+    if not r.contains(px, py):
+        return None
+    return min(9, int((px - r.x) / (r.w / 10)))
+
+
+class View:
+    def __init__(
+        self, pygame: Any, screen: Any, layout: lay.Layout, rotation: int, labels: tuple[str, ...]
+    ) -> None:
+        self.pg = pygame
+        self.screen = screen
+        self.layout = layout
+        self.rotation = rotation
+        self.labels = labels
+        logical = (layout.width, layout.height)
+        self.surface = screen if rotation == 0 else pygame.Surface(logical)
+        c = layout.canvas
+        self.canvas_surface = pygame.Surface((c.w, c.h), depth=8)
+        self.canvas_surface.set_palette(
+            [
+                tuple(int(CANVAS_BG[k] + (INK[k] - CANVAS_BG[k]) * i / 255) for k in range(3))
+                for i in range(256)
+            ]
+        )
+        base = min(logical)
+        self.font_big = pygame.font.Font(None, max(48, int(layout.digit.h * 0.95)))
+        self.font = pygame.font.Font(None, max(20, base // 18))
+        self.font_small = pygame.font.Font(None, max(16, base // 28))
+
+    def text(self, text: str, font: Any, color: tuple[int, int, int], **where: Any) -> None:
+        surf = font.render(text, True, color)
+        self.surface.blit(surf, surf.get_rect(**where))
+
+    def draw(
+        self,
+        state: AppState,
+        *,
+        multi: bool,
+        drawing_active: bool,
+        buttons: tuple[str, ...],
+        status: str,
+        recognizer: Any,
+    ) -> None:
+        pg, s, L = self.pg, self.surface, self.layout
+        s.fill(BACKGROUND)
+        if state.ink_dirty:
+            pg.surfarray.blit_array(self.canvas_surface, state.drawing.ink.T)
+            state.ink_dirty = False
+        s.blit(self.canvas_surface, (L.canvas.x, L.canvas.y))
+        pg.draw.rect(s, ACCENT if drawing_active else MUTED, L.canvas.tuple, 2)
+        if multi:
+            for d in state.digits:
+                box = (
+                    L.canvas.x + d.piece.left,
+                    L.canvas.y + d.piece.top,
+                    d.piece.right - d.piece.left,
+                    d.piece.bottom - d.piece.top,
+                )
+                color = GOOD if recognizer.sure(d.reading.prediction) else UNSURE
+                pg.draw.rect(s, color, box, 2)
+                tag = self.font.render(self.label_of(d.reading, recognizer), True, color)
+                s.blit(tag, (box[0] + 2, max(L.canvas.y, box[1] - tag.get_height())))
+        self.draw_result(state, multi, recognizer)
+        self.draw_preview(state, multi)
+        self.draw_bars(state)
+        for name, rect in button_rects(L, buttons):
+            pg.draw.rect(s, PANEL, rect.tuple, border_radius=10)
+            pg.draw.rect(s, MUTED, rect.tuple, 2, border_radius=10)
+            self.text(name, self.font, TEXT, center=(rect.x + rect.w // 2, rect.y + rect.h // 2))
+        message = state.current_message()
+        line, color = (
+            (message.text, UNSURE if message.warning else GOOD) if message else (status, MUTED)
+        )
+        fitted = (
+            line
+            if self.font_small.size(line)[0] <= L.status.w
+            else line[: max(8, L.status.w // max(1, self.font_small.size("m")[0]))] + "…"
+        )
+        s.blit(self.font_small.render(fitted, True, color), (L.status.x, L.status.y))
+        if self.surface is not self.screen:
+            self.screen.blit(pg.transform.rotate(self.surface, -self.rotation), (0, 0))
+        pg.display.flip()
+
+    def label_of(self, reading: Any, recognizer: Any) -> str:
+        p = reading.prediction
+        return self.labels[p.digit] if recognizer.sure(p) else "?"
+
+    def draw_result(self, state: AppState, multi: bool, recognizer: Any) -> None:
+        s, r = self.surface, self.layout.digit
+        self.pg.draw.rect(s, PANEL, r.tuple, border_radius=12)
+        centre = (r.x + r.w // 2, r.y + r.h // 2)
+        if state.prompt:
+            self.text(state.prompt, self.font_small, ACCENT, midtop=(centre[0], r.y + 4))
+        if state.reading is None:
+            self.text(
+                "Draw a digit" if not state.prompt else state.prompt.split("  ·")[0],
+                self.font,
+                MUTED,
+                center=centre,
+            )
+            return
+        p = state.reading.prediction
+        sure = recognizer.sure(p)
+        if multi:
+            shown = "".join(self.label_of(d.reading, recognizer) for d in state.digits) or "?"
+            font = self.font_big if len(shown) <= 2 else self.font
+        else:
+            shown = self.labels[p.digit] if sure else "?"
+            font = self.font_big
+        self.text(
+            shown, font, ACCENT if sure else UNSURE, center=(centre[0], r.y + int(r.h * 0.42))
+        )
+        top = ", ".join(f"{d} {c:.0%}" for d, c in p.top(3))
+        if state.reading.learned:
+            line, color = f"learned from your {self.labels[p.digit]}s", GOOD
+        elif sure:
+            line, color = f"{p.confidence:.0%} sure", TEXT
+        else:
+            line, color = f"Not sure: {top}", UNSURE
+        self.text(line, self.font_small, color, center=(centre[0], r.y + int(r.h * 0.82)))
+        if sure:
+            self.text(
+                f"top 3: {top}", self.font_small, MUTED, center=(centre[0], r.y + int(r.h * 0.93))
+            )
+
+    def draw_preview(self, state: AppState, multi: bool) -> None:
+        pg, s, r = self.pg, self.surface, self.layout.preview
+        pg.draw.rect(s, PANEL, r.tuple)
+        images = (
+            [d.reading.image for d in state.digits]
+            if multi
+            else ([state.reading.image] if state.reading else [])
+        )
+        if not images:
+            self.text("28x28", self.font_small, MUTED, center=(r.x + r.w // 2, r.y + r.h // 2))
+            return
+        strip = np.concatenate(images, axis=1)
+        scale = max(1, min(r.w // strip.shape[1], r.h // strip.shape[0]))
+        gray = pg.surfarray.make_surface(np.repeat(strip.T[:, :, None], 3, axis=2))
+        view = pg.transform.scale(gray, (strip.shape[1] * scale, strip.shape[0] * scale))
+        s.blit(view, view.get_rect(center=(r.x + r.w // 2, r.y + r.h // 2)))
+        pg.draw.rect(s, MUTED, r.tuple, 1)
+
+    def draw_bars(self, state: AppState) -> None:
+        pg, s, r = self.pg, self.surface, self.layout.bars
+        probs = state.reading.prediction.probabilities if state.reading else np.zeros(10)
+        best = int(np.argmax(probs)) if state.reading else -1
+        slot = r.w / 10
+        label_h = self.font_small.get_height()
+        for d in range(10):
+            x = int(r.x + d * slot + slot * 0.15)
+            w = max(2, int(slot * 0.7))
+            full = max(1, r.h - label_h - 4)
+            h = int(full * float(np.clip(np.nan_to_num(probs[d]), 0, 1)))
+            pg.draw.rect(s, PANEL, (x, r.y, w, full))
+            if h:
+                pg.draw.rect(s, ACCENT if d == best else MUTED, (x, r.y + full - h, w, h))
+            self.text(
+                self.labels[d],
+                self.font_small,
+                TEXT if d == best else MUTED,
+                midtop=(x + w // 2, r.y + full + 2),
+            )

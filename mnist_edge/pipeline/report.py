@@ -1,0 +1,152 @@
+"""The pipeline's REPORT.md, and the sections it shares with the model card."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mnist_edge.benchmarks.report import table
+from mnist_edge.benchmarks.results import Result
+from mnist_edge.pipeline.policy import RULE, headline, recommend
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2%}"
+
+
+def export_table(manifest: dict[str, Any]) -> str:
+    rows = [
+        "| format | file | KB | vs fp32 | accuracy | agreement | max abs diff | "
+        "embedding error | export s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    fp32 = next((m["bytes"] for m in manifest["models"] if m["precision"] == "fp32"), None)
+    for m in manifest["models"]:
+        ratio = f"{m['bytes'] / fp32:.2f}x" if fp32 else "-"
+        emb = m.get("embedding_diff")
+        rows.append(
+            f"| {m['format']} | {m['file']} | {m['bytes'] / 1024:.1f} | {ratio} | "
+            f"{pct(m['accuracy'])} | {pct(m['agreement'])} | "
+            f"{m['max_abs_diff']:.4f} | {'-' if emb is None else f'{emb:.1%}'} | "
+            f"{m.get('export_seconds', 0):.1f} |"
+        )
+    return "\n".join(rows)
+
+
+def training_lines(metrics: dict[str, Any]) -> list[str]:
+    stop = metrics.get("stopping") or {}
+    lines = [
+        f"- architecture `{metrics['arch']}`: {metrics['params']:,} parameters, "
+        f"{metrics['macs']:,} multiply-adds per digit",
+        f"- {metrics['epochs_run']} epochs, epoch {metrics['best_epoch']} kept"
+        + (f" ({stop['reason']})" if stop.get("reason") else "")
+        + f"; {metrics['train_seconds']:.0f} s of training",
+        f"- augmentation `{metrics['config']['augment']}`",
+        f"- MNIST test (float): {pct(metrics['test_accuracy'])} "
+        f"({metrics['test_errors']} errors of {metrics['test_images']:,})",
+    ]
+    return lines + drawn_lines(metrics) + calibration_lines(metrics)
+
+
+def drawn_lines(metrics: dict[str, Any]) -> list[str]:
+    drawn = metrics.get("drawn")
+    if not drawn:
+        return ["- drawn digits: not trained on (pass --drawn FILE)"]
+    val = drawn.get("validation") or {}
+    lines = [
+        f"- drawn digits: {drawn['train_samples']:,} samples of {drawn['train_writers']} "
+        f"writers trained on ({drawn['share']:.0%} of every batch); "
+        f"{val.get('samples', 0):,} samples of {len(val.get('writers', []))} other writers "
+        "held out for validation"
+    ]
+    if val:
+        lines.append(
+            f"- writer-held-out drawn validation: {pct(val['accuracy'])} (mean over "
+            f"writers {pct(val.get('writer_mean'))}); worst writers: "
+            + ", ".join(
+                f"`{w['writer']}` {pct(w['accuracy'])} of {w['samples']}"
+                for w in val.get("worst", [])[:3]
+            )
+        )
+        per_class = val.get("per_class") or {}
+        if per_class:
+            lines.append("- per digit: " + ", ".join(f"{d} {pct(a)}" for d, a in per_class.items()))
+    for name, result in (metrics.get("drawn_eval") or {}).items():
+        lines.append(
+            f"- `{name}` (never trained on): {pct(result['accuracy'])} "
+            f"({result['samples']:,} samples, Keras on the app's rendering)"
+        )
+    return lines
+
+
+def calibration_lines(metrics: dict[str, Any]) -> list[str]:
+    cal = metrics.get("calibration")
+    if not cal:
+        return []
+    b, a = cal["before"], cal["after"]
+    return [
+        f"- calibration: temperature {cal['temperature']:.2f} fitted on "
+        f"{cal['fitted_on']}, folded into the last layer (argmax unchanged). "
+        f"ECE {b['ece']:.3f} -> {a['ece']:.3f}; below the app's {cal['threshold']:.0%} "
+        f"threshold: {pct(b['misreads_flagged'])} -> {pct(a['misreads_flagged'])} of "
+        f"misreads, {pct(b['correct_flagged'])} -> {pct(a['correct_flagged'])} of correct "
+        f"readings (measured on {cal['measured_on']})"
+    ]
+
+
+def replay_lines(replays: dict[str, Any]) -> list[str]:
+    return [
+        f"- `{name}`: {pct(r['accuracy'])} read correctly, replayed stroke by stroke "
+        "through the app (`mnist-edge draw --headless --replay`) with the recommended model"
+        for name, r in replays.items()
+    ]
+
+
+def render_report(
+    metrics: dict[str, Any],
+    manifest: dict[str, Any],
+    results: list[Result],
+    environment: dict[str, Any],
+    replays: dict[str, Any],
+    timings: dict[str, float],
+) -> str:
+    picks = recommend(results)
+    lines = [f"# mnist-edge pipeline report: `{metrics['arch']}`", ""]
+    if "tflite" in picks:
+        lines.append(f"**Deploy {headline(picks['tflite'])}.**")
+    if "onnx" in picks:
+        lines += ["", f"Where only onnxruntime is available: {headline(picks['onnx'])}."]
+    lines += [
+        "",
+        f"Rule: {RULE}.",
+        "",
+        "## Training",
+        "",
+        *training_lines(metrics),
+        "",
+        "## Drawn digits through the app",
+        "",
+        *(replay_lines(replays) or ["- no --drawn-eval file given"]),
+        "",
+        "![curves](train/curves.png)",
+        "",
+        "![confusion](train/confusion.png)",
+        "",
+        "## Export",
+        "",
+        export_table(manifest),
+        "",
+        "## Benchmark",
+        "",
+        f"Environment: {environment['cpu']}, {environment['cores']} cores, Python "
+        f"{environment['python']}.",
+        "",
+        table(results, (1, 32), markdown=True),
+        "",
+        "![latency vs accuracy](bench/latency_vs_accuracy.png)",
+        "",
+        "## Time",
+        "",
+        *[f"- {k}: {v:.0f} s" for k, v in timings.items()],
+        "",
+    ]
+    return "\n".join(lines)

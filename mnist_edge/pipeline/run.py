@@ -1,0 +1,221 @@
+"""``mnist-edge pipeline``: train -> export -> benchmark -> report (-> promote into models/).
+
+Each stage writes into its own folder under ``--out`` and is complete only when its last file
+(metrics.json, manifest.json, results.json) exists, so ``--resume`` skips finished stages and a
+failure never leaves a model that looks finished. ``--promote`` copies the result into
+``models/`` file by file, atomically, manifest last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from mnist_edge.benchmarks.results import Result
+from mnist_edge.core.errors import UserError
+from mnist_edge.core.fsutil import (
+    atomic_path,
+    output_dir,
+    write_json_atomic,
+    write_text_atomic,
+)
+from mnist_edge.core.paths import checkout_models_dir
+from mnist_edge.pipeline.card import model_card
+from mnist_edge.pipeline.config import PipelineConfig
+from mnist_edge.pipeline.config import add_arguments as add_arguments
+from mnist_edge.pipeline.policy import headline, recommend
+from mnist_edge.pipeline.report import render_report
+
+STAGES = 3
+
+
+def _stage(number: int, name: str) -> float:
+    print(f"\n== [{number}/{STAGES}] {name}", file=sys.stderr, flush=True)
+    return time.perf_counter()
+
+
+def run(args: argparse.Namespace) -> int:
+    from mnist_edge.core.config import build_config
+
+    config = build_config(PipelineConfig, vars(args), args.config, section="pipeline")
+    report, pick = run_pipeline(config)
+    print(f"\nreport: {report}")
+    if pick is not None:
+        print(f"recommended: deploy {headline(pick)}")
+    return 0
+
+
+def _models_target(config: PipelineConfig) -> Path:
+    if config.models_dir:
+        return Path(config.models_dir)
+    target = checkout_models_dir()
+    if target is None:
+        raise UserError(
+            "--promote needs --models-dir DIR outside a source checkout (where "
+            "should the models go?)"
+        )
+    return target
+
+
+def run_pipeline(config: PipelineConfig) -> tuple[Path, Result | None]:
+    config.validate_stages()  # every stage's settings, before any work
+    target = _models_target(config) if config.promote else None
+    out = config.out_dir
+    timings: dict[str, float] = {}
+    with output_dir(
+        out, force=config.force or config.resume, what="pipeline", keep_existing=config.resume
+    ):
+        started = _stage(1, f"train {config.arch}")
+        if config.resume and (out / "train" / "metrics.json").is_file():
+            print("already trained: keeping its model.keras", file=sys.stderr)
+        else:
+            from mnist_edge.train.trainer import train
+
+            train(config.train_config())
+        timings["train"] = time.perf_counter() - started
+        metrics = _read_json(out / "train" / "metrics.json")
+
+        started = _stage(2, "export")
+        if config.resume and (out / "export" / "manifest.json").is_file():
+            print("already exported: keeping manifest.json", file=sys.stderr)
+        else:
+            run_export_stage(config)
+        shutil.copy2(out / "train" / "model.keras", out / "export" / "model.keras")
+        timings["export"] = time.perf_counter() - started
+
+        started = _stage(3, "benchmark")
+        if config.resume and (out / "bench" / "results.json").is_file():
+            print("already benchmarked: keeping results.json", file=sys.stderr)
+        else:
+            run_bench_stage(config)
+        timings["bench"] = time.perf_counter() - started
+
+        bench = _read_json(out / "bench" / "results.json")
+        results = [Result.from_json(r) for r in bench["results"]]
+        manifest = _read_json(out / "export" / "manifest.json")
+        replays = replay_stage(config, timings)
+        report = out / "REPORT.md"
+        write_text_atomic(
+            report,
+            render_report(metrics, manifest, results, bench["environment"], replays, timings),
+        )
+        write_json_atomic(out / "timings.json", timings)
+        if target is not None:
+            promote(
+                out,
+                target,
+                model_card(
+                    metrics, manifest, results, bench["environment"], replays, command(config)
+                ),
+            )
+            print(f"promoted into {target}", file=sys.stderr)
+    return report, recommend(results).get("tflite")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(
+            f"{path} is unreadable ({exc}); run the pipeline again with --force instead of --resume"
+        ) from None
+    if not isinstance(value, dict):
+        raise UserError(f"{path} is not what the pipeline wrote; run again with --force")
+    return value
+
+
+def run_export_stage(config: PipelineConfig) -> None:
+    from mnist_edge.export.exporter import format_table, run_export
+
+    outcomes = run_export(config.export_config())
+    print(format_table(outcomes), file=sys.stderr)
+    failed = [o.fmt.key for o in outcomes if o.status != "ok"]
+    if len(failed) == len(outcomes):
+        raise UserError("every format failed to export; see the table above")
+    if failed:  # the others go on; the report and manifest show what passed
+        print(f"warning: {', '.join(failed)} failed validation and are left out", file=sys.stderr)
+
+
+def run_bench_stage(config: PipelineConfig) -> None:
+    from mnist_edge.benchmarks import environment, report, runner
+
+    bench_cfg = config.bench_config()
+    with output_dir(config.out_dir / "bench", force=True, what="benchmark"):
+        results, counts = runner.run(bench_cfg)
+        report.write_all(
+            config.out_dir / "bench",
+            environment.describe(),
+            results,
+            bench_cfg.batch_sizes,
+            {"images": counts["images"]},
+        )
+    print(report.table(results, bench_cfg.batch_sizes), file=sys.stderr)
+
+
+def replay_stage(config: PipelineConfig, timings: dict[str, float]) -> dict[str, Any]:
+    """Each --drawn-eval file replayed stroke by stroke through the app, headless."""
+    path = config.out_dir / "bench" / "replays.json"
+    if not config.drawn_eval:
+        return _read_json(path) if path.is_file() else {}
+    from mnist_edge.benchmarks.drawn import replay_accuracy
+
+    started = time.perf_counter()
+    replays = {}
+    for file in config.drawn_eval:
+        print(f"replaying {file} through the app ...", file=sys.stderr, flush=True)
+        replays[Path(file).name] = {
+            "accuracy": replay_accuracy(config.out_dir / "export", Path(file))
+        }
+    write_json_atomic(path, replays)
+    timings["replay"] = time.perf_counter() - started
+    return replays
+
+
+def command(config: PipelineConfig) -> list[str]:
+    words = [
+        "mnist-edge",
+        "pipeline",
+        "--arch",
+        config.arch,
+        "--epochs",
+        str(config.epochs),
+        "--seed",
+        str(config.seed),
+    ]
+    for flag, files in (("--drawn", config.drawn), ("--drawn-eval", config.drawn_eval)):
+        for file in files:
+            words += [flag, file]
+    return [*words, "--promote"]
+
+
+def promote(out: Path, target: Path, card: str) -> Path:
+    """Copy the models into ``target`` atomically (manifest last) and write its model card."""
+    manifest = _read_json(out / "export" / "manifest.json")
+    if not any(m["family"] == "tflite" for m in manifest["models"]):
+        raise UserError(
+            "not promoting: no TFLite model passed validation, and the app's "
+            "default runtime needs one"
+        )
+    target.mkdir(parents=True, exist_ok=True)
+    files = [m["file"] for m in manifest["models"]] + ["model.keras"]
+    for name in files:
+        with atomic_path(target / name) as tmp:
+            shutil.copyfile(out / "export" / name, tmp)
+    for name in ("results.json", "results.md"):
+        with atomic_path(target / f"benchmark-{name}") as tmp:
+            shutil.copyfile(out / "bench" / name, tmp)
+    write_text_atomic(target / "README.md", card)
+    with atomic_path(target / "manifest.json") as tmp:
+        shutil.copyfile(out / "export" / "manifest.json", tmp)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    from mnist_edge.cli import run_standalone
+
+    return run_standalone("pipeline", argv)
