@@ -35,12 +35,17 @@ def convert_int8(ctx: ExportContext) -> bytes:
     source.write_bytes(_fp32(ctx))
     quant_pre_process(str(source), str(prepared))
     ctx.calibration.rewind()
+    # reduce_range: 7-bit weights. onnxruntime's x86 u8s8 kernels can saturate their 16-bit
+    # intermediate sums with full-range weights (its quantization docs say so); measured with
+    # onnxruntime 1.32 on the shipped model: 99.50 % top-1 agreement with Keras and an 18.6 %
+    # embedding error without it, 99.95 % and 2.4 % with it.
     quantize_static(
         str(prepared),
         str(quantized),
         ctx.calibration,
         quant_format=QuantFormat.QDQ,
         per_channel=True,
+        reduce_range=True,
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
     )

@@ -117,14 +117,20 @@ def _draw_segments(x: Any, start: Any, end: Any, width: Any, on: Any) -> Any:
     import tensorflow as tf
 
     ys, xs = tf.meshgrid(tf.range(28.0), tf.range(28.0), indexing="ij")
-    sx, sy = start[:, 0, None, None], start[:, 1, None, None]
-    dx, dy = (end[:, 0] - start[:, 0])[:, None, None], (end[:, 1] - start[:, 1])[:, None, None]
+
+    # Explicit reshapes: `t[:, 0, None, None]` loses its new axes in graph mode when the batch
+    # dimension is static (tf.function, fixed-size batches).
+    def column(t: Any) -> Any:
+        return tf.reshape(t, [-1, 1, 1])
+
+    sx, sy = column(start[:, 0]), column(start[:, 1])
+    dx, dy = column(end[:, 0] - start[:, 0]), column(end[:, 1] - start[:, 1])
     px, py = xs[None] - sx, ys[None] - sy
     t = tf.clip_by_value((px * dx + py * dy) / (dx * dx + dy * dy + 1e-6), 0.0, 1.0)
     dist = tf.sqrt((px - t * dx) ** 2 + (py - t * dy) ** 2)
-    ink = tf.clip_by_value(width[:, None, None] / 2 + 0.5 - dist, 0.0, 1.0) * 255.0
+    ink = tf.clip_by_value(column(width) / 2 + 0.5 - dist, 0.0, 1.0) * 255.0
     drawn = tf.maximum(x, ink[..., None])
-    return tf.where(on[:, None, None, None], drawn, x)
+    return tf.where(tf.reshape(on, [-1, 1, 1, 1]), drawn, x)
 
 
 def _add_styles(x: Any, labels: Any, seed: Any, chance: float) -> Any:

@@ -31,6 +31,32 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"augmentation policy: {', '.join(POLICIES)} (default: the architecture's own)",
     )
     parser.add_argument("--strategy", help=f"tf.distribute strategy: {', '.join(STRATEGIES)}")
+    parser.add_argument(
+        "--drawn",
+        action="append",
+        metavar="REPLAY",
+        help="real drawn digits (mnist-edge-strokes/1, labelled, with a "
+        "'writer' per sample) to train on next to MNIST; repeatable. Rendered "
+        "as the app renders them; validation is split by writer",
+    )
+    parser.add_argument(
+        "--drawn-share",
+        type=float,
+        help="share of every batch taken from --drawn digits (default 0.25)",
+    )
+    parser.add_argument(
+        "--drawn-eval",
+        action="append",
+        metavar="REPLAY",
+        help="labelled drawn digits to measure at the end (never trained on)",
+    )
+    parser.add_argument("--label-smoothing", type=float, help="label smoothing (default 0)")
+    parser.add_argument(
+        "--calibrate",
+        action=argparse.BooleanOptionalAction,
+        help="fit a temperature on held-out drawn writers and fold it into "
+        "the model (default on with --drawn)",
+    )
     parser.add_argument("--config", help="TOML file with any of these options; flags win")
     parser.add_argument(
         "--force", action="store_true", default=None, help="write into an existing output directory"
