@@ -1,4 +1,14 @@
-"""Shared fixtures: real MNIST, and one tiny trained + exported model reused by many tests."""
+"""Shared fixtures. Tests come in layers:
+
+- unit tests need neither MNIST nor TensorFlow (the app, the runtime wrapper, the registry, the
+  preprocessing, configs, learning, collecting, the layout rules);
+- tests that take ``data_dir`` read the real MNIST (``$MNIST_EDGE_DATA`` or ``../shared``) and
+  fail, never skip, when it is missing;
+- ``slow`` tests train or export a model (TensorFlow): ``-m "not slow"`` leaves them out.
+
+The suite runs against the installed package (``pip install -e '.[dev]'``): subprocesses get no
+PYTHONPATH, as a user's shell has none.
+"""
 
 from __future__ import annotations
 
@@ -10,28 +20,39 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"  # the shipped models: real files, no TensorFlow needed to run them
+DRAWN = ROOT.parent / "shared" / "data" / "drawn"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 
-def _find_data() -> Path:
+def find_data() -> Path | None:
     for candidate in (os.environ.get("MNIST_EDGE_DATA"), ROOT.parent / "shared" / "data" / "mnist"):
         if candidate and (Path(candidate) / "t10k-labels-idx1-ubyte.gz").exists():
             return Path(candidate)
-    raise RuntimeError("MNIST not found: set MNIST_EDGE_DATA to the folder with the IDX files")
+    return None
 
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    return _find_data()
+    found = find_data()
+    if found is None:
+        raise RuntimeError("MNIST not found: set MNIST_EDGE_DATA to the folder with the IDX files")
+    return found
 
 
 @pytest.fixture(autouse=True)
-def _data_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    # Every test sees the real data through the variable, and a private empty user cache.
-    monkeypatch.setenv("MNIST_EDGE_DATA", str(_find_data()))
+def _private_dirs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Every test gets its own empty user cache and data folder (profiles!), and sees MNIST
+    through the variable where it exists."""
+    found = find_data()
+    if found is not None:
+        monkeypatch.setenv("MNIST_EDGE_DATA", str(found))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))
+    monkeypatch.delenv("MNIST_EDGE_PROFILES", raising=False)
+    monkeypatch.delenv("MNIST_EDGE_MODELS", raising=False)
 
 
 def run_cli(
@@ -42,7 +63,9 @@ def run_cli(
     timeout: float = 600,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m <module> ARGS`` the way a user runs the console script."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    full_env = {**os.environ, **(env or {})}
+    if "PYTHONPATH" not in (env or {}):
+        full_env.pop("PYTHONPATH", None)
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         capture_output=True,
@@ -68,7 +91,7 @@ def blocked_imports_env(tmp_path: Path, *packages: str) -> dict[str, str]:
         "            raise ImportError('blocked in this test: ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
     )
-    return {"PYTHONPATH": f"{guard}{os.pathsep}{ROOT}"}
+    return {"PYTHONPATH": str(guard)}
 
 
 def assert_user_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
@@ -83,13 +106,15 @@ def assert_user_error(result: subprocess.CompletedProcess[str], *fragments: str)
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The edge CNN trained for 2 epochs on 6,000 images: a real model in ~20 s."""
+    """The edge CNN trained for 2 epochs on 6,000 images: a real model in ~20 s (slow tests)."""
     from mnist_edge.core.config import build_config
     from mnist_edge.train.config import TrainConfig
     from mnist_edge.train.trainer import train
 
-    os.environ["MNIST_EDGE_DATA"] = str(_find_data())
-    out = tmp_path_factory.mktemp("run")
+    found = find_data()
+    assert found is not None, "MNIST not found: set MNIST_EDGE_DATA"
+    os.environ["MNIST_EDGE_DATA"] = str(found)
+    out = tmp_path_factory.mktemp("run") / "run"
     config = build_config(
         TrainConfig,
         {

@@ -13,7 +13,7 @@ import pytest
 from mnist_edge.edge_app import layout as lay
 from mnist_edge.edge_app.preprocess import image_to_canvas, to_mnist
 from mnist_edge.edge_app.strokes import FORMAT, ReplayError, Sample, load_samples, save_samples
-from tests.conftest import assert_user_error, blocked_imports_env, run_cli
+from tests.conftest import MODELS, assert_user_error, blocked_imports_env, run_cli
 
 SIZES = [(800, 480), (720, 1280), (1024, 600), (1280, 720), (640, 480)]
 
@@ -127,24 +127,36 @@ def test_rotation_mapping_inverts(rotation: int) -> None:
 
 
 @pytest.fixture
-def app_factory(tiny_export: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Builds the real App on SDL's dummy video driver, in this process."""
-    import pygame
-
-    from mnist_edge.edge_app.app import App, AppConfig, open_display
+def app_factory(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Builds the real App (input -> state -> view) on SDL's dummy driver, with the shipped
+    int8 model on LiteRT: no TensorFlow, no MNIST."""
+    from mnist_edge.edge_app.app import App, AppConfig
+    from mnist_edge.edge_app.display import import_pygame, open_display
+    from mnist_edge.edge_app.learn import Learner
     from mnist_edge.edge_app.recognizer import Recognizer
     from mnist_edge.edge_app.runtime import load_model
 
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
-    model = load_model(tiny_export / "edge-int8.tflite")
-    made = []
+    pygame = import_pygame()
+    model = load_model(MODELS / "edge-int8.tflite")
 
-    def make(size: tuple[int, int] = (800, 480), **options: Any) -> App:
+    def make(
+        size: tuple[int, int] = (800, 480),
+        learner: Any = None,
+        collector: Any = None,
+        **options: Any,
+    ) -> App:
         screen = open_display(pygame, size, False, True)
-        app = App(pygame, screen, Recognizer(model, 0.5), AppConfig(**options), "tiny")
-        app.clock = pygame.time.Clock()
-        made.append(app)
-        return app
+        if learner is True:
+            learner = Learner("sha", int(model.embedding.shape[-1]))
+        return App(
+            pygame,
+            screen,
+            Recognizer(model, 0.5, learner=learner),
+            AppConfig(**options),
+            "shipped",
+            collector,
+        )
 
     yield make
     pygame.quit()
@@ -156,13 +168,16 @@ def _finger(pg: Any, kind: int, x: float, y: float, finger: int = 0) -> Any:
     )
 
 
-def _stroke_events(app: Any, points: list[tuple[float, float]], finger: int = 0) -> list[Any]:
+def _stroke_events(
+    app: Any, points: list[tuple[float, float]], finger: int = 0, up: bool = True
+) -> list[Any]:
     pg = app.pg
     events = []
     for i, p in enumerate(points):
         u, v = app.display_uv_of(p)
         events.append(_finger(pg, pg.FINGERDOWN if i == 0 else pg.FINGERMOTION, u, v, finger))
-    events.append(_finger(pg, pg.FINGERUP, *app.display_uv_of(points[-1]), finger))
+    if up:
+        events.append(_finger(pg, pg.FINGERUP, *app.display_uv_of(points[-1]), finger))
     return events
 
 
@@ -170,6 +185,11 @@ def _run(app: Any, events: list[Any]) -> None:
     for event in events:
         app.pg.event.post(event)
     app.frame(None)
+
+
+def _tap(app: Any, rect: Any) -> list[Any]:
+    u, v = (rect.x + rect.w / 2) / app.logical[0], (rect.y + rect.h / 2) / app.logical[1]
+    return [_finger(app.pg, app.pg.FINGERDOWN, u, v), _finger(app.pg, app.pg.FINGERUP, u, v)]
 
 
 LINE = [(0.5, 0.15), (0.5, 0.5), (0.52, 0.85)]
@@ -219,15 +239,12 @@ def test_undo_clear_and_buttons(app_factory: Any) -> None:
     app = app_factory()
     _run(app, _stroke_events(app, LINE) + _stroke_events(app, HOOK))
     assert len(app.strokes) == 2
-    app.on_key(app.pg.K_u)
+    _run(app, [app.pg.event.Event(app.pg.KEYDOWN, key=app.pg.K_u)])
     assert len(app.strokes) == 1
     only_first = app_factory()
     _run(only_first, _stroke_events(only_first, LINE))
     assert np.array_equal(app.ink, only_first.ink)  # undo leaves what one stroke drew live
-    # Tap the on-screen Clear button (centre of its rect, in display coordinates).
-    r = app.layout.clear
-    u, v = (r.x + r.w / 2) / app.logical[0], (r.y + r.h / 2) / app.logical[1]
-    _run(app, [_finger(app.pg, app.pg.FINGERDOWN, u, v), _finger(app.pg, app.pg.FINGERUP, u, v)])
+    _run(app, _tap(app, app.layout.clear))  # the on-screen Clear button
     assert app.strokes == [] and not app.ink.any() and app.reading is None
 
 
@@ -263,16 +280,180 @@ def test_multi_finger_and_outside_touches(app_factory: Any) -> None:
     assert max(x for x, _ in app.strokes[-1]) == 1.0
 
 
+def test_lost_fingerup_never_freezes(app_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A finger whose FINGERUP never came must not block every later tap (Clear included)."""
+    from mnist_edge.edge_app import input as app_input
+
+    app = app_factory()
+    _run(app, _stroke_events(app, LINE, finger=3, up=False))  # finger 3 never lifts
+    assert app.drawing_pointer == 3
+    monkeypatch.setattr(app_input, "STALE_SECONDS", 0.0)  # as if it had been silent long
+    _run(app, _tap(app, app.layout.clear))  # another finger taps Clear
+    assert app.strokes == [] and app.drawing_pointer is None
+    _run(app, _stroke_events(app, HOOK, finger=4))
+    assert len(app.strokes) == 1 and app.reading is not None
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), 1e308])
+def test_hostile_touch_coordinates(app_factory: Any, value: float) -> None:
+    app = app_factory()
+    pg = app.pg
+    _run(
+        app,
+        [
+            _finger(pg, pg.FINGERDOWN, value, 0.5),
+            _finger(pg, pg.FINGERMOTION, 0.5, value),
+            _finger(pg, pg.FINGERUP, value, value),
+            pg.event.Event(pg.MOUSEBUTTONDOWN, pos=(value, 3), button=1, touch=False),
+            pg.event.Event(pg.MOUSEBUTTONUP, pos=(1, 1), button=1, touch=False),
+            pg.event.Event(pg.KEYDOWN, key=12345678),
+            pg.event.Event(pg.KEYDOWN),
+        ],
+    )
+    assert app.running
+    _run(app, _stroke_events(app, LINE))
+    assert len(app.strokes) == 1
+
+
+def test_every_event_sequence_is_survived(app_factory: Any) -> None:
+    """Random taps, strokes, keys and buttons in any order: the app never crashes."""
+    app = app_factory(learner=True)
+    pg = app.pg
+    rng = np.random.default_rng(0)
+    keys = [pg.K_c, pg.K_u, pg.K_z, pg.K_0, pg.K_4, pg.K_9, pg.K_n, pg.K_RETURN]
+    for _ in range(300):
+        kind = rng.integers(6)
+        if kind == 0:
+            events = [pg.event.Event(pg.KEYDOWN, key=int(rng.choice(keys)))]
+        elif kind == 1:
+            events = _tap(
+                app, [app.layout.clear, app.layout.undo, app.layout.bars][rng.integers(3)]
+            )
+        else:
+            points = [tuple(rng.uniform(-0.2, 1.2, 2)) for _ in range(rng.integers(1, 6))]
+            events = _stroke_events(
+                app, points, finger=int(rng.integers(3)), up=bool(rng.integers(4))
+            )
+        _run(app, events)
+    assert app.running
+
+
 def test_full_canvas_and_dot(app_factory: Any) -> None:
     app = app_factory()
-    app.ink[:] = 255
+    app.state.drawing.ink[:] = 255
     app.predict_now()
-    app.dirty = True
-    app.draw()
+    app.draw(force=True)
     assert app.reading is not None
     app.clear()
     _run(app, _stroke_events(app, [(0.5, 0.5)]))
     assert app.reading is not None and app.reading.image.any()
+
+
+# ----------------------------------------------------------------------------- learning
+
+
+def _misread_sample(app: Any, wanted: int) -> tuple[list[list[tuple[float, float]]], int]:
+    """A drawing the model reads as something other than ``wanted``."""
+    candidates = [[LINE], [HOOK], [[(0.3, 0.3), (0.7, 0.3), (0.7, 0.7), (0.3, 0.7), (0.3, 0.3)]]]
+    for strokes in candidates:
+        app.clear()
+        for stroke in strokes:
+            _run(app, _stroke_events(app, stroke))
+        if app.reading.prediction.digit != wanted:
+            return strokes, app.reading.prediction.digit
+    raise AssertionError("every candidate was read as the wanted digit")
+
+
+def test_correction_is_learned_and_undone(app_factory: Any) -> None:
+    """Misread once, corrected by a tap on the bar chart, read right the next time; Undo takes
+    the correction back."""
+    app = app_factory(learner=True)
+    strokes, first = _misread_sample(app, wanted=4)
+    slot = app.layout.bars.w / 10
+    bar = lay.Rect(
+        int(app.layout.bars.x + 4 * slot), app.layout.bars.y, int(slot), app.layout.bars.h
+    )
+    _run(app, _tap(app, bar))  # "this is a 4"
+    assert len(app.recognizer.learner) == 1 and app.reading.prediction.digit == 4
+    app.clear()
+    for stroke in strokes:  # the same writer draws it again
+        _run(app, _stroke_events(app, stroke))
+    assert app.reading.prediction.digit == 4 and app.reading.learned
+    assert app.reading.model_digit == first
+    _run(app, _tap(app, app.layout.undo))  # undo the stroke (the last action)
+    assert len(app.recognizer.learner) == 1 and app.strokes == []
+    for stroke in strokes:
+        _run(app, _stroke_events(app, stroke))
+    _run(app, [app.pg.event.Event(app.pg.KEYDOWN, key=app.pg.K_4)])
+    assert len(app.recognizer.learner) == 2 and app.state.last_correction
+    _run(app, _tap(app, app.layout.undo))  # undo right after a correction: the correction
+    assert len(app.recognizer.learner) == 1
+
+
+def test_correction_on_empty_canvas_and_without_learning(app_factory: Any) -> None:
+    app = app_factory(learner=True)
+    _run(app, [app.pg.event.Event(app.pg.KEYDOWN, key=app.pg.K_7)])
+    assert len(app.recognizer.learner) == 0 and "draw a digit first" in app.state.message.text
+    off = app_factory(learner=None, learn=False)
+    _run(off, _stroke_events(off, LINE) + [off.pg.event.Event(off.pg.KEYDOWN, key=off.pg.K_7)])
+    assert off.running and "learning is off" in off.state.message.text
+
+
+# ----------------------------------------------------------------------------- collecting
+
+
+def test_collect_saves_balanced_labelled_samples(app_factory: Any, tmp_path: Path) -> None:
+    from mnist_edge.edge_app.collect import Collector
+    from mnist_edge.edge_app.view import button_rects
+
+    target = tmp_path / "mine.json"
+    collector = Collector(target, writer="ada", seed=1)
+    app = app_factory(collector=collector)
+    buttons = dict(button_rects(app.layout, app.buttons()))
+    asked = []
+    for _ in range(10):
+        asked.append(collector.wanted)
+        _run(app, _stroke_events(app, LINE))
+        _run(app, _tap(app, buttons["Save"]))
+    saved = load_samples(target)
+    assert sorted(asked) == list(range(10))  # one round: every digit once
+    assert [s.label for s in saved] == asked and all(s.writer == "ada" for s in saved)
+    assert saved[0].strokes == [[(round(x, 5), round(y, 5)) for x, y in LINE]]
+    skipped = collector.wanted
+    _run(app, _tap(app, buttons["Skip"]))
+    assert collector.wanted != skipped and skipped in collector._queue
+    _run(app, _tap(app, buttons["Undo"]))  # nothing drawn: undo the last save
+    assert len(load_samples(target)) == 9
+    _run(app, _tap(app, buttons["Save"]))  # nothing drawn: nothing saved
+    assert len(load_samples(target)) == 9 and app.running
+    resumed = Collector(target, seed=2)  # a new session continues the file
+    assert resumed.count == 9
+
+
+def test_collect_survives_a_kill_mid_sample(tmp_path: Path) -> None:
+    """SIGKILL while a digit is being drawn loses that digit only; the file stays valid."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    target = tmp_path / "mine.json"
+    script = (
+        "import time\n"
+        "from mnist_edge.edge_app.collect import Collector\n"
+        f"c = Collector({str(target)!r}, writer='w', seed=0)\n"
+        "for i in range(3):\n"
+        "    c.save([[(0.1, 0.1), (0.5, 0.9)]])\n"
+        "print('saved', flush=True)\n"
+        "time.sleep(60)  # drawing the 4th digit when the power goes\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "saved"
+    time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert len(load_samples(target)) == 3
+    assert not list(tmp_path.glob(".mnist-edge-tmp-*"))
 
 
 # ----------------------------------------------------------------------------- CLI, headless
@@ -300,9 +481,7 @@ def _json_lines(stdout: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_headless_replay_same_in_every_layout(
-    tiny_export: Path, tmp_path: Path, size: tuple[int, int]
-) -> None:
+def test_headless_replay_same_in_every_layout(tmp_path: Path, size: tuple[int, int]) -> None:
     """Rotations with the same logical size draw the same ink: a mirrored or transposed touch
     mapping would change what the model reads. 90/270 have another canvas size, so their
     rasterization legitimately differs from 0/180."""
@@ -323,7 +502,7 @@ def test_headless_replay_same_in_every_layout(
             "20",
             "--screenshot",
             str(shot),
-            env=_models_env(tiny_export),
+            env=_models_env(MODELS),
         )
         assert r.returncode == 0, r.stderr[-2000:]
         assert "runtime litert" in r.stderr and shot.read_bytes()[:4] == b"\x89PNG"
@@ -332,7 +511,7 @@ def test_headless_replay_same_in_every_layout(
     assert results[0] == results[2] and results[1] == results[3]
 
 
-def test_replay_record_roundtrip(tiny_export: Path, tmp_path: Path) -> None:
+def test_replay_record_roundtrip(tmp_path: Path) -> None:
     replay = _replay_file(tmp_path, SAMPLES)
     recorded = tmp_path / "rec.json"
     first = run_cli(
@@ -342,7 +521,7 @@ def test_replay_record_roundtrip(tiny_export: Path, tmp_path: Path) -> None:
         str(replay),
         "--record",
         str(recorded),
-        env=_models_env(tiny_export),
+        env=_models_env(MODELS),
     )
     assert first.returncode == 0, first.stderr[-2000:]
     again = run_cli(
@@ -350,7 +529,7 @@ def test_replay_record_roundtrip(tiny_export: Path, tmp_path: Path) -> None:
         "--replay",
         str(recorded),
         module="mnist_edge.edge_app",
-        env=_models_env(tiny_export),
+        env=_models_env(MODELS),
     )
     assert again.returncode == 0, again.stderr[-2000:]
     digits = [x["digit"] for x in _json_lines(first.stdout)]
@@ -358,7 +537,7 @@ def test_replay_record_roundtrip(tiny_export: Path, tmp_path: Path) -> None:
     assert len(load_samples(recorded)) == len(SAMPLES)
 
 
-def test_multi_digit_number(tiny_export: Path, tmp_path: Path) -> None:
+def test_multi_digit_number(tmp_path: Path) -> None:
     def shift(sample: Sample, slot: int) -> list[list[tuple[float, float]]]:
         return [[(0.05 + (slot + x) * 0.22, 0.2 + y * 0.6) for x, y in s] for s in sample.strokes]
 
@@ -372,7 +551,7 @@ def test_multi_digit_number(tiny_export: Path, tmp_path: Path) -> None:
         str(replay),
         "--threshold",
         "0",
-        env=_models_env(tiny_export),
+        env=_models_env(MODELS),
     )
     assert r.returncode == 0, r.stderr[-2000:]
     single = run_cli(
@@ -380,17 +559,17 @@ def test_multi_digit_number(tiny_export: Path, tmp_path: Path) -> None:
         "--headless",
         "--replay",
         str(_replay_file(tmp_path, SAMPLES)),
-        env=_models_env(tiny_export),
+        env=_models_env(MODELS),
     )
     expected = "".join(str(x["digit"]) for x in _json_lines(single.stdout))
     assert _json_lines(r.stdout)[0]["number"] == expected
 
 
-def test_edge_app_never_imports_tensorflow(tiny_export: Path, tmp_path: Path) -> None:
+def test_edge_app_never_imports_tensorflow(tmp_path: Path) -> None:
     """Run the app where importing TensorFlow, Keras or tf2onnx raises."""
     replay = _replay_file(tmp_path, SAMPLES)
     env = {
-        **_models_env(tiny_export),
+        **_models_env(MODELS),
         **blocked_imports_env(tmp_path, "tensorflow", "keras", "tf2onnx", "tf_keras"),
     }
     r = run_cli("--headless", "--replay", str(replay), module="mnist_edge.edge_app", env=env)
@@ -400,7 +579,7 @@ def test_edge_app_never_imports_tensorflow(tiny_export: Path, tmp_path: Path) ->
     assert "blocked" not in p.stderr
 
 
-def test_predict_images(tiny_export: Path, tmp_path: Path, data_dir: Path) -> None:
+def test_predict_images(tmp_path: Path, data_dir: Path) -> None:
     import cv2
 
     from mnist_edge.core.data import load_split
@@ -412,25 +591,25 @@ def test_predict_images(tiny_export: Path, tmp_path: Path, data_dir: Path) -> No
         big = cv2.resize(image, (140, 140), interpolation=cv2.INTER_CUBIC)
         cv2.imwrite(str(path), 255 - big if i % 2 else big)  # both polarities
         files.append(str(path))
-    r = run_cli("predict", "--json", *files, env=_models_env(tiny_export))
+    r = run_cli("predict", "--json", *files, env=_models_env(MODELS))
     assert r.returncode == 0, r.stderr[-2000:]
     results = _json_lines(r.stdout)
     correct = sum(x["digit"] == int(Path(x["file"]).stem.split("_")[1]) for x in results)
     assert len(results) == 6 and correct >= 5
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")
-    r = run_cli("predict", files[0], str(bad), env=_models_env(tiny_export))
+    r = run_cli("predict", files[0], str(bad), env=_models_env(MODELS))
     assert r.returncode == 2 and "not a readable image" in r.stderr and files[0] in r.stdout
 
 
-def test_bad_inputs(tiny_export: Path, tmp_path: Path) -> None:
-    env = _models_env(tiny_export)
+def test_bad_inputs(tmp_path: Path) -> None:
+    env = _models_env(MODELS)
     replay = _replay_file(tmp_path, SAMPLES)
     assert_user_error(
         run_cli("draw", "--headless", "--model", str(tmp_path / "no.tflite"), env=env), "not found"
     )
     corrupt = tmp_path / "corrupt.tflite"
-    corrupt.write_bytes((tiny_export / "edge-int8.tflite").read_bytes()[:3000])
+    corrupt.write_bytes((MODELS / "edge-int8.tflite").read_bytes()[:3000])
     assert_user_error(
         run_cli("draw", "--headless", "--model", str(corrupt), env=env), "not a valid TFLite model"
     )
@@ -456,18 +635,18 @@ def test_bad_inputs(tiny_export: Path, tmp_path: Path) -> None:
             "--runtime",
             "onnxruntime",
             "--model",
-            str(tiny_export / "edge-int8.tflite"),
+            str(MODELS / "edge-int8.tflite"),
             env=env,
         ),
         "cannot run .tflite",
     )
     no_models = run_cli("draw", "--headless", env={**env, "MNIST_EDGE_MODELS": str(tmp_path)})
-    assert_user_error(no_models, "no shipped models")
+    assert_user_error(no_models, "no models")
 
 
-def test_no_runtime_installed(tiny_export: Path, tmp_path: Path) -> None:
+def test_no_runtime_installed(tmp_path: Path) -> None:
     env = {
-        **_models_env(tiny_export),
+        **_models_env(MODELS),
         **blocked_imports_env(tmp_path, "ai_edge_litert", "tflite_runtime", "onnxruntime"),
     }
     assert_user_error(run_cli("draw", "--headless", env=env), "no runtime installed")
@@ -488,18 +667,18 @@ def test_read_only_folder_does_not_crash(
             raise PermissionError(30, "Read-only file system")
 
         monkeypatch.setattr("mnist_edge.core.fsutil.tempfile.mkstemp", refuse)
-    app.on_key(app.pg.K_s)  # screenshot into a read-only folder
+    app.command("screenshot")  # into a read-only folder
     app.clear()  # files the drawing into the recording, which cannot be written
     assert app.running and "cannot" in app.last_warning
 
 
-def test_draw_config_file(tiny_export: Path, tmp_path: Path) -> None:
+def test_draw_config_file(tmp_path: Path) -> None:
     """draw takes a TOML file like the other jobs; flags win over it."""
     config = tmp_path / "kiosk.toml"
     config.write_text('[draw]\nsize = "720x1280"\nrotate = 90\nthreshold = 2.0\n')
     replay = _replay_file(tmp_path, SAMPLES[:1])
     assert_user_error(
-        run_cli("draw", "--headless", "--config", str(config), env=_models_env(tiny_export)),
+        run_cli("draw", "--headless", "--config", str(config), env=_models_env(MODELS)),
         "--threshold must be",
     )
     r = run_cli(
@@ -513,7 +692,7 @@ def test_draw_config_file(tiny_export: Path, tmp_path: Path) -> None:
         str(replay),
         "--screenshot",
         str(tmp_path / "s.png"),
-        env=_models_env(tiny_export),
+        env=_models_env(MODELS),
     )
     assert r.returncode == 0, r.stderr[-2000:]
     import pygame
