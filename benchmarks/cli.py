@@ -128,13 +128,3 @@ def run(args: argparse.Namespace) -> int:
             )
             return 1
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    from mnist_edge.cli import run_standalone
-
-    return run_standalone("bench", argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

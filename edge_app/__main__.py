@@ -1,5 +1,7 @@
+"""``python -m mnist_edge.edge_app``: the ``draw`` command (an entry point: the top floor)."""
+
 import sys
 
-from mnist_edge.edge_app.cli import main
+from mnist_edge.cli import run_standalone
 
-sys.exit(main())
+sys.exit(run_standalone("draw"))

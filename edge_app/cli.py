@@ -443,13 +443,3 @@ def run_predict(args: argparse.Namespace) -> int:
     if failures:
         raise UserError(f"{failures} of {len(args.images)} images could not be read")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    from mnist_edge.cli import run_standalone
-
-    return run_standalone("draw", argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

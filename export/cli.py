@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from mnist_edge.core.registry import FORMATS
 
@@ -51,13 +50,3 @@ def run(args: argparse.Namespace) -> int:
         + (f"; FAILED: {', '.join(failed)}" if failed else "")
     )
     return 1 if failed else 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    from mnist_edge.cli import run_standalone
-
-    return run_standalone("export", argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -28,7 +28,7 @@ from mnist_edge.core.contract import (
 from mnist_edge.core.data import load_split
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import atomic_path, output_dir, sha256_file, write_json_atomic
-from mnist_edge.core.registry import FORMATS, ExportFormat
+from mnist_edge.core.registry import FORMATS, RUNTIMES, ExportFormat
 from mnist_edge.edge_app.runtime import load_model
 from mnist_edge.export.calibration import CalibrationReader
 from mnist_edge.export.config import ExportConfig
@@ -51,20 +51,19 @@ class Outcome:
 
 
 def versions() -> dict[str, str]:
-    found = {"mnist_edge": __version__, "python": platform.python_version()}
-    for name in (
-        "tensorflow",
-        "keras",
-        "tf2onnx",
-        "onnx",
-        "onnxruntime",
-        "ai_edge_litert",
-        "numpy",
-    ):
+    """The converters' and every registered runtime's versions (what made and checked a file)."""
+    import importlib.metadata as md
+
+    found = {
+        "mnist_edge": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
+    wanted = ["tensorflow", "tf2onnx", "onnx", *{r.distribution for r in RUNTIMES.values()}]
+    for name in sorted(wanted):
         try:
-            module = importlib.import_module(name)
-            found[name] = getattr(module, "__version__", "?")
-        except ImportError:
+            found[name] = md.version(name)
+        except md.PackageNotFoundError:
             continue
     return found
 
@@ -342,7 +341,7 @@ def write_manifest(
 
 
 def format_table(outcomes: list[Outcome]) -> str:
-    fp32 = next((o.bytes for o in outcomes if o.fmt.key == "tflite-fp32" and o.bytes), 0)
+    fp32 = next((o.bytes for o in outcomes if o.fmt.precision == "fp32" and o.bytes), 0)
     header = (
         f"{'format':<16}{'size KB':>9}{'vs fp32':>9}{'accuracy':>10}{'agreement':>11}"
         f"{'max diff':>10}{'seconds':>9}  status"

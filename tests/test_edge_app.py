@@ -395,7 +395,7 @@ def test_correction_on_empty_canvas_and_without_learning(app_factory: Any) -> No
     _run(app, [app.pg.event.Event(app.pg.KEYDOWN, key=app.pg.K_7)])
     assert len(app.recognizer.learner) == 0 and "draw a digit first" in app.state.message.text
     off = app_factory(learner=None, learn=False)
-    _run(off, _stroke_events(off, LINE) + [off.pg.event.Event(off.pg.KEYDOWN, key=off.pg.K_7)])
+    _run(off, [*_stroke_events(off, LINE), off.pg.event.Event(off.pg.KEYDOWN, key=off.pg.K_7)])
     assert off.running and "learning is off" in off.state.message.text
 
 

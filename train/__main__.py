@@ -1,5 +1,7 @@
+"""``python -m mnist_edge.train``: the ``train`` command (an entry point: the top floor)."""
+
 import sys
 
-from mnist_edge.train.cli import main
+from mnist_edge.cli import run_standalone
 
-sys.exit(main())
+sys.exit(run_standalone("train"))

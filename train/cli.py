@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -125,13 +124,3 @@ def run_evaluate(args: argparse.Namespace) -> int:
         f"-> {out / 'evaluation.json'}"
     )
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    from mnist_edge.cli import run_standalone
-
-    return run_standalone("train", argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -213,9 +213,3 @@ def promote(out: Path, target: Path, card: str) -> Path:
     with atomic_path(target / "manifest.json") as tmp:
         shutil.copyfile(out / "export" / "manifest.json", tmp)
     return target
-
-
-def main(argv: list[str] | None = None) -> int:
-    from mnist_edge.cli import run_standalone
-
-    return run_standalone("pipeline", argv)

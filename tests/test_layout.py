@@ -1,0 +1,149 @@
+"""The tree's rules, read from the source: imports point down the floors, one registry holds
+the tables of formats and runtimes, and the edge app never reaches TensorFlow or training code.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from mnist_edge.core.registry import EDGE_RUNTIMES, FORMATS, RUNTIMES
+from tests.conftest import ROOT
+
+#: Installed package -> its folder in the repository.
+PACKAGES = {
+    "core": ROOT / "mnist_edge" / "core",
+    "edge_app": ROOT / "edge_app",
+    "train": ROOT / "train",
+    "export": ROOT / "export",
+    "benchmarks": ROOT / "benchmarks",
+    "pipeline": ROOT / "mnist_edge" / "pipeline",
+    "cli": ROOT / "mnist_edge",  # cli.py, data_cli.py, __init__, __main__ (top floor)
+}
+#: What each room may import from the project (the README's Layout section says the same).
+ALLOWED = {
+    "core": {"core"},
+    "edge_app": {"core", "edge_app"},
+    "train": {"core", "edge_app", "train"},
+    "export": {"core", "edge_app", "train", "export"},
+    "benchmarks": {"core", "edge_app", "benchmarks"},
+    "pipeline": {"core", "edge_app", "train", "export", "benchmarks", "pipeline", "cli"},
+    "cli": set(PACKAGES),
+}
+FRAMEWORKS = ("tensorflow", "keras", "tf2onnx", "onnx.", "tf_keras")
+
+
+def _files(room: str) -> list[Path]:
+    """The room's modules. ``__main__`` files are entry points (``python -m``): top floor."""
+    folder = PACKAGES[room]
+    files = folder.glob("*.py") if room == "cli" else folder.rglob("*.py")
+    return sorted(p for p in files if p.name != "__main__.py" or room == "cli")
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append(node.module)
+            found += [f"{node.module}.{alias.name}" for alias in node.names]
+    return found
+
+
+def _room(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] != "mnist_edge" or len(parts) == 1:
+        return None
+    if parts[1] == "__version__":  # the package's version number is foundation
+        return "core"
+    return parts[1] if parts[1] in PACKAGES else "cli"
+
+
+@pytest.mark.parametrize("room", list(PACKAGES))
+def test_imports_point_down(room: str) -> None:
+    wrong = []
+    for path in _files(room):
+        for module in _imports(path):
+            target = _room(module)
+            if target is not None and target not in ALLOWED[room]:
+                wrong.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_stray_top_level_packages() -> None:
+    """Nothing in the project imports the repository folders by their bare names."""
+    bare = {"train", "export", "benchmarks", "edge_app"}
+    offenders = [
+        f"{path.relative_to(ROOT)}: {module}"
+        for room in PACKAGES
+        for path in _files(room)
+        for module in _imports(path)
+        if module.split(".")[0] in bare
+    ]
+    assert not offenders, offenders
+
+
+def test_edge_app_never_reaches_tensorflow_or_training() -> None:
+    for path in _files("edge_app"):
+        for module in _imports(path):
+            assert not module.startswith(FRAMEWORKS), f"{path.name} imports {module}"
+            assert _room(module) not in {"train", "export", "benchmarks", "pipeline"}
+
+
+def _literal_strings(path: Path) -> set[str]:
+    return {
+        node.value
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+
+
+def test_registry_is_the_only_table() -> None:
+    """No module but the registry names two or more formats, or two or more runtimes: tables of
+    them (maps, preference lists, per-format settings) live in one place only."""
+    registry = ROOT / "mnist_edge" / "core" / "registry.py"
+    offenders = []
+    for room in PACKAGES:
+        for path in _files(room):
+            if path == registry:
+                continue
+            strings = _literal_strings(path)
+            formats = strings & set(FORMATS)
+            runtimes = strings & set(RUNTIMES)
+            if len(formats) >= 2 or len(runtimes) >= 2:
+                offenders.append(f"{path.relative_to(ROOT)}: {sorted(formats | runtimes)}")
+    assert not offenders, offenders
+
+
+def test_registry_is_consistent() -> None:
+    for fmt in FORMATS.values():
+        assert fmt.runs_on and all(RUNTIMES[r].family == fmt.family for r in fmt.runs_on)
+        module = fmt.exporter.partition(":")[0]
+        assert (ROOT / "export" / f"{module.rsplit('.', 1)[1]}.py").is_file()
+    assert EDGE_RUNTIMES[0] == "litert" and "keras" not in EDGE_RUNTIMES
+
+
+def test_readme_layout_names_the_rules() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    for room, allowed in ALLOWED.items():
+        if room == "cli":
+            continue
+        line = next((x for x in section.splitlines() if x.startswith(f"| `{room}")), "")
+        assert line, f"README Layout does not describe {room}"
+        rule = line.rsplit("|", 2)[-2]
+        named = set(re.findall(r"`(\w+)`", rule))
+        assert named == allowed - {room, "cli"}, (room, named)
+
+
+def test_wheel_packages_are_namespaced() -> None:
+    text = (ROOT / "pyproject.toml").read_text()
+    packages = re.search(r"packages = \[(.*?)\]", text, re.S)
+    assert packages is not None
+    names = re.findall(r'"([^"]+)"', packages.group(1))
+    assert names and all(n == "mnist_edge" or n.startswith("mnist_edge.") for n in names)
