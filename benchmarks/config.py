@@ -130,7 +130,7 @@ class BenchConfig:
             self.min_accuracy is None or 0 <= self.min_accuracy <= 1,
             "--min-accuracy must be between 0 and 1",
         )
-        require_number("--timeout", self.timeout, 1.0, 86_400.0)
+        require_number("--timeout", self.timeout, 0.1, 86_400.0)
         for path in self.drawn_eval:
             from mnist_edge.edge_app.strokes import load_samples
 

@@ -13,7 +13,9 @@ import cv2
 import numpy as np
 
 from mnist_edge.core.data import load_split
-from mnist_edge.edge_app.preprocess import to_mnist
+from mnist_edge.edge_app.layout import DEFAULT_SIZE, compute
+from mnist_edge.edge_app.preprocess import strokes_to_digit, to_mnist
+from mnist_edge.edge_app.strokes import load_samples
 
 
 def redraw(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -45,14 +47,31 @@ def redraw(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return to_mnist(canvas)
 
 
+def drawn_digits(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """A labelled replay file as the app's default screen renders it (the replay's pixels)."""
+    canvas = compute(*DEFAULT_SIZE).canvas
+    samples = [s for s in load_samples(path) if s.label is not None]
+    images = np.stack([strokes_to_digit(s.strokes, canvas.w, canvas.h) for s in samples])
+    return images, np.array([s.label for s in samples], np.uint8)
+
+
 def prepare(
-    path: Path, data_dir: str | None, limit: int | None, robust: bool, seed: int = 0
+    path: Path,
+    data_dir: str | None,
+    limit: int | None,
+    robust: bool,
+    seed: int = 0,
+    drawn: tuple[str, ...] = (),
 ) -> dict[str, int]:
     test = load_split("test", data_dir, limit=limit)
-    arrays = {"images": test.images, "labels": test.labels}
+    arrays: dict[str, np.ndarray] = {"images": test.images, "labels": test.labels}
     if robust:
         rng = np.random.default_rng(seed)
         arrays["robust_images"] = np.stack([redraw(im, rng) for im in test.images])
         arrays["robust_labels"] = test.labels
+    if drawn:
+        arrays["drawn_names"] = np.array([Path(p).name for p in drawn])
+        for i, file in enumerate(drawn):
+            arrays[f"drawn{i}_images"], arrays[f"drawn{i}_labels"] = drawn_digits(file)
     np.savez(path, **arrays)
     return {"images": len(test)}

@@ -98,8 +98,8 @@ def plan(
                         name,
                         model.format,
                         runtime,
-                        f"{RUNTIMES[runtime].distribution} is not installed "
-                        f"(or give --runtime-python {runtime}=PYTHON)",
+                        f"{RUNTIMES[runtime].distribution} is not installed: "
+                        f"{RUNTIMES[runtime].hint()}",
                     )
                 )
                 continue

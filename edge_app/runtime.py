@@ -23,6 +23,7 @@ import numpy as np
 
 from mnist_edge.core.contract import EMBEDDING, INPUT_SHAPE, LABELS, NUM_CLASSES, PROBABILITIES
 from mnist_edge.core.errors import UserError
+from mnist_edge.core.quiet import quiet_stderr
 from mnist_edge.core.registry import (
     EDGE_RUNTIMES,
     FAMILIES,
@@ -253,8 +254,9 @@ class TFLiteModel(Model):
         super().__init__(path, content)
         self.runtime = runtime
         try:
-            self._interpreter = interpreter_class(model_content=content, num_threads=threads)
-            self._interpreter.allocate_tensors()
+            with quiet_stderr():  # LiteRT announces its XNNPACK delegate on fd 2
+                self._interpreter = interpreter_class(model_content=content, num_threads=threads)
+                self._interpreter.allocate_tensors()
             inputs, outputs = self._named_tensors()
         except (ValueError, RuntimeError) as exc:
             text = " ".join(str(exc).split())

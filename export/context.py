@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 from functools import cached_property
 from pathlib import Path
@@ -10,6 +12,16 @@ from typing import Any
 from mnist_edge.core.contract import EMBEDDING, INPUT_NAME, INPUT_SHAPE, PROBABILITIES
 from mnist_edge.export.calibration import CalibrationReader
 
+WORK_PREFIX = "mnist-edge-export-"
+
+
+def _remove_stale_work_dirs() -> None:
+    """Work folders of exports that were killed (SIGKILL skips cleanup): their pid is gone."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{WORK_PREFIX}*"):
+        pid = folder.name.removeprefix(WORK_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
 
 class ExportContext:
     def __init__(self, model: Any, calibration: CalibrationReader, opset: int) -> None:
@@ -17,7 +29,8 @@ class ExportContext:
         self.calibration = calibration
         self.opset = opset
         self.cache: dict[str, bytes] = {}
-        self._tmp = tempfile.TemporaryDirectory(prefix="mnist-edge-export-")
+        _remove_stale_work_dirs()
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"{WORK_PREFIX}{os.getpid()}-")
         self.tmp = Path(self._tmp.name)
 
     def close(self) -> None:

@@ -106,7 +106,7 @@ def describe(
         "metrics": training.get("metrics"),
         "validation": asdict(validation) if validation else None,
         "exporter": lib_versions,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -333,7 +333,7 @@ def write_manifest(
             "schema": MANIFEST_SCHEMA,
             "arch": arch,
             "labels": list(LABELS),
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "exporter": lib_versions,
             "models": models,
         },

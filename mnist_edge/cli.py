@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import NoReturn
 
 from mnist_edge import __version__
 from mnist_edge.core.errors import UserError
+from mnist_edge.core.quiet import configure
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,21 @@ COMMANDS: dict[str, Command] = {
 }
 
 
+#: Libraries a command may need beyond the core, and the extra that brings each.
+EXTRAS = {
+    "tensorflow": "train",
+    "keras": "train",
+    "tf2onnx": "train",
+    "onnx": "train",
+    "sympy": "train",
+    "matplotlib": "plots",
+    "pygame": "edge",
+    "cv2": "edge",
+    "onnxruntime": "edge",
+    "ai_edge_litert": "edge",
+}
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors: what is wrong and where help is, not the whole usage."""
 
@@ -120,6 +135,9 @@ def _parser(
         description="Handwritten-digit recognition: train on a workstation, run on the edge.",
     )
     parser.add_argument("--version", action="version", version=f"mnist-edge {__version__}")
+    parser.add_argument(
+        "--verbose", action="store_true", help="show the frameworks' own logs (TensorFlow, LiteRT)"
+    )
     sub = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, parser_class=Parser
     )
@@ -130,13 +148,19 @@ def _parser(
         if command.name == load:
             add_arguments, run = command.load()
             add_arguments(child)
+            child.add_argument(
+                "--verbose",
+                action="store_true",
+                default=argparse.SUPPRESS,
+                help="show the frameworks' own logs (TensorFlow, LiteRT)",
+            )
             child.set_defaults(_run=run)
     return parser
 
 
 def _execute(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ banner quiet
     args = parser.parse_args(argv)
+    configure(getattr(args, "verbose", False))
     try:
         return int(args._run(args) or 0)
     except UserError as exc:
@@ -145,6 +169,16 @@ def _execute(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:
+        extra = EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        print(
+            f"{parser.prog}: error: this command needs {exc.name}, which is not installed; "
+            f"pip install 'mnist-edge[{extra}]'",
+            file=sys.stderr,
+        )
+        return 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,6 +194,9 @@ def run_standalone(name: str, argv: list[str] | None = None) -> int:
     package = command.module.rsplit(".", 1)[0]
     parser = Parser(prog=f"python -m {package}", description=command.help)
     add_arguments(parser)
+    parser.add_argument(
+        "--verbose", action="store_true", help="show the frameworks' own logs (TensorFlow, LiteRT)"
+    )
     parser.set_defaults(_run=run)
     return _execute(parser, argv)
 

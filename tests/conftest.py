@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -149,3 +150,84 @@ def tiny_export(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     failed = [(o.fmt.key, o.reason) for o in outcomes if o.status != "ok"]
     assert not failed, failed
     return out
+
+
+# ----------------------------------------------------------------------------- the real app
+
+
+@pytest.fixture
+def app_factory(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Builds the real App (input -> state -> view) on SDL's dummy driver, with the shipped
+    int8 model on LiteRT: no TensorFlow, no MNIST."""
+    from mnist_edge.edge_app.app import App, AppConfig
+    from mnist_edge.edge_app.display import import_pygame, open_display
+    from mnist_edge.edge_app.learn import Learner
+    from mnist_edge.edge_app.recognizer import Recognizer
+    from mnist_edge.edge_app.runtime import load_model
+
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    pygame = import_pygame()
+    model = load_model(MODELS / "edge-int8.tflite")
+
+    def make(
+        size: tuple[int, int] = (800, 480),
+        learner: Any = None,
+        collector: Any = None,
+        **options: Any,
+    ) -> App:
+        screen = open_display(pygame, size, False, True)
+        if learner is True:
+            learner = Learner("sha", int(model.embedding.shape[-1]))
+        return App(
+            pygame,
+            screen,
+            Recognizer(model, 0.5, learner=learner),
+            AppConfig(**options),
+            "shipped",
+            collector,
+        )
+
+    yield make
+    pygame.quit()
+
+
+def finger(pg: Any, kind: int, x: float, y: float, finger_id: int = 0) -> Any:
+    return pg.event.Event(
+        kind, touch_id=1, finger_id=finger_id, x=x, y=y, dx=0.0, dy=0.0, pressure=1.0
+    )
+
+
+def stroke_events(
+    app: Any, points: list[tuple[float, float]], finger_id: int = 0, up: bool = True
+) -> list[Any]:
+    pg = app.pg
+    events = []
+    for i, p in enumerate(points):
+        u, v = app.display_uv_of(p)
+        kind = pg.FINGERDOWN if i == 0 else pg.FINGERMOTION
+        events.append(finger(pg, kind, u, v, finger_id))
+    if up:
+        events.append(finger(pg, pg.FINGERUP, *app.display_uv_of(points[-1]), finger_id))
+    return events
+
+
+def run_events(app: Any, events: list[Any]) -> None:
+    for event in events:
+        app.pg.event.post(event)
+    app.frame(None)
+
+
+def tap(app: Any, rect: Any) -> list[Any]:
+    u, v = (rect.x + rect.w / 2) / app.logical[0], (rect.y + rect.h / 2) / app.logical[1]
+    return [finger(app.pg, app.pg.FINGERDOWN, u, v), finger(app.pg, app.pg.FINGERUP, u, v)]
+
+
+TRAINED = {"tiny_run", "tiny_export", "export_args"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs a trained or exported model is ``slow`` (TensorFlow, seconds to a
+    minute); ``-m "not slow"`` is then the fast layer, runnable without TensorFlow."""
+    for item in items:
+        if TRAINED & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -315,16 +315,21 @@ def test_compare_runs(tiny_run: Path, tiny_export: Path, tmp_path: Path) -> None
 
 def test_pi_estimates_scale_with_arithmetic() -> None:
     from mnist_edge.benchmarks.estimate import REFERENCE, TARGETS, estimate, table
+    from mnist_edge.benchmarks.results import Result
 
-    int8 = {
-        "format": "tflite-int8",
-        "runtime": "litert",
-        "precision": "int8",
-        "status": "ok",
-        "latency_us": {"p50": 25.0},
-        "invoke_us": {"p50": 20.0},
-    }
-    fp32 = {**int8, "format": "tflite-fp32", "precision": "fp32"}
+    def row(fmt: str) -> Result:
+        return Result.from_json(
+            {
+                "model": "m",
+                "format": fmt,
+                "runtime": "litert",
+                "status": "ok",
+                "latency_us": {"p50": 25.0},
+                "invoke_us": {"p50": 20.0},
+            }
+        )
+
+    int8, fp32 = row("tflite-int8"), row("tflite-fp32")
     pi4, pi5 = TARGETS
     assert estimate(int8, pi4) > estimate(int8, pi5) > 25.0
     # Without a dot-product instruction the Pi 4 gains less from int8 than the Pi 5 does.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -13,8 +14,8 @@ from tests.conftest import ROOT
 
 
 @pytest.mark.skipif(
-    shutil.which("systemd-analyze") is None,
-    reason="systemd-analyze is not installed (.ci/run installs it)",
+    shutil.which("systemd-analyze") is None and os.environ.get("CI") != "true",
+    reason="systemd-analyze is not installed (.ci/run installs it; in CI this fails instead)",
 )
 def test_service_unit_verifies(tmp_path: Path) -> None:
     unit = (ROOT / "deploy" / "mnist-edge.service").read_text()

@@ -13,7 +13,16 @@ import pytest
 from mnist_edge.edge_app import layout as lay
 from mnist_edge.edge_app.preprocess import image_to_canvas, to_mnist
 from mnist_edge.edge_app.strokes import FORMAT, ReplayError, Sample, load_samples, save_samples
-from tests.conftest import MODELS, assert_user_error, blocked_imports_env, run_cli
+from tests.conftest import (
+    MODELS,
+    assert_user_error,
+    blocked_imports_env,
+    finger,
+    run_cli,
+    run_events,
+    stroke_events,
+    tap,
+)
 
 SIZES = [(800, 480), (720, 1280), (1024, 600), (1280, 720), (640, 480)]
 
@@ -126,72 +135,6 @@ def test_rotation_mapping_inverts(rotation: int) -> None:
 # ----------------------------------------------------------------------------- the real app
 
 
-@pytest.fixture
-def app_factory(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Builds the real App (input -> state -> view) on SDL's dummy driver, with the shipped
-    int8 model on LiteRT: no TensorFlow, no MNIST."""
-    from mnist_edge.edge_app.app import App, AppConfig
-    from mnist_edge.edge_app.display import import_pygame, open_display
-    from mnist_edge.edge_app.learn import Learner
-    from mnist_edge.edge_app.recognizer import Recognizer
-    from mnist_edge.edge_app.runtime import load_model
-
-    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
-    pygame = import_pygame()
-    model = load_model(MODELS / "edge-int8.tflite")
-
-    def make(
-        size: tuple[int, int] = (800, 480),
-        learner: Any = None,
-        collector: Any = None,
-        **options: Any,
-    ) -> App:
-        screen = open_display(pygame, size, False, True)
-        if learner is True:
-            learner = Learner("sha", int(model.embedding.shape[-1]))
-        return App(
-            pygame,
-            screen,
-            Recognizer(model, 0.5, learner=learner),
-            AppConfig(**options),
-            "shipped",
-            collector,
-        )
-
-    yield make
-    pygame.quit()
-
-
-def _finger(pg: Any, kind: int, x: float, y: float, finger: int = 0) -> Any:
-    return pg.event.Event(
-        kind, touch_id=1, finger_id=finger, x=x, y=y, dx=0.0, dy=0.0, pressure=1.0
-    )
-
-
-def _stroke_events(
-    app: Any, points: list[tuple[float, float]], finger: int = 0, up: bool = True
-) -> list[Any]:
-    pg = app.pg
-    events = []
-    for i, p in enumerate(points):
-        u, v = app.display_uv_of(p)
-        events.append(_finger(pg, pg.FINGERDOWN if i == 0 else pg.FINGERMOTION, u, v, finger))
-    if up:
-        events.append(_finger(pg, pg.FINGERUP, *app.display_uv_of(points[-1]), finger))
-    return events
-
-
-def _run(app: Any, events: list[Any]) -> None:
-    for event in events:
-        app.pg.event.post(event)
-    app.frame(None)
-
-
-def _tap(app: Any, rect: Any) -> list[Any]:
-    u, v = (rect.x + rect.w / 2) / app.logical[0], (rect.y + rect.h / 2) / app.logical[1]
-    return [_finger(app.pg, app.pg.FINGERDOWN, u, v), _finger(app.pg, app.pg.FINGERUP, u, v)]
-
-
 LINE = [(0.5, 0.15), (0.5, 0.5), (0.52, 0.85)]
 HOOK = [(0.3, 0.2), (0.7, 0.2), (0.45, 0.85)]
 
@@ -201,7 +144,7 @@ def test_tap_draws_once(app_factory: Any) -> None:
     app = app_factory()
     pg = app.pg
     events = []
-    for finger_event in _stroke_events(app, LINE):
+    for finger_event in stroke_events(app, LINE):
         events.append(finger_event)
         w, h = app.screen.get_size()
         pos = (int(finger_event.x * w), int(finger_event.y * h))
@@ -212,10 +155,10 @@ def test_tap_draws_once(app_factory: Any) -> None:
         }[finger_event.type]
         extra = {"button": 1} if kind != pg.MOUSEMOTION else {"rel": (0, 0), "buttons": (1, 0, 0)}
         events.append(pg.event.Event(kind, pos=pos, touch=True, **extra))
-    _run(app, events)
+    run_events(app, events)
     assert len(app.strokes) == 1 and len(app.strokes[0]) == len(LINE)
     finger_only = app_factory()
-    _run(finger_only, _stroke_events(finger_only, LINE))
+    run_events(finger_only, stroke_events(finger_only, LINE))
     assert np.array_equal(app.ink, finger_only.ink)
     assert app.reading is not None
 
@@ -231,50 +174,50 @@ def test_mouse_draws(app_factory: Any) -> None:
         for p in points[1:]
     ]
     events.append(pg.event.Event(pg.MOUSEBUTTONUP, pos=points[-1], button=1, touch=False))
-    _run(app, events)
+    run_events(app, events)
     assert len(app.strokes) == 1 and app.ink.any() and app.reading is not None
 
 
 def test_undo_clear_and_buttons(app_factory: Any) -> None:
     app = app_factory()
-    _run(app, _stroke_events(app, LINE) + _stroke_events(app, HOOK))
+    run_events(app, stroke_events(app, LINE) + stroke_events(app, HOOK))
     assert len(app.strokes) == 2
-    _run(app, [app.pg.event.Event(app.pg.KEYDOWN, key=app.pg.K_u)])
+    run_events(app, [app.pg.event.Event(app.pg.KEYDOWN, key=app.pg.K_u)])
     assert len(app.strokes) == 1
     only_first = app_factory()
-    _run(only_first, _stroke_events(only_first, LINE))
+    run_events(only_first, stroke_events(only_first, LINE))
     assert np.array_equal(app.ink, only_first.ink)  # undo leaves what one stroke drew live
-    _run(app, _tap(app, app.layout.clear))  # the on-screen Clear button
+    run_events(app, tap(app, app.layout.clear))  # the on-screen Clear button
     assert app.strokes == [] and not app.ink.any() and app.reading is None
 
 
 def test_multi_finger_and_outside_touches(app_factory: Any) -> None:
     app = app_factory()
     pg = app.pg
-    first = _stroke_events(app, LINE, finger=0)
-    second = _stroke_events(app, HOOK, finger=1)
+    first = stroke_events(app, LINE, finger_id=0)
+    second = stroke_events(app, HOOK, finger_id=1)
     # Interleave a second finger with the first: only the first one draws.
-    _run(
+    run_events(
         app, [first[0], second[0], first[1], second[1], first[2], second[2], first[-1], second[-1]]
     )
     assert len(app.strokes) == 1
     # Touches outside the canvas (on the panel, off the window) draw nothing and do not crash.
-    _run(
+    run_events(
         app,
         [
-            _finger(pg, pg.FINGERDOWN, 0.99, 0.02),
-            _finger(pg, pg.FINGERMOTION, 1.5, -0.3),
-            _finger(pg, pg.FINGERUP, 2.0, 2.0),
+            finger(pg, pg.FINGERDOWN, 0.99, 0.02),
+            finger(pg, pg.FINGERMOTION, 1.5, -0.3),
+            finger(pg, pg.FINGERUP, 2.0, 2.0),
         ],
     )
     assert len(app.strokes) == 1
     # A stroke leaving the canvas is clamped to its edge.
-    _run(
+    run_events(
         app,
         [
-            _finger(pg, pg.FINGERDOWN, *app.display_uv_of((0.5, 0.5))),
-            _finger(pg, pg.FINGERMOTION, 0.99, 0.5),
-            _finger(pg, pg.FINGERUP, 0.99, 0.5),
+            finger(pg, pg.FINGERDOWN, *app.display_uv_of((0.5, 0.5))),
+            finger(pg, pg.FINGERMOTION, 0.99, 0.5),
+            finger(pg, pg.FINGERUP, 0.99, 0.5),
         ],
     )
     assert max(x for x, _ in app.strokes[-1]) == 1.0
@@ -285,12 +228,12 @@ def test_lost_fingerup_never_freezes(app_factory: Any, monkeypatch: pytest.Monke
     from mnist_edge.edge_app import input as app_input
 
     app = app_factory()
-    _run(app, _stroke_events(app, LINE, finger=3, up=False))  # finger 3 never lifts
+    run_events(app, stroke_events(app, LINE, finger_id=3, up=False))  # finger 3 never lifts
     assert app.drawing_pointer == 3
     monkeypatch.setattr(app_input, "STALE_SECONDS", 0.0)  # as if it had been silent long
-    _run(app, _tap(app, app.layout.clear))  # another finger taps Clear
+    run_events(app, tap(app, app.layout.clear))  # another finger taps Clear
     assert app.strokes == [] and app.drawing_pointer is None
-    _run(app, _stroke_events(app, HOOK, finger=4))
+    run_events(app, stroke_events(app, HOOK, finger_id=4))
     assert len(app.strokes) == 1 and app.reading is not None
 
 
@@ -298,12 +241,12 @@ def test_lost_fingerup_never_freezes(app_factory: Any, monkeypatch: pytest.Monke
 def test_hostile_touch_coordinates(app_factory: Any, value: float) -> None:
     app = app_factory()
     pg = app.pg
-    _run(
+    run_events(
         app,
         [
-            _finger(pg, pg.FINGERDOWN, value, 0.5),
-            _finger(pg, pg.FINGERMOTION, 0.5, value),
-            _finger(pg, pg.FINGERUP, value, value),
+            finger(pg, pg.FINGERDOWN, value, 0.5),
+            finger(pg, pg.FINGERMOTION, 0.5, value),
+            finger(pg, pg.FINGERUP, value, value),
             pg.event.Event(pg.MOUSEBUTTONDOWN, pos=(value, 3), button=1, touch=False),
             pg.event.Event(pg.MOUSEBUTTONUP, pos=(1, 1), button=1, touch=False),
             pg.event.Event(pg.KEYDOWN, key=12345678),
@@ -311,7 +254,7 @@ def test_hostile_touch_coordinates(app_factory: Any, value: float) -> None:
         ],
     )
     assert app.running
-    _run(app, _stroke_events(app, LINE))
+    run_events(app, stroke_events(app, LINE))
     assert len(app.strokes) == 1
 
 
@@ -326,15 +269,13 @@ def test_every_event_sequence_is_survived(app_factory: Any) -> None:
         if kind == 0:
             events = [pg.event.Event(pg.KEYDOWN, key=int(rng.choice(keys)))]
         elif kind == 1:
-            events = _tap(
-                app, [app.layout.clear, app.layout.undo, app.layout.bars][rng.integers(3)]
-            )
+            events = tap(app, [app.layout.clear, app.layout.undo, app.layout.bars][rng.integers(3)])
         else:
             points = [tuple(rng.uniform(-0.2, 1.2, 2)) for _ in range(rng.integers(1, 6))]
-            events = _stroke_events(
-                app, points, finger=int(rng.integers(3)), up=bool(rng.integers(4))
+            events = stroke_events(
+                app, points, finger_id=int(rng.integers(3)), up=bool(rng.integers(4))
             )
-        _run(app, events)
+        run_events(app, events)
     assert app.running
 
 
@@ -345,7 +286,7 @@ def test_full_canvas_and_dot(app_factory: Any) -> None:
     app.draw(force=True)
     assert app.reading is not None
     app.clear()
-    _run(app, _stroke_events(app, [(0.5, 0.5)]))
+    run_events(app, stroke_events(app, [(0.5, 0.5)]))
     assert app.reading is not None and app.reading.image.any()
 
 
@@ -358,7 +299,7 @@ def _misread_sample(app: Any, wanted: int) -> tuple[list[list[tuple[float, float
     for strokes in candidates:
         app.clear()
         for stroke in strokes:
-            _run(app, _stroke_events(app, stroke))
+            run_events(app, stroke_events(app, stroke))
         if app.reading.prediction.digit != wanted:
             return strokes, app.reading.prediction.digit
     raise AssertionError("every candidate was read as the wanted digit")
@@ -373,29 +314,29 @@ def test_correction_is_learned_and_undone(app_factory: Any) -> None:
     bar = lay.Rect(
         int(app.layout.bars.x + 4 * slot), app.layout.bars.y, int(slot), app.layout.bars.h
     )
-    _run(app, _tap(app, bar))  # "this is a 4"
+    run_events(app, tap(app, bar))  # "this is a 4"
     assert len(app.recognizer.learner) == 1 and app.reading.prediction.digit == 4
     app.clear()
     for stroke in strokes:  # the same writer draws it again
-        _run(app, _stroke_events(app, stroke))
+        run_events(app, stroke_events(app, stroke))
     assert app.reading.prediction.digit == 4 and app.reading.learned
     assert app.reading.model_digit == first
-    _run(app, _tap(app, app.layout.undo))  # undo the stroke (the last action)
+    run_events(app, tap(app, app.layout.undo))  # undo the stroke (the last action)
     assert len(app.recognizer.learner) == 1 and app.strokes == []
     for stroke in strokes:
-        _run(app, _stroke_events(app, stroke))
-    _run(app, [app.pg.event.Event(app.pg.KEYDOWN, key=app.pg.K_4)])
+        run_events(app, stroke_events(app, stroke))
+    run_events(app, [app.pg.event.Event(app.pg.KEYDOWN, key=app.pg.K_4)])
     assert len(app.recognizer.learner) == 2 and app.state.last_correction
-    _run(app, _tap(app, app.layout.undo))  # undo right after a correction: the correction
+    run_events(app, tap(app, app.layout.undo))  # undo right after a correction: the correction
     assert len(app.recognizer.learner) == 1
 
 
 def test_correction_on_empty_canvas_and_without_learning(app_factory: Any) -> None:
     app = app_factory(learner=True)
-    _run(app, [app.pg.event.Event(app.pg.KEYDOWN, key=app.pg.K_7)])
+    run_events(app, [app.pg.event.Event(app.pg.KEYDOWN, key=app.pg.K_7)])
     assert len(app.recognizer.learner) == 0 and "draw a digit first" in app.state.message.text
     off = app_factory(learner=None, learn=False)
-    _run(off, [*_stroke_events(off, LINE), off.pg.event.Event(off.pg.KEYDOWN, key=off.pg.K_7)])
+    run_events(off, [*stroke_events(off, LINE), off.pg.event.Event(off.pg.KEYDOWN, key=off.pg.K_7)])
     assert off.running and "learning is off" in off.state.message.text
 
 
@@ -413,18 +354,18 @@ def test_collect_saves_balanced_labelled_samples(app_factory: Any, tmp_path: Pat
     asked = []
     for _ in range(10):
         asked.append(collector.wanted)
-        _run(app, _stroke_events(app, LINE))
-        _run(app, _tap(app, buttons["Save"]))
+        run_events(app, stroke_events(app, LINE))
+        run_events(app, tap(app, buttons["Save"]))
     saved = load_samples(target)
     assert sorted(asked) == list(range(10))  # one round: every digit once
     assert [s.label for s in saved] == asked and all(s.writer == "ada" for s in saved)
     assert saved[0].strokes == [[(round(x, 5), round(y, 5)) for x, y in LINE]]
     skipped = collector.wanted
-    _run(app, _tap(app, buttons["Skip"]))
+    run_events(app, tap(app, buttons["Skip"]))
     assert collector.wanted != skipped and skipped in collector._queue
-    _run(app, _tap(app, buttons["Undo"]))  # nothing drawn: undo the last save
+    run_events(app, tap(app, buttons["Undo"]))  # nothing drawn: undo the last save
     assert len(load_samples(target)) == 9
-    _run(app, _tap(app, buttons["Save"]))  # nothing drawn: nothing saved
+    run_events(app, tap(app, buttons["Save"]))  # nothing drawn: nothing saved
     assert len(load_samples(target)) == 9 and app.running
     resumed = Collector(target, seed=2)  # a new session continues the file
     assert resumed.count == 9
@@ -660,7 +601,7 @@ def test_read_only_folder_does_not_crash(
     locked.chmod(0o500)
     monkeypatch.chdir(locked)
     app = app_factory(record=str(locked / "rec.json"))
-    _run(app, _stroke_events(app, LINE))
+    run_events(app, stroke_events(app, LINE))
     if os.access(locked, os.W_OK):  # root ignores permissions: simulate the read-only card
 
         def refuse(*args: Any, **kwargs: Any) -> None:

@@ -27,23 +27,39 @@ def test_every_format_exported_and_listed(tiny_export: Path) -> None:
 
 
 def test_parity_with_keras(tiny_export: Path, tiny_run: Path) -> None:
-    """Each file, run on its slim runtime, agrees with the Keras model it came from."""
+    """Each file, run on its slim runtime, agrees with the Keras model it came from: the
+    probabilities and the embedding (the second output, for on-device learning)."""
+    import keras
+
+    from mnist_edge.core.contract import EMBEDDING, PROBABILITIES
     from mnist_edge.core.data import load_split
     from mnist_edge.edge_app.runtime import load_model
-    from mnist_edge.export.validate import predict_all
     from mnist_edge.train.evaluate import load_keras_model
 
     test = load_split("test", limit=2000)
-    reference = np.asarray(
-        load_keras_model(tiny_run / "model.keras").predict(test.images[..., None], verbose=0)
+    source = load_keras_model(tiny_run / "model.keras")
+    both = keras.Model(source.inputs, [source.output, source.get_layer(PROBABILITIES).input])
+    reference, reference_emb = (
+        np.asarray(a) for a in both.predict(test.images[..., None], verbose=0)
     )
     manifest = json.loads((tiny_export / "manifest.json").read_text())
     for entry in manifest["models"]:
-        probs = predict_all(load_model(tiny_export / entry["file"]), test.images)
+        model = load_model(tiny_export / entry["file"])
+        assert model.embedding is not None and model.embedding.name == EMBEDDING
+        probs = model.predict_proba_batched(test.images)
+        emb = np.concatenate(
+            [model.run(test.images[i : i + 500]).embedding for i in range(0, 2000, 500)]
+        )
         agreement = (probs.argmax(1) == reference.argmax(1)).mean()
         quantized = entry["precision"] in ("int8", "dynamic")
         assert agreement >= (0.97 if quantized else 0.999), (entry["format"], agreement)
         assert np.abs(probs - reference).max() < (0.15 if quantized else 0.01), entry["format"]
+        error = (
+            np.linalg.norm(emb - reference_emb, axis=1)
+            / (np.linalg.norm(reference_emb, axis=1) + 1e-6)
+        ).mean()
+        assert error < (0.15 if quantized else 0.01), (entry["format"], error)
+        assert entry["outputs"] == [PROBABILITIES, EMBEDDING]
 
 
 def test_integer_model_is_integer_in_and_out(tiny_export: Path) -> None:
@@ -80,7 +96,7 @@ def test_metadata_readable_without_tensorflow(tiny_export: Path) -> None:
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        env={"PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stderr[-2000:]
     described = json.loads(result.stdout.strip().splitlines()[-1])
@@ -95,7 +111,10 @@ def test_metadata_readable_without_tensorflow(tiny_export: Path) -> None:
             "range": [0, 255],
             "layout": "NHWC",
             "ink": "255 on 0",
+            "preprocessing": "mnist_edge.edge_app.preprocess.to_mnist",
         }
+        assert set(info["outputs"]) == {"probabilities", "embedding"}
+        assert info["outputs"]["embedding"]["shape"] == [-1, 576]
         assert info["source"]["sha256"] and 0.9 < info["validation"]["accuracy"] <= 1
         assert info["exporter"]["tensorflow"] and info["created"]
 

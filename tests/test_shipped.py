@@ -27,14 +27,17 @@ def test_set(data_dir: Path):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("entry", MANIFEST["models"], ids=lambda e: e["format"])
 def test_shipped_file_reproduces_its_manifest(entry: dict, test_set) -> None:  # type: ignore[no-untyped-def]
-    from mnist_edge.export.validate import predict_all
-
     path = MODELS / entry["file"]
     assert sha256_file(path) == entry["sha256"] and path.stat().st_size == entry["bytes"]
     model = load_model(path)
     assert model.description["format"] == entry["format"] == FORMATS[entry["format"]].key
-    accuracy = float((predict_all(model, test_set.images).argmax(1) == test_set.labels).mean())
+    probs = model.predict_proba_batched(test_set.images)
+    accuracy = float((probs.argmax(1) == test_set.labels).mean())
     assert accuracy == pytest.approx(entry["accuracy"], abs=2e-4)
+    assert model.embedding is not None and entry["outputs"] == ["probabilities", "embedding"]
+    calibration = model.description["calibration"]
+    if calibration:  # the temperature the metadata states is the one folded into the model
+        assert calibration["temperature"] > 0 and "after" in calibration
 
 
 def test_shipped_targets(test_set) -> None:  # type: ignore[no-untyped-def]
@@ -49,10 +52,9 @@ def test_shipped_targets(test_set) -> None:  # type: ignore[no-untyped-def]
 
 def test_to_mnist_costs_at_most_0_3_points(test_set) -> None:  # type: ignore[no-untyped-def]
     from mnist_edge.edge_app.preprocess import to_mnist
-    from mnist_edge.export.validate import predict_all
 
     model = load_model(MODELS / "edge-int8.tflite")
-    raw = (predict_all(model, test_set.images).argmax(1) == test_set.labels).mean()
+    raw = (model.predict_proba_batched(test_set.images).argmax(1) == test_set.labels).mean()
     prepared = np.stack([to_mnist(image) for image in test_set.images])
-    via_app = (predict_all(model, prepared).argmax(1) == test_set.labels).mean()
+    via_app = (model.predict_proba_batched(prepared).argmax(1) == test_set.labels).mean()
     assert raw - via_app <= 0.003

@@ -101,7 +101,7 @@ def test_train_cli_and_config_file(tmp_path: Path) -> None:
     ("args", "fragments"),
     [
         (["--arch", "vgg"], ["unknown architecture 'vgg'", "edge, seed-3conv"]),
-        (["--epochs", "0"], ["--epochs must be a positive integer"]),
+        (["--epochs", "0"], ["--epochs must be an integer from 1 to 1,000"]),
         (["--limit", "-5"], ["--limit must be"]),
         (["--augment", "wild"], ["unknown augmentation"]),
         (["--strategy", "tpu"], ["unknown strategy"]),
@@ -154,7 +154,7 @@ def test_evaluate_corrupt_model(tmp_path: Path) -> None:
 
 
 def test_best_checkpoint_selection_and_stopping(tmp_path: Path) -> None:
-    from mnist_edge.train.trainer import _BestCheckpoint
+    from mnist_edge.train.trainer import _Selection
 
     class FakeModel:
         stop_training = False
@@ -168,7 +168,7 @@ def test_best_checkpoint_selection_and_stopping(tmp_path: Path) -> None:
         def save(self, path: Path) -> None:
             Path(path).write_text(str(self.epoch))
 
-    best = _BestCheckpoint(tmp_path / "checkpoint.keras", patience=3, start=4)
+    best = _Selection(tmp_path / "checkpoint.keras", patience=3, start=4, drawn_val=None)
     model = FakeModel()
     accuracies = [0.90, 0.95, 0.95, 0.93, 0.94, 0.94, 0.94, 0.94]
     for epoch, acc in enumerate(accuracies):
@@ -179,6 +179,40 @@ def test_best_checkpoint_selection_and_stopping(tmp_path: Path) -> None:
     assert best.best_epoch == 3 and best.best_weights == [3]  # the tie went to the later epoch
     assert (tmp_path / "checkpoint.keras").read_text() == "3"
     assert best.stopped_epoch == 7  # epochs 5-7 without a gain, counted from mid-schedule
+    stop = best.stopping(8, 7)
+    assert stop["early"] and "stopped early after epoch 7" in stop["reason"]
+    assert "epoch 3 kept" in stop["reason"]
+
+
+def test_selection_uses_both_validation_sets(tmp_path: Path) -> None:
+    """With drawn validation, the epoch with the lowest mean error over both sets is kept."""
+    from mnist_edge.train.trainer import _Selection
+
+    drawn_x, drawn_y = np.zeros((4, 28, 28), np.uint8), np.array([0, 1, 2, 3])
+    drawn_acc = iter([0.25, 1.0, 0.5])
+
+    class FakeModel:
+        stop_training = False
+
+        def predict(self, x: np.ndarray, **_: object) -> np.ndarray:
+            right = int(next(drawn_acc) * 4)
+            probs = np.zeros((4, 10))
+            probs[np.arange(4), [*drawn_y[:right], *((drawn_y[right:] + 1) % 10)]] = 1
+            return probs
+
+        def get_weights(self) -> list[int]:
+            return []
+
+        def save(self, path: Path) -> None:
+            Path(path).write_text("x")
+
+    selection = _Selection(tmp_path / "c.keras", patience=9, start=9, drawn_val=(drawn_x, drawn_y))
+    model = FakeModel()
+    for epoch, mnist in enumerate([0.99, 0.98, 0.995]):  # drawn: 0.25, 1.0, 0.5
+        logs = {"val_accuracy": mnist}
+        selection.on_epoch_end(model, epoch, logs)
+        assert logs["val_drawn_accuracy"] in (0.25, 1.0, 0.5)
+    assert selection.best_epoch == 2  # (0.98 + 1.0) / 2 beats (0.995 + 0.5) / 2
 
 
 def test_ctrl_c_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:

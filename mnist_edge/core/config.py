@@ -9,15 +9,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import sys
+import tomllib
 from typing import Any, TypeVar
 
 from mnist_edge.core.errors import UserError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 C = TypeVar("C")
 

@@ -10,6 +10,7 @@ neither TensorFlow nor any runtime.
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +31,17 @@ class Runtime:
     interpreter: str | None = None  # "module:Class" of a TFLite-style Interpreter
     edge: bool = True  # a slim runtime the app may use (no TensorFlow)
     install_hint: str = ""  # how to get it when it is missing
+    max_python: tuple[int, int] | None = None  # newest Python its wheels exist for
 
-    def hint(self) -> str:
+    def hint(self, python: tuple[int, int] | None = None) -> str:
+        """How to get it here, or why it cannot be had on this Python."""
+        python = python or sys.version_info[:2]
+        if self.max_python and python > self.max_python:
+            return (
+                f"{self.distribution} has no wheel for Python {python[0]}.{python[1]} (its "
+                f"last release stops at {self.max_python[0]}.{self.max_python[1]}); use "
+                f"{EDGE_RUNTIMES[0]} instead"
+            )
         return self.install_hint or f"pip install {self.distribution}"
 
 
@@ -104,6 +114,7 @@ RUNTIMES: dict[str, Runtime] = {
             "tflite-runtime",
             interpreter="tflite_runtime.interpreter:Interpreter",
             install_hint=_TFLITE_RUNTIME_HINT,
+            max_python=(3, 11),
         ),
         Runtime("onnxruntime", "onnx", "onnxruntime", "onnxruntime"),
         Runtime(

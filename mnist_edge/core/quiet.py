@@ -1,0 +1,61 @@
+"""Quiet by default: frameworks' start-up chatter hidden unless ``--verbose`` (or
+``MNIST_EDGE_VERBOSE=1``).
+
+TensorFlow prints oneDNN banners and CUDA probes through its C++ logger, LiteRT prints "Created
+TensorFlow Lite XNNPACK delegate" straight to file descriptor 2 (no Python API turns it off),
+Keras warns about numpy 2. None of it helps a user; all of it is one flag away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+
+ENV_VERBOSE = "MNIST_EDGE_VERBOSE"
+
+
+def verbose() -> bool:
+    return os.environ.get(ENV_VERBOSE, "") not in ("", "0")
+
+
+def configure(verbose_flag: bool = False) -> None:
+    """Set the frameworks' log levels before any of them is imported."""
+    if verbose_flag:
+        os.environ[ENV_VERBOSE] = "1"
+    if verbose():
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++: errors only
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module="keras")
+    warnings.filterwarnings("ignore", category=UserWarning, module="keras")
+    warnings.filterwarnings("ignore", category=UserWarning, module="tensorflow")
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 for a block (C++ logs), unless verbose. Python exceptions
+    still carry their messages; only the native chatter is dropped."""
+    if verbose():
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (embedded, tests capturing it)
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)

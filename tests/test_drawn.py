@@ -1,0 +1,203 @@
+"""Drawn digits for training: app-exact rendering, the writer split, bad files before training,
+calibration that never changes a reading, and test-time augmentation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mnist_edge.edge_app.layout import SCREENS, compute
+from mnist_edge.edge_app.preprocess import strokes_to_digit
+from mnist_edge.edge_app.strokes import FORMAT, Sample, save_samples
+from mnist_edge.edge_app.tta import MAX_VARIANTS, variants
+from mnist_edge.train import calibration
+from mnist_edge.train.drawn import (
+    VARIANTS,
+    DrawnDataError,
+    app_canvases,
+    check_training_file,
+    load_drawn,
+    split_writers,
+)
+from tests.conftest import DRAWN, MODELS, assert_user_error, run_cli, run_events, stroke_events
+
+LOOP = [(0.3, 0.3), (0.7, 0.3), (0.7, 0.7), (0.3, 0.7), (0.3, 0.3)]
+SEVEN = [(0.3, 0.2), (0.7, 0.2), (0.45, 0.85)]
+
+
+def _writers_file(tmp_path: Path, writers: int = 12, per: int = 3) -> Path:
+    rng = np.random.default_rng(0)
+    samples = []
+    for w in range(writers):
+        for i in range(per):
+            jitter = rng.uniform(-0.05, 0.05, 2)
+            stroke = [(x + jitter[0], y + jitter[1]) for x, y in (LOOP if i % 2 else SEVEN)]
+            samples.append(Sample([stroke], 0 if i % 2 else 7, f"site{w % 3}/w{w}"))
+    path = tmp_path / "drawn.json"
+    save_samples(path, samples)
+    return path
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_training_renders_exactly_what_the_app_sees(
+    app_factory: Any, screen: tuple[int, int]
+) -> None:
+    """A replayed drawing's 28x28 input in the real app equals the training rendering, pixel
+    for pixel, on every screen the training data is rendered for."""
+    app = app_factory(size=screen)
+    for stroke in (SEVEN, LOOP):
+        run_events(app, stroke_events(app, stroke))
+    c = compute(*screen).canvas
+    expected = strokes_to_digit([SEVEN, LOOP], c.w, c.h)
+    assert np.array_equal(app.reading.image, expected)
+
+
+def test_canvases_are_the_apps() -> None:
+    canvases = app_canvases()
+    assert len(canvases) == len(SCREENS)
+    first = compute(*SCREENS[0]).canvas
+    assert (canvases[0].width, canvases[0].height) == (first.w, first.h)
+    assert len({c.brush for c in canvases}) > 2  # real variety of brush widths
+
+
+def test_writer_split_never_shares_a_writer(tmp_path: Path) -> None:
+    drawn = load_drawn((str(_writers_file(tmp_path)),), cache=False)
+    assert len(drawn) == 36 * VARIANTS
+    held = split_writers(drawn.writers, 0.25, seed=3)
+    sites = {w.split("/")[0] for w in held}
+    assert sites == {"site0", "site1", "site2"}  # every site is represented
+    val = np.isin(drawn.writers, sorted(held))
+    assert not set(drawn.writers[val]) & set(drawn.writers[~val])
+    assert split_writers(drawn.writers, 0.25, seed=3) == held  # seeded
+    # Both renderings of a sample are on the same side, and validation keeps one of them.
+    assert set(drawn.sample[val]).isdisjoint(set(drawn.sample[~val]))
+    first = drawn.subset(val).first_variant()
+    assert len(first) == val.sum() // VARIANTS
+
+
+def test_rendering_is_cached(tmp_path: Path) -> None:
+    path = str(_writers_file(tmp_path))
+    fresh = load_drawn((path,))
+    cached = load_drawn((path,))
+    assert np.array_equal(fresh.images, cached.images)
+    cache = list((tmp_path / "cache" / "mnist-edge" / "drawn").glob("*.npz"))
+    assert len(cache) == 1
+    cache[0].write_bytes(b"broken")  # a broken cache is rebuilt, never trusted
+    assert np.array_equal(load_drawn((path,)).images, fresh.images)
+
+
+@pytest.mark.parametrize(
+    ("doc", "fragment"),
+    [
+        ({"format": "other", "samples": []}, "expected 'mnist-edge-strokes/1'"),
+        ({"format": FORMAT, "samples": [{"strokes": [[[0.1, 0.1]]]}]}, "no label"),
+        (
+            {"format": FORMAT, "samples": [{"strokes": [[[0.1, 0.1]]], "label": 11}]},
+            "label must be an integer 0-9",
+        ),
+        ({"format": FORMAT, "samples": []}, "no samples"),
+        ({"format": FORMAT, "samples": [{"strokes": [], "label": 3}]}, "no strokes"),
+        ({"format": FORMAT, "samples": [{"strokes": [[[1e400, 0]]], "label": 3}]}, "point 0"),
+    ],
+)
+def test_bad_drawn_file_fails_before_training(tmp_path: Path, doc: dict, fragment: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc).replace("Infinity", "1e400"))
+    with pytest.raises(DrawnDataError if "no " in fragment else Exception, match=fragment):
+        check_training_file(path)
+    # Through the CLI: one line, exit 2, before MNIST or TensorFlow are touched (so fast).
+    out = tmp_path / "run"
+    r = run_cli(
+        "train",
+        "--drawn",
+        str(path),
+        "--out",
+        str(out),
+        "--data-dir",
+        str(tmp_path / "no-mnist-here"),
+        timeout=60,
+    )
+    assert_user_error(r, fragment)
+    assert not out.exists()
+
+
+def test_temperature_never_changes_a_reading() -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(scale=6, size=(400, 10))
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    labels = np.where(rng.random(400) < 0.8, probs.argmax(1), rng.integers(0, 10, 400))
+    t = calibration.fit_temperature(probs, labels)
+    assert 0.5 <= t <= 20
+    soft = calibration.soften(probs, t)
+    assert np.array_equal(soft.argmax(1), probs.argmax(1))
+    best = calibration.nll(soft, labels)
+    grid = [
+        calibration.nll(calibration.soften(probs, g), labels) for g in np.geomspace(0.5, 20, 60)
+    ]
+    assert best <= min(grid) + 1e-3 and best < calibration.nll(probs, labels)
+    flagged = calibration.flagged(soft, labels, 0.6)
+    assert flagged["misreads"] == int((probs.argmax(1) != labels).sum())
+    assert 0 <= flagged["correct_flagged"] <= 1 and 0 <= flagged["misreads_flagged"] <= 1
+
+
+def test_tta_variants() -> None:
+    image = np.zeros((28, 28), np.uint8)
+    image[6:22, 12:16] = 255
+    v = variants(image, MAX_VARIANTS)
+    assert v.shape == (MAX_VARIANTS, 28, 28) and np.array_equal(v[0], image)
+    assert all(not np.array_equal(v[0], x) for x in v[1:])
+    with pytest.raises(ValueError):
+        variants(image, 0)
+
+
+def test_tta_cli(tmp_path: Path) -> None:
+    replay = tmp_path / "r.json"
+    save_samples(replay, [Sample([SEVEN], 7), Sample([LOOP], 0)])
+    env = {"MNIST_EDGE_MODELS": str(MODELS)}
+    r = run_cli("draw", "--headless", "--replay", str(replay), "--tta", "5", env=env)
+    assert r.returncode == 0 and "tta 5" in r.stderr, r.stderr[-2000:]
+    assert_user_error(run_cli("draw", "--headless", "--tta", "50", env=env), "--tta")
+
+
+@pytest.mark.skipif(not (DRAWN / "unipen-dev.json").exists(), reason="needs shared/ beside")
+def test_drawn_eval_in_bench(tmp_path: Path, data_dir: Path) -> None:
+    """bench reports accuracy per drawn file, rendered as the app renders (with and without
+    TTA), for the shipped int8 model."""
+    dev = DRAWN / "unipen-dev.json"
+    small = tmp_path / "dev-200.json"
+    doc = json.loads(dev.read_text())
+    doc["samples"] = doc["samples"][:200]
+    small.write_text(json.dumps(doc))
+    out = tmp_path / "bench"
+    r = run_cli(
+        "bench",
+        "--models",
+        str(MODELS / "edge-int8.tflite"),
+        "--drawn-eval",
+        str(small),
+        "--tta",
+        "3",
+        "--limit",
+        "200",
+        "--min-time",
+        "0.05",
+        "--min-runs",
+        "20",
+        "--warmup",
+        "2",
+        "--batch-sizes",
+        "1",
+        "--no-cold-start",
+        "--out",
+        str(out),
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    row = json.loads((out / "results.json").read_text())["results"][0]
+    assert 0.9 < row["drawn"]["dev-200.json"] <= 1.0
+    assert 0.9 < row["tta_drawn"]["dev-200.json"] <= 1.0 and row["tta_latency_us"]["p50"] > 0
+    table = r.stdout.split("\nwrote ")[0].splitlines()
+    assert "drawn %" in table[0] and max(len(x) for x in table) <= 100, table
