@@ -71,11 +71,9 @@ def table(results: list[Result], batch_sizes: tuple[int, ...], markdown: bool = 
             "runtime",
             "thr",
             "acc %",
-            "robust %",
-            "drawn %",
+            "robust%",
+            "drawn%",
             "p50 µs",
-            "min µs",
-            "cold ms",
             "RSS MB",
             "KB",
             "status",
@@ -111,8 +109,6 @@ def table(results: list[Result], batch_sizes: tuple[int, ...], markdown: bool = 
                     _pct(r.robust_accuracy),
                     _pct(drawn_mean),
                     _fmt(r.latency_us.get("p50"), ".0f"),
-                    _fmt(r.latency_us.get("min"), ".0f"),
-                    _fmt(r.cold_start_ms, ".0f"),
                     _fmt(r.peak_rss_mb, ".0f"),
                     _fmt(r.bytes / 1024 if r.bytes else None, ".0f"),
                     status,
@@ -132,7 +128,7 @@ def table(results: list[Result], batch_sizes: tuple[int, ...], markdown: bool = 
     for row in body:
         status = row[-1] if len(row[-1]) <= room else row[-1][: room - 1] + "…"
         out.append("  ".join(c.ljust(w) for c, w in zip(row[:-1], widths)) + "  " + status)
-    return "\n".join(out)
+    return "\n".join(line if len(line) <= 100 else line[:99] + "…" for line in out)
 
 
 def _csv(results: list[Result], batch_sizes: tuple[int, ...]) -> str:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install mnist-edge as a kiosk on Raspberry Pi OS Bookworm (64-bit): a venv in /opt/mnist-edge,
-# a system user, and either the console (KMS/DRM) service or a desktop (Wayland) autostart.
+# Install mnist-edge as a kiosk on 64-bit Raspberry Pi OS (Bookworm or Trixie): a venv in
+# /opt/mnist-edge, a system user, and either the console (KMS/DRM) service or a desktop
+# (Wayland) autostart.
 #   sudo deploy/install-kiosk.sh [console|desktop] [extra app flags, e.g. --rotate 90]
 set -euo pipefail
 mode="${1:-console}"; shift || true
@@ -15,15 +16,16 @@ case "$arch" in
   armv7l|armv6l) die "32-bit OS ($arch): ai-edge-litert has no wheel there; install the 64-bit Raspberry Pi OS, or see docs/raspberry-pi.md for tflite-runtime" ;;
   *) echo "install-kiosk: warning: $arch is not a Raspberry Pi; continuing" >&2 ;;
 esac
-python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
-  || die "Python >= 3.10 needed (Bookworm has 3.11): $(python3 --version)"
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || die "Python >= 3.11 needed (Bookworm has 3.11, Trixie 3.13): $(python3 --version)"
 
-# Console kiosks need SDL's KMS/DRM driver: Debian's python3-pygame has it (system SDL), the
-# pip wheel does not. The venv sees the system pygame and pip keeps it (>= 2.1.2 is enough).
-apt-get install -y --no-install-recommends python3-venv python3-pygame >/dev/null
+# Console kiosks need SDL's KMS/DRM driver: the edge extra installs pygame-ce on aarch64, whose
+# SDL has it (pygame's wheel does not; docs/raspberry-pi.md). KMS/DRM loads the system's Mesa
+# libraries, so those come from apt.
+apt-get install -y --no-install-recommends python3-venv libgbm1 libegl1 libgles2 >/dev/null
 id mnist-edge >/dev/null 2>&1 || useradd --system --home /var/lib/mnist-edge --create-home \
   --groups video,input,render mnist-edge
-python3 -m venv --system-site-packages /opt/mnist-edge/venv
+python3 -m venv /opt/mnist-edge/venv
 /opt/mnist-edge/venv/bin/pip install -q --upgrade pip
 /opt/mnist-edge/venv/bin/pip install -q "$src[edge]"
 

@@ -85,8 +85,8 @@ class Ctx:
     ) -> list[str]:
         """No MNIST anywhere: the command downloads into the (empty) user cache."""
         self.monkeypatch.delenv("MNIST_EDGE_DATA", raising=False)
-        self.monkeypatch.setenv(data.ENV_MIRRORS, mirrors or self.serve(behave))  # type: ignore[arg-type]
-        for key, value in {data.ENV_TIMEOUT: "2", **env}.items():
+        self.monkeypatch.setenv("MNIST_EDGE_MIRRORS", mirrors or self.serve(behave))  # type: ignore[arg-type]
+        for key, value in {"MNIST_EDGE_DOWNLOAD_TIMEOUT": "2", **env}.items():
             self.monkeypatch.setenv(key, value)
         return []
 

@@ -200,4 +200,4 @@ def test_drawn_eval_in_bench(tmp_path: Path, data_dir: Path) -> None:
     assert 0.9 < row["drawn"]["dev-200.json"] <= 1.0
     assert 0.9 < row["tta_drawn"]["dev-200.json"] <= 1.0 and row["tta_latency_us"]["p50"] > 0
     table = r.stdout.split("\nwrote ")[0].splitlines()
-    assert "drawn %" in table[0] and max(len(x) for x in table) <= 100, table
+    assert "drawn%" in table[0] and max(len(x) for x in table) <= 100, table
