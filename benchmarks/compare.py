@@ -1,4 +1,4 @@
-"""Compare trained runs side by side: ``python -m benchmarks.compare RUN... --dev FILE --out MD``.
+"""Compare trained runs side by side: ``python -m mnist_edge.benchmarks.compare RUN... --dev FILE --out MD``.
 
 Each RUN is a ``mnist-edge train`` folder with an ``export/`` inside (at least tflite-fp32 and
 tflite-int8). Per run: params, MACs, float and int8 test accuracy, int8 size, single-image
@@ -85,7 +85,9 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.compare", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m mnist_edge.benchmarks.compare", description=__doc__
+    )
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--dev", type=Path, help="a labelled replay file (mnist-edge-strokes/1)")
     parser.add_argument("--data-dir")

@@ -1,6 +1,6 @@
 """Estimate single-image latency on a Raspberry Pi 4 / 5 from a benchmark run on another CPU.
 
-    python -m benchmarks.estimate RESULTS_JSON [--macs N] [--out FILE.md]
+    python -m mnist_edge.benchmarks.estimate RESULTS_JSON [--macs N] [--out FILE.md]
 
 An *estimate*, not a measurement: each row's measured invoke time is scaled by the ratio of
 per-core peak multiply-accumulate throughput for its arithmetic (fp32 or int8) between the
@@ -96,7 +96,7 @@ def table(results: list[Result], macs: int | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.estimate",
+        prog="python -m mnist_edge.benchmarks.estimate",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

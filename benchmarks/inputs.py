@@ -2,7 +2,7 @@
 
 ``robust``: each test digit re-drawn the way people draw on a touchscreen (on a large canvas,
 moved, scaled, stretched, with thicker or thinner strokes) and read back through the app's own
-:func:`edge_app.preprocess.to_mnist`, so the row measures the model *and* the app's path.
+:func:`mnist_edge.edge_app.preprocess.to_mnist`, so the row measures the model *and* the app's path.
 """
 
 from __future__ import annotations
@@ -47,12 +47,14 @@ def redraw(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return to_mnist(canvas)
 
 
-def drawn_digits(path: str) -> tuple[np.ndarray, np.ndarray]:
-    """A labelled replay file as the app's default screen renders it (the replay's pixels)."""
+def drawn_digits(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A labelled replay file as the app's default screen renders it (the replay's pixels),
+    with each sample's writer ("?" where the file names none)."""
     canvas = compute(*DEFAULT_SIZE).canvas
     samples = [s for s in load_samples(path) if s.label is not None]
     images = np.stack([strokes_to_digit(s.strokes, canvas.w, canvas.h) for s in samples])
-    return images, np.array([s.label for s in samples], np.uint8)
+    writers = np.array([s.writer or "?" for s in samples])
+    return images, np.array([s.label for s in samples], np.uint8), writers
 
 
 def prepare(
@@ -72,6 +74,8 @@ def prepare(
     if drawn:
         arrays["drawn_names"] = np.array([Path(p).name for p in drawn])
         for i, file in enumerate(drawn):
-            arrays[f"drawn{i}_images"], arrays[f"drawn{i}_labels"] = drawn_digits(file)
+            images, labels, writers = drawn_digits(file)
+            arrays[f"drawn{i}_images"], arrays[f"drawn{i}_labels"] = images, labels
+            arrays[f"drawn{i}_writers"] = writers
     np.savez(path, **arrays)
     return {"images": len(test)}

@@ -33,6 +33,8 @@ class Result:
     latency_us: dict[str, float] = field(default_factory=dict)  # whole call: p50, p90, ...
     invoke_us: dict[str, float] = field(default_factory=dict)  # the runtime's invoke alone
     tta_latency_us: dict[str, float] = field(default_factory=dict)
+    learning: dict[str, Any] = field(default_factory=dict)  # per file: gain of on-device learning
+    learning_costs: dict[str, float] = field(default_factory=dict)  # µs per read/add, bytes
     throughput_ips: dict[str, float] = field(default_factory=dict)  # batch size -> images/s
     load_ms: float | None = None
     first_inference_ms: float | None = None

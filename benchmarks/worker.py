@@ -1,6 +1,6 @@
 """Measure one (model, runtime, threads) row in this process; print one JSON object.
 
-Run by the benchmark as ``python -m benchmarks.worker SPEC_JSON``, possibly with another
+Run by the benchmark as ``python -m mnist_edge.benchmarks.worker SPEC_JSON``, possibly with another
 interpreter (tflite-runtime needs numpy < 2). Imports only numpy, the runtime layer and, for the
 Keras reference row, TensorFlow.
 """
@@ -93,6 +93,8 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         if "drawn_names" in data
         else {}
     )
+    if getattr(model, "embedding", None) is not None:
+        result.update(_learning(model, images, labels, data))
     # Single-image latency on real test digits, cycling through them (never zeros).
     n = len(images)
     singles = [images[i : i + 1] for i in range(min(n, 1000))]
@@ -119,6 +121,26 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         result.update(_tta(model, images, labels, data, spec, loops))
     result["status"] = "ok"
     return result
+
+
+def _learning(model: Any, images: np.ndarray, labels: np.ndarray, data: Any) -> dict[str, Any]:
+    """The learning gain per writer on drawn files, its cost on MNIST (one writer), and what a
+    correction costs in time and bytes."""
+    from mnist_edge.benchmarks import learning
+
+    probs, emb = learning.outputs(model, images)
+    found: dict[str, Any] = {"learning": {}, "learning_costs": learning.costs(emb)}
+    mnist = learning.simulate(probs, emb, labels, np.array(["mnist"] * len(labels)))
+    mnist.pop("per_writer")
+    found["learning"]["MNIST test (one writer)"] = mnist
+    for i, name in enumerate(data.get("drawn_names", [])):
+        writers = data[f"drawn{i}_writers"]
+        if len(set(writers.tolist())) > 1 or writers[0] != "?":
+            p, e = learning.outputs(model, data[f"drawn{i}_images"])
+            found["learning"][str(name)] = learning.simulate(
+                p, e, data[f"drawn{i}_labels"], writers
+            )
+    return found
 
 
 def _tta(

@@ -17,6 +17,7 @@ from typing import NoReturn
 from mnist_edge import __version__
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.quiet import configure
+from mnist_edge.core.registry import RUNTIMES
 
 
 @dataclass(frozen=True)
@@ -100,15 +101,18 @@ COMMANDS: dict[str, Command] = {
 #: Libraries a command may need beyond the core, and the extra that brings each.
 EXTRAS = {
     "tensorflow": "train",
-    "keras": "train",
     "tf2onnx": "train",
     "onnx": "train",
     "sympy": "train",
     "matplotlib": "plots",
     "pygame": "edge",
     "cv2": "edge",
-    "onnxruntime": "edge",
-    "ai_edge_litert": "edge",
+    # The runtimes' modules, from the registry (tflite-runtime is in no extra: see its hint).
+    **{
+        r.module.split(".")[0]: "edge" if r.edge else "train"
+        for r in RUNTIMES.values()
+        if not r.edge or not r.install_hint
+    },
 }
 
 

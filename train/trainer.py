@@ -23,6 +23,7 @@ import numpy as np
 from mnist_edge.core.data import load_split
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import atomic_path, output_dir, write_json_atomic, write_text_atomic
+from mnist_edge.train import distributed
 from mnist_edge.train.architectures import (
     ARCHITECTURES,
     OUTPUT_NAME,
@@ -56,14 +57,8 @@ def split_train_val(
 
 
 def _strategy(name: str) -> Any:
-    import tensorflow as tf
-
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multi-worker":
-        # Reads the cluster from $TF_CONFIG, as TensorFlow's multi-worker guide describes.
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.get_strategy()
+    # Devices, $MNIST_EDGE_LOGICAL_CPUS and $TF_CONFIG: see distributed.py.
+    return distributed.make_strategy(name)
 
 
 def _endless(images: np.ndarray, labels: np.ndarray, batch: int, seed: int) -> Any:
@@ -240,6 +235,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
     _, drawn = _load_drawn(config)  # bad drawn files fail before MNIST or TensorFlow load
     train_split = load_split("train", config.data_dir, limit=config.limit)
     test_split = load_split("test", config.data_dir)
+    if config.strategy == "multi-worker":  # only the chief writes into --out
+        with distributed.worker_output_dir(config.out_dir, force=config.force) as out:
+            return _train(config, out, train_split, test_split, drawn)
     with output_dir(config.out_dir, force=config.force, what="training") as out:
         return _train(config, out, train_split, test_split, drawn)
 
@@ -257,6 +255,8 @@ def _train(
         write_plots,
     )
 
+    # First: a multi-worker strategy or a split CPU must come before any other TensorFlow op.
+    strategy = _strategy(config.strategy)
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
 
@@ -266,7 +266,7 @@ def _train(
     drawn_train, drawn_val = drawn.get("train"), drawn.get("val")
     k = drawn_per_batch(config.batch_size, config.drawn_share) if drawn_train else 0
     steps = math.ceil(len(y_train) / (config.batch_size - k))  # an epoch is one pass of MNIST
-    with _strategy(config.strategy).scope():
+    with strategy.scope():
         model = ARCHITECTURES[config.arch].build()
         schedule = keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=config.lr / 10,
@@ -317,6 +317,13 @@ def _train(
         f"augmentation {config.augmentation!r}, up to {config.epochs} epochs",
         file=sys.stderr,
     )
+    callbacks, resume = [selection.callback, history_csv.callback], None
+    if config.strategy != "default":
+        print(distributed.describe(strategy, config.batch_size), file=sys.stderr)
+    if config.strategy == "multi-worker":  # sharded by data; backed up every epoch
+        train_ds = distributed.shard_by_data(train_ds)
+        resume = distributed.Resume(config.out_dir, config.to_dict())
+        callbacks += resume.start(strategy, selection, history_csv.rows)
     started = time.perf_counter()
     try:
         fit = model.fit(
@@ -324,7 +331,7 @@ def _train(
             steps_per_epoch=steps,
             epochs=config.epochs,
             validation_data=(x_val[..., None], keras.utils.to_categorical(y_val, 10)),
-            callbacks=[selection.callback, history_csv.callback],
+            callbacks=callbacks,
             verbose=1 if sys.stdout.isatty() else 2,
         )
     except KeyboardInterrupt:
@@ -337,8 +344,16 @@ def _train(
             else "no checkpoint was saved"
         )
         raise TrainingInterrupted(f"training interrupted; {kept}") from None
+    except distributed.lost_worker_errors() as exc:
+        if resume is None:
+            raise
+        raise resume.lost(exc) from None
     train_seconds = time.perf_counter() - started
+    if resume is not None:
+        resume.finish()
     history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
+    if resume is not None and resume.epoch:  # the epochs before the restart, from the backup
+        history = {k: [float(row[k]) for row in history_csv.rows] for k in history}
     stopping = selection.stopping(config.epochs, len(history.get("loss", [])))
     print(f"mnist-edge: {stopping['reason']}", file=sys.stderr)
     if selection.best_weights is not None:
@@ -370,6 +385,8 @@ def _train(
             "config": config.to_dict(),
         }
     )
+    if resume is not None and resume.epoch:
+        metrics["resumed_after_epoch"] = resume.epoch
     if config.drawn_eval:
         metrics["drawn_eval"] = _drawn_eval(model, config.drawn_eval)
     with atomic_path(out / MODEL_FILE) as tmp:

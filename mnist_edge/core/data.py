@@ -16,7 +16,7 @@ import contextlib
 import hashlib
 import http.client
 import math
-import operator
+import numbers
 import os
 import shutil
 import sys
@@ -190,9 +190,9 @@ def read_raw(path: Path, spec: IdxFile) -> bytearray:
         ) from None
 
 
-def _too_big(path: Path, spec: IdxFile, what: str) -> DataError:
+def _too_big(path: Path, what: str) -> DataError:
     return DataError(
-        f"{path} {what}: it is not the canonical {spec.name} (a corrupt file or a gzip bomb); "
+        f"{path} {what}: it is corrupt or not MNIST (a decompression bomb?); "
         "replace it or delete it so it is fetched again"
     )
 
@@ -200,12 +200,12 @@ def _too_big(path: Path, spec: IdxFile, what: str) -> DataError:
 def _read_plain(fh: BinaryIO, head: bytes, path: Path, spec: IdxFile) -> bytearray:
     # The size on disk rejects most at once; the bounded read covers files that grow or lie.
     if os.fstat(fh.fileno()).st_size > spec.size:
-        raise _too_big(path, spec, f"is larger than the {spec.size:,} bytes of {spec.name}")
+        raise _too_big(path, f"is larger than the {spec.size:,} bytes of {spec.name}")
     raw = bytearray(head)
     while len(raw) <= spec.size and (block := fh.read(min(CHUNK, spec.size + 1 - len(raw)))):
         raw += block
     if len(raw) > spec.size:
-        raise _too_big(path, spec, f"is larger than the {spec.size:,} bytes of {spec.name}")
+        raise _too_big(path, f"is larger than the {spec.size:,} bytes of {spec.name}")
     return raw
 
 
@@ -220,9 +220,7 @@ def _gunzip(fh: BinaryIO, head: bytes, path: Path, spec: IdxFile) -> bytearray:
         while True:
             if not pending:
                 if read > spec.max_gzip_size:
-                    raise _too_big(
-                        path, spec, f"is larger than any gzip of {spec.name} ({read:,} bytes)"
-                    )
+                    raise _too_big(path, f"is larger than any gzip of {spec.name} can be")
                 pending = fh.read(min(CHUNK, spec.max_gzip_size + 1 - read))
                 read += len(pending)
                 if not pending:
@@ -239,9 +237,7 @@ def _gunzip(fh: BinaryIO, head: bytes, path: Path, spec: IdxFile) -> bytearray:
                 checked = True
             if len(out) > spec.size:
                 raise _too_big(
-                    path,
-                    spec,
-                    f"decompresses to more than the {spec.size:,} bytes its header promises",
+                    path, f"decompresses to more than the {spec.size:,} bytes its header promises"
                 )
     except zlib.error as exc:
         in_member, reason = True, f" ({exc})"
@@ -358,7 +354,7 @@ def _remove_empty(created: list[Path]) -> None:
 
 
 def _download_all(specs: list[IdxFile], cache: Path) -> None:
-    mirrors()  # a bad setting fails before anything is created
+    mirrors()  # a bad setting fails here, before any folder is created
     download_timeout()
     created = _missing_dirs(cache)
     try:
@@ -411,7 +407,7 @@ def _check_mirror(url: str) -> None:
 
 
 def download_timeout() -> float:
-    """Seconds one file may take to download, all its mirrors together (``$ENV_TIMEOUT``)."""
+    """Seconds one file may take, all its mirrors together: $MNIST_EDGE_DOWNLOAD_TIMEOUT."""
     value = os.environ.get(ENV_TIMEOUT, "").strip()
     if not value:
         return DEFAULT_DOWNLOAD_TIMEOUT
@@ -575,13 +571,10 @@ class _Progress:
 
 
 def _check_limit(limit: object) -> int:
-    try:
-        value = operator.index(limit) if not isinstance(limit, bool) else 0  # type: ignore[arg-type]
-    except TypeError:
-        value = 0
-    if value < 1:
+    # numbers.Integral takes numpy integers too; a bool is an int to Python, never a count here.
+    if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1:
         raise UserError(f"limit must be a positive whole number of images, not {limit!r}")
-    return value
+    return int(limit)
 
 
 def load_split(
