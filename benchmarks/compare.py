@@ -1,4 +1,6 @@
-"""Compare trained runs side by side: ``python -m mnist_edge.benchmarks.compare RUN... --dev FILE --out MD``.
+"""Compare trained runs side by side.
+
+    python -m mnist_edge.benchmarks.compare RUN... --dev FILE --out MD
 
 Each RUN is a ``mnist-edge train`` folder with an ``export/`` inside (at least tflite-fp32 and
 tflite-int8). Per run: params, MACs, float and int8 test accuracy, int8 size, single-image

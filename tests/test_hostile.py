@@ -34,53 +34,33 @@ LEFTOVERS = (".mnist-edge-tmp-", ".mnist-edge.lock", ".mnist-edge-write-test-")
 # ----------------------------------------------------------------------------- file builders
 
 
-def png(width: int, height: int, value: int = 255) -> bytes:
-    """A grayscale 8-bit PNG, written by hand (no image library needed)."""
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    body = kind + data
+    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
-    rows = b"".join(b"\x00" + bytes([value]) * width for _ in range(height))
+def _png(width: int, height: int, pixels: bytes) -> bytes:
+    """A grayscale 8-bit PNG, written by hand: ``pixels`` are the filtered rows, compressed."""
     return (
         b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
+        + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+        + _chunk(b"IDAT", zlib.compress(pixels))
+        + _chunk(b"IEND", b"")
     )
+
+
+def png(width: int, height: int, value: int = 255) -> bytes:
+    return _png(width, height, b"".join(b"\x00" + bytes([value]) * width for _ in range(height)))
 
 
 def png_claiming(width: int, height: int) -> bytes:
     """A PNG header announcing ``width`` x ``height`` pixels with almost no data behind it."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-        + chunk(b"IEND", b"")
-    )
+    return _png(width, height, b"\x00" * 64)
 
 
 def digit_png() -> bytes:
     """A 28x28 white picture with a black vertical bar: a readable '1'."""
-    rows = []
-    for _ in range(28):
-        rows.append(b"\x00" + b"\xff" * 12 + b"\x00" * 4 + b"\xff" * 12)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", 28, 28, 8, 0, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(b"".join(rows)))
-        + chunk(b"IEND", b"")
-    )
+    return _png(28, 28, (b"\x00" + b"\xff" * 12 + b"\x00" * 4 + b"\xff" * 12) * 28)
 
 
 def replay(*samples: Any, fmt: str = STROKES) -> str:
@@ -403,7 +383,7 @@ CASES: list[tuple[str, tuple[str, ...], tuple[tuple[str, Any], ...], tuple[str, 
         "export-model-folder-out-file",
         ("export", "--model", "{tmp}/x.keras", "--out", "{tmp}/out.txt"),
         (("x.keras", DIR), ("out.txt", "not a folder")),
-        (),
+        (),  # either problem may be named first
     ),
     (
         "export-model-garbage-out-file",
@@ -1055,6 +1035,40 @@ def test_hostile_input(
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     assert_user_error(result, *(f.replace("{tmp}", str(tmp_path)) for f in fragments))
     _check_clean(tmp_path, before, result.stderr)
+
+
+# The rule says ONE line on stderr, not one ``error:`` line among framework logs and progress:
+# the error paths that load TensorFlow, that print per-image lines, or that announce pipeline
+# stages, next to cheap ones as controls.
+ONE_LINE = (
+    "train-epochs-0",
+    "bench-threads-0",
+    "draw-size-abc",
+    "evaluate-missing-model",
+    "evaluate-model-garbage",
+    "export-model-garbage",
+    "export-out-is-file",
+    "predict-missing",
+    "pipeline-resume-corrupt-metrics",
+)
+
+
+@pytest.mark.parametrize(
+    ("argv", "files"),
+    [
+        pytest.param(argv, files, id=case_id)
+        for case_id, argv, files, _ in CASES
+        if case_id in ONE_LINE
+    ],
+)
+def test_error_is_the_only_stderr_line(
+    tmp_path: Path, argv: tuple[str, ...], files: tuple[tuple[str, Any], ...]
+) -> None:
+    _create(tmp_path, files)
+    result = run_cli(*_argv(argv, tmp_path), env=_env(tmp_path), cwd=tmp_path, timeout=TIMEOUT)
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mnist-edge: error: "), result.stderr[-2000:]
 
 
 def test_case_ids_are_unique() -> None:

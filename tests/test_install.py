@@ -39,6 +39,11 @@ def test_edge_install_from_wheel(tmp_path: Path, data_dir: Path) -> None:
     )
     assert built.returncode == 0, built.stderr[-2000:]
     wheel = next(wheels.glob("mnist_edge-*.whl"))
+    import zipfile
+
+    top = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
+    packages = {t for t in top if not t.endswith((".dist-info", ".data"))}
+    assert packages == {"mnist_edge"}, top  # one namespace: no stray train/, benchmarks/ ...
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     py = env_dir / "bin" / "python"
@@ -68,6 +73,11 @@ def test_edge_install_from_wheel(tmp_path: Path, data_dir: Path) -> None:
     )
     assert app.returncode == 0, app.stderr[-2000:]
     assert "share/mnist-edge/models/edge-int8.tflite" in app.stderr
+    for job in ("train", "export", "benchmarks", "edge_app"):  # no top-level leftovers
+        probe = _run([str(py), "-c", f"import {job}"], cwd=elsewhere)
+        assert probe.returncode != 0, job
+    moved = _run([str(py), "-m", "mnist_edge.edge_app", "--help"], cwd=elsewhere)
+    assert moved.returncode == 0 and "--collect" in moved.stdout
     assert json.loads(app.stdout.splitlines()[-1])["digit"] == 1
     bench = _run(
         [

@@ -147,3 +147,20 @@ def test_wheel_packages_are_namespaced() -> None:
     assert packages is not None
     names = re.findall(r'"([^"]+)"', packages.group(1))
     assert names and all(n == "mnist_edge" or n.startswith("mnist_edge.") for n in names)
+
+
+def test_draw_loads_neither_training_nor_export_code() -> None:
+    """``mnist-edge draw --help`` builds only the draw parser."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom mnist_edge.cli import main\n"
+        "try:\n    main(['draw', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('mnist_edge.train', "
+        "'mnist_edge.export', 'mnist_edge.pipeline', 'mnist_edge.benchmarks', "
+        "'tensorflow', 'keras'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

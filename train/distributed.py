@@ -111,17 +111,117 @@ def describe(strategy: Any, batch_size: int) -> str:
 
 
 def shard_by_data(dataset: Any) -> Any:
-    """Shard a dataset built from in-memory arrays across workers element by element.
+    """Shard the training batches across workers element by element (``AutoShardPolicy.DATA``).
 
     The default ``AUTO`` policy tries to shard by file first; an in-memory dataset has no files,
-    so it would fall back to ``DATA`` with a warning. Each worker walks the same (identically
-    seeded) batches and keeps its own slice of each global batch.
+    so it would fall back to ``DATA`` with a warning. With ``DATA`` every worker walks the same
+    (identically seeded, identically augmented) global batches and keeps its own slice of each.
     """
     import tensorflow as tf
 
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.with_options(options)
+
+
+def fix_keras_for_workers(model: Any, strategy: Any, x: np.ndarray, y: np.ndarray) -> None:
+    """Work around two bugs of Keras 3's TensorFlow trainer with more than one worker
+    (keras-team/keras#20585, tensorflow/tensorflow#72388: TensorFlow's own multi-worker
+    tutorial fails the same way).
+
+    1. ``fit`` and ``evaluate`` first average the first input batch over all workers only to
+       learn its shapes; that reduction fails on an ``(x, y)`` pair ("Attempt to convert a
+       value (PerReplica...)"), and TensorFlow's collectives take no uint8 images anyway. The
+       build needs shapes and dtypes only: it is done here, once, from one local sample, and
+       the broken step is skipped for this model.
+    2. Every step's metrics are averaged over the workers with ``reduce("MEAN", v, axis=0)``,
+       which fails on the scalar metrics ("Invalid reduction dimension 0 for input with 0
+       dimensions"); ``axis=None`` is the across-workers mean Keras means there. Patched for
+       multi-worker strategies only; every other reduction goes to Keras unchanged.
+    """
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    with strategy.scope():
+        model._symbolic_build(data_batch=(x[:1], y[:1]))
+    model._maybe_symbolic_build = _built_already
+
+    original = tf_trainer.reduce_per_replica
+    if getattr(original, "mnist_edge_fix", False):
+        return
+
+    def reduce_per_replica(values: Any, strategy: Any, reduction: str) -> Any:
+        if reduction in ("auto", "mean") and tf_trainer._collective_all_reduce_multi_worker(
+            strategy
+        ):
+            import tensorflow as tf
+
+            return tf.nest.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica.mnist_edge_fix = True  # type: ignore[attr-defined]
+    tf_trainer.reduce_per_replica = reduce_per_replica
+
+
+def _built_already(iterator: Any = None, data_batch: Any = None) -> None:
+    return None
+
+
+def sync_moving_statistics(model: Any, strategy: Any) -> Any:
+    """A callback that averages the batch-norm moving statistics over the workers before every
+    validation and at the end of training.
+
+    Keras 3 updates them from each worker's own share of the batch and never reconciles them
+    (the trainable weights are all-reduced every step and stay identical): without this, each
+    worker would validate and predict its shard with slightly different statistics, and the
+    test metrics would not be exactly those of the chief's saved model. The mean of the
+    workers' moving means is the moving mean of the global batches; the moving variance is
+    the mean of the workers' (the usual non-synchronized batch norm).
+    """
+    import keras
+    import tensorflow as tf
+
+    variables = [v for v in model.non_trainable_variables if "float" in str(v.dtype)]
+
+    @tf.function
+    def averaged() -> Any:
+        def replica() -> Any:
+            ctx = tf.distribute.get_replica_context()
+            return ctx.all_reduce("MEAN", [tf.identity(v.value) for v in variables])
+
+        return strategy.run(replica)
+
+    def sync() -> None:
+        if not variables:
+            return
+        for variable, mean in zip(variables, averaged()):
+            variable.assign(strategy.experimental_local_results(mean)[0])
+
+    class Sync(keras.callbacks.Callback):
+        def on_test_begin(self, logs: dict[str, float] | None = None) -> None:
+            sync()
+
+        def on_train_end(self, logs: dict[str, float] | None = None) -> None:
+            sync()
+
+    return Sync()
+
+
+def prepare_workers(
+    config: Any,
+    model: Any,
+    strategy: Any,
+    dataset: Any,
+    val_data: tuple[np.ndarray, np.ndarray],
+    selection: Any,
+    rows: list[dict[str, Any]],
+) -> tuple[Any, list[Any], Resume]:
+    """Everything multi-worker training adds to the trainer's ``fit``: the sharded dataset,
+    the extra callbacks (moving statistics, backups) and the backup, restored if there is one.
+    """
+    fix_keras_for_workers(model, strategy, *val_data)
+    resume = Resume(config.out_dir, config.to_dict())
+    callbacks = [sync_moving_statistics(model, strategy), *resume.start(strategy, selection, rows)]
+    return shard_by_data(dataset), callbacks, resume
 
 
 # ----------------------------------------------------------------------------- workers
@@ -196,6 +296,11 @@ def worker_output_dir(out_dir: str, *, force: bool) -> Iterator[Path]:
     else:
         with tempfile.TemporaryDirectory(prefix=f"mnist-edge-worker{task.index}-") as tmp:
             yield Path(tmp)
+        print(
+            f"mnist-edge: {task.type} {task.index} is not the chief: its copy of the artifacts "
+            f"went to a temporary folder, now deleted; the chief writes {out_dir}",
+            file=sys.stderr,
+        )
 
 
 # ----------------------------------------------------------------------------- backups
@@ -285,10 +390,13 @@ class Resume:
         all-reduce of the backed-up epoch before training makes a mismatch an error."""
         import tensorflow as tf
 
-        def gather(value: Any) -> Any:
-            return tf.distribute.get_replica_context().all_gather(value, axis=0)
+        replicas = strategy.num_replicas_in_sync
 
-        every = strategy.run(tf.function(gather), args=(tf.constant([self.epoch], tf.int64),))
+        def gather(value: Any) -> Any:  # each replica's epoch in its own slot, summed
+            ctx = tf.distribute.get_replica_context()
+            return ctx.all_reduce("SUM", tf.one_hot(ctx.replica_id_in_sync_group, replicas) * value)
+
+        every = strategy.run(tf.function(gather), args=(tf.constant(float(self.epoch)),))
         epochs = sorted({int(e) for e in strategy.experimental_local_results(every)[0].numpy()})
         if len(epochs) > 1:
             raise UserError(

@@ -318,19 +318,21 @@ def _train(
         file=sys.stderr,
     )
     callbacks, resume = [selection.callback, history_csv.callback], None
+    val_data = (x_val[..., None], keras.utils.to_categorical(y_val, 10))
     if config.strategy != "default":
         print(distributed.describe(strategy, config.batch_size), file=sys.stderr)
-    if config.strategy == "multi-worker":  # sharded by data; backed up every epoch
-        train_ds = distributed.shard_by_data(train_ds)
-        resume = distributed.Resume(config.out_dir, config.to_dict())
-        callbacks += resume.start(strategy, selection, history_csv.rows)
+    if config.strategy == "multi-worker":  # sharding, Keras fixes, backups: see distributed.py
+        train_ds, more, resume = distributed.prepare_workers(
+            config, model, strategy, train_ds, val_data, selection, history_csv.rows
+        )
+        callbacks += more
     started = time.perf_counter()
     try:
         fit = model.fit(
             train_ds,
             steps_per_epoch=steps,
             epochs=config.epochs,
-            validation_data=(x_val[..., None], keras.utils.to_categorical(y_val, 10)),
+            validation_data=val_data,
             callbacks=callbacks,
             verbose=1 if sys.stdout.isatty() else 2,
         )
