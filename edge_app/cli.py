@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,17 +24,21 @@ DEFAULT_PROFILE = "default"
 DEFAULT_THRESHOLD = 0.6
 
 
-def parse_size(text: str | None) -> tuple[int, int] | None:
+def parse_size(text: object) -> tuple[int, int] | None:
+    """ "WxH" (a flag or TOML string) or [W, H] (a TOML list) -> (W, H), bounded."""
     if text is None:
         return None
-    w, sep, h = text.lower().partition("x")
-    ok = (
-        bool(sep)
-        and w.isdigit()
-        and h.isdigit()
-        and 240 <= int(w) <= MAX_SIDE
-        and 240 <= int(h) <= MAX_SIDE
-    )
+    if (
+        isinstance(text, (list, tuple))
+        and len(text) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in text)
+    ):
+        text = f"{text[0]}x{text[1]}"
+    if not isinstance(text, str):
+        raise UserError(f"--size must be WIDTHxHEIGHT, e.g. 800x480; got {text!r}"[:200])
+    match = re.fullmatch(r"([0-9]{3,5})[xX]([0-9]{3,5})", text.strip())  # ASCII digits only
+    w, h = match.groups() if match else ("0", "0")
+    ok = match is not None and 240 <= int(w) <= MAX_SIDE and 240 <= int(h) <= MAX_SIDE
     require(
         ok,
         f"--size must be WIDTHxHEIGHT from 240x240 to {MAX_SIDE}x{MAX_SIDE}, e.g. "
@@ -48,6 +53,8 @@ def _writable_file(flag: str, path: str) -> None:
     if target.is_dir():
         raise UserError(f"{flag} {target} is a folder; name a file")
     parent = target.parent
+    if parent.exists() and not parent.is_dir():
+        raise UserError(f"{flag} {target}: {parent} is a file, not a folder")
     if not parent.is_dir():
         raise UserError(f"{flag} {target}: folder {parent} does not exist")
     if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
@@ -80,7 +87,7 @@ class DrawConfig:
     collect_count: int | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.size, str):
+        if self.size is not None:
             object.__setattr__(self, "size", parse_size(self.size))
         require(
             self.runtime in RUNTIME_CHOICES,
@@ -388,7 +395,10 @@ def _read_image(name: str) -> tuple[Any, str | None]:
         return None, "not found"
     if not path.is_file():
         return None, "not a file"
-    image = cv2.imread(name, cv2.IMREAD_UNCHANGED)
+    try:
+        image = cv2.imread(name, cv2.IMREAD_UNCHANGED)
+    except cv2.error:  # OpenCV refuses headers claiming gigapixels
+        return None, "too large for a picture of one digit"
     if image is None or image.size == 0:
         return None, "not a readable image"
     if image.size > MAX_IMAGE_PIXELS:
@@ -412,12 +422,13 @@ def run_predict(args: argparse.Namespace) -> int:
     require_number("--threshold", args.threshold, 0.0, 1.0)
     require_int("--tta", args.tta, 1, MAX_VARIANTS)
     recognizer = Recognizer(load(args.model, args.runtime, None), args.threshold, args.tta)
-    failures = 0
+    failures: list[str] = []
     for name in args.images:
         image, why = _read_image(name)
         if image is None:
-            failures += 1
-            print(f"{name}: error: {why}", file=sys.stderr)
+            failures.append(f"{name}: {why}")
+            if len(args.images) > 1:
+                print(f"{name}: skipped: {why}", file=sys.stderr)
             continue
         reading = recognizer.read(image_to_canvas(image))
         if reading is None:
@@ -440,6 +451,10 @@ def run_predict(args: argparse.Namespace) -> int:
                 else f"not sure: {p.digit} ({confidence:.1%})"
             )
         print(json.dumps(result, allow_nan=False) if args.json else f"{name}: {text}")
+    if len(failures) == 1 and len(args.images) == 1:
+        raise UserError(f"{failures[0]}; pass a picture of one digit (PNG, JPEG, ...)")
     if failures:
-        raise UserError(f"{failures} of {len(args.images)} images could not be read")
+        raise UserError(
+            f"{len(failures)} of {len(args.images)} images could not be read (listed above)"
+        )
     return 0

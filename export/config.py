@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mnist_edge.core.config import require
+from mnist_edge.core.config import require, require_int
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.registry import FORMATS
 
@@ -69,6 +69,7 @@ class ExportConfig:
             "--calibration-samples must be an integer from 10 to 60000, "
             f"got {self.calibration_samples!r}",
         )
+        require_int("--seed", self.seed, 0, 2**32 - 1)
         require(
             isinstance(self.opset, int) and 17 <= self.opset <= 21,
             f"--opset must be from 17 to 21 (tf2onnx 1.17 supports up to 21), got {self.opset!r}",

@@ -67,7 +67,10 @@ def run_train(args: argparse.Namespace) -> int:
     from mnist_edge.train.config import TrainConfig
 
     config = build_config(TrainConfig, vars(args), args.config, section="train")
+    from mnist_edge.core.quiet import import_keras
     from mnist_edge.train.trainer import train  # TensorFlow loads only after the config is valid
+
+    import_keras()  # quietly, before anything else touches it
 
     metrics = train(config)
     print(

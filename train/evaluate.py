@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 
 from mnist_edge.core.errors import UserError
+from mnist_edge.core.quiet import import_keras
 from mnist_edge.core.plotting import matplotlib_or_none, save_figure
 
 
 def load_keras_model(path: str | Path) -> Any:
     """Load a ``.keras`` file with a one-line error for a missing or corrupt file."""
-    import keras
 
     path = Path(path)
     if not path.is_file():

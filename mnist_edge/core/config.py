@@ -15,13 +15,20 @@ from typing import Any, TypeVar
 from mnist_edge.core.errors import UserError
 
 C = TypeVar("C")
+MAX_CONFIG_BYTES = 1 << 20
 
 
 def load_toml(path: str | os.PathLike[str], section: str | None = None) -> dict[str, Any]:
     """Read a TOML config file; with ``section``, use ``[section]`` if the file has one."""
     try:
         with open(path, "rb") as fh:
-            data = tomllib.loads(fh.read(1 << 20).decode("utf-8"))
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise UserError(
+                f"config file {path} is larger than 1 MB; a config file holds a few "
+                "options: check the --config path"
+            )
+        data = tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise UserError(f"config file {path} not found; check the --config path") from None
     except IsADirectoryError:

@@ -13,6 +13,7 @@ import os
 import sys
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 ENV_VERBOSE = "MNIST_EDGE_VERBOSE"
 
@@ -59,3 +60,13 @@ def quiet_stderr() -> Iterator[None]:
                 os.dup2(saved, 2)
     finally:
         os.close(saved)
+
+
+def import_keras() -> Any:
+    """Import TensorFlow and Keras with their start-up chatter (absl, oneDNN, CUDA probes, which
+    TF_CPP_MIN_LOG_LEVEL does not reach) silenced unless verbose."""
+    configure()
+    with quiet_stderr():
+        import keras
+        import tensorflow  # noqa: F401 - imported here, under the silencer
+    return keras

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mnist_edge.core.config import require
+from mnist_edge.core.config import require, require_int, require_number
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ class PipelineConfig:
             "--resume and --force exclude each other: "
             "--resume keeps finished stages, --force redoes them",
         )
+        require_number("--bench-min-time", self.bench_min_time, 0.0, 600.0)
+        require_int("--bench-min-runs", self.bench_min_runs, 1, 1_000_000)
 
     @property
     def out_dir(self) -> Path:

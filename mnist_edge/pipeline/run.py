@@ -64,12 +64,19 @@ def _models_target(config: PipelineConfig) -> Path:
 
 def run_pipeline(config: PipelineConfig) -> tuple[Path, Result | None]:
     config.validate_stages()  # every stage's settings, before any work
+    if config.resume:  # what a previous run left must be readable before anything starts
+        for stage_file in ("train/metrics.json", "export/manifest.json", "bench/results.json"):
+            if (config.out_dir / stage_file).is_file():
+                _read_json(config.out_dir / stage_file)
     target = _models_target(config) if config.promote else None
     out = config.out_dir
     timings: dict[str, float] = {}
     with output_dir(
         out, force=config.force or config.resume, what="pipeline", keep_existing=config.resume
     ):
+        from mnist_edge.core.quiet import import_keras
+
+        import_keras()  # TensorFlow's start-up chatter stays hidden (--verbose shows it)
         started = _stage(1, f"train {config.arch}")
         if config.resume and (out / "train" / "metrics.json").is_file():
             print("already trained: keeping its model.keras", file=sys.stderr)
