@@ -9,18 +9,29 @@ from typing import Any
 import numpy as np
 
 from mnist_edge.core.errors import UserError
-from mnist_edge.core.quiet import import_keras
 from mnist_edge.core.plotting import matplotlib_or_none, save_figure
+from mnist_edge.core.quiet import import_keras
 
 
 def load_keras_model(path: str | Path) -> Any:
     """Load a ``.keras`` file with a one-line error for a missing or corrupt file."""
+    import zipfile
 
     path = Path(path)
+    if path.is_dir():
+        raise UserError(
+            f"model file {path} is a folder; pass the model.keras written by 'mnist-edge train'"
+        )
     if not path.is_file():
         raise UserError(
             f"model file {path} not found; pass the model.keras written by 'mnist-edge train'"
         )
+    if not zipfile.is_zipfile(path):
+        raise UserError(
+            f"{path} is not a .keras file (not a zip archive); pass the model.keras "
+            "written by 'mnist-edge train'"
+        )
+    keras = import_keras()
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as exc:  # zipfile, h5py, JSON and Keras errors alike
