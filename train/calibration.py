@@ -79,3 +79,27 @@ def fold_temperature(model: Any, temperature: float, layer: str) -> None:
     """Divide the softmax layer's kernel and bias by ``temperature`` (its logits by T)."""
     head = model.get_layer(layer)
     head.set_weights([w / temperature for w in head.get_weights()])
+
+
+#: What the app's "not sure" threshold should achieve (the product's target).
+MISREADS_FLAGGED = 0.5
+CORRECT_FLAGGED = 0.03
+GRID = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # 0.5 ... 0.95
+RULE = (
+    f"the lowest threshold in {GRID[0]}-{GRID[-1]} under which at least "
+    f"{MISREADS_FLAGGED:.0%} of misreads fall while at most {CORRECT_FLAGGED:.0%} of correct "
+    "readings do (else the one flagging most misreads within that limit)"
+)
+
+
+def choose_threshold(probs: np.ndarray, labels: np.ndarray, default: float = 0.6) -> float:
+    """The app's "not sure" threshold for these (calibrated) probabilities; see RULE."""
+    within = []
+    for t in GRID:
+        f = flagged(probs, labels, t)
+        if f["correct_flagged"] <= CORRECT_FLAGGED:
+            within.append((t, f["misreads_flagged"]))
+    for t, misreads in within:
+        if misreads >= MISREADS_FLAGGED:
+            return t
+    return max(within, key=lambda x: (x[1], -x[0]))[0] if within else default

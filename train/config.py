@@ -33,7 +33,7 @@ class TrainConfig:
     drawn_val_fraction: float = 0.2  # share of each site's writers held out for validation
     label_smoothing: float = 0.0
     calibrate: bool = True  # fit a temperature on held-out drawn digits, fold it in
-    threshold: float = 0.6  # the app's "not sure" threshold, for the calibration report
+    threshold: float = 0.6  # the app's "not sure" threshold before calibration chooses one
 
     def __post_init__(self) -> None:
         from mnist_edge.train.augment import POLICIES

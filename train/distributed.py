@@ -144,6 +144,14 @@ def fix_keras_for_workers(model: Any, strategy: Any, x: np.ndarray, y: np.ndarra
     with strategy.scope():
         model._symbolic_build(data_batch=(x[:1], y[:1]))
     model._maybe_symbolic_build = _built_already
+    predict = model.predict
+
+    def balanced_predict(x: Any, batch_size: int | None = None, **kwargs: Any) -> Any:
+        """``predict`` without empty shards: see :func:`balanced_batch`."""
+        size = balanced_batch(len(x), batch_size or KERAS_BATCH, strategy.num_replicas_in_sync)
+        return predict(x, batch_size=size, **kwargs)
+
+    model.predict = balanced_predict
 
     original = tf_trainer.reduce_per_replica
     if getattr(original, "mnist_edge_fix", False):
@@ -214,14 +222,34 @@ def prepare_workers(
     val_data: tuple[np.ndarray, np.ndarray],
     selection: Any,
     rows: list[dict[str, Any]],
-) -> tuple[Any, list[Any], Resume]:
+) -> tuple[Any, list[Any], Resume, int]:
     """Everything multi-worker training adds to the trainer's ``fit``: the sharded dataset,
-    the extra callbacks (moving statistics, backups) and the backup, restored if there is one.
+    the extra callbacks (moving statistics, backups), the backup (restored if there is one) and
+    the validation batch size.
     """
     fix_keras_for_workers(model, strategy, *val_data)
     resume = Resume(config.out_dir, config.to_dict())
     callbacks = [sync_moving_statistics(model, strategy), *resume.start(strategy, selection, rows)]
-    return shard_by_data(dataset), callbacks, resume
+    val_batch = balanced_batch(len(val_data[0]), KERAS_BATCH, strategy.num_replicas_in_sync)
+    return shard_by_data(dataset), callbacks, resume, val_batch
+
+
+KERAS_BATCH = 32  # Keras's default batch size for evaluate and predict
+
+
+def balanced_batch(n: int, batch: int, replicas: int) -> int:
+    """The largest batch size up to ``batch`` that leaves no replica an empty shard.
+
+    Evaluation and prediction split each batch over the replicas; a short last batch (33
+    images in batches of 32: the last one holds 1) leaves a replica nothing, and an empty batch
+    fed to the model inside multi-worker training failed in TensorFlow 2.21 ("Incompatible
+    shapes: [32] vs. [0,14,14,16]" in a batch norm). So the last batch must be full or hold at
+    least one image per replica.
+    """
+    for size in range(min(batch, n), replicas - 1, -1):
+        if n % size == 0 or n % size >= replicas:
+            return size
+    return max(1, min(batch, n))  # fewer images than replicas: nothing helps
 
 
 # ----------------------------------------------------------------------------- workers

@@ -89,30 +89,41 @@ def make_dataset(
     """Endless shuffled, augmented batches of (uint8 [B, 28, 28, 1], one-hot labels [B, 10]).
 
     With ``drawn``, each batch is ``drawn_per_batch`` drawn digits and the rest MNIST, exactly,
-    whatever the sizes of the two sets; both are augmented alike, on the fly.
+    whatever the sizes of the two sets. Both parts are augmented on the fly with the same warp
+    and stroke changes; the synthesized writing styles (slashed zeros, flagged ones) go on MNIST
+    digits only: real drawings already have the styles their writers use.
     """
+    import dataclasses
+
     import tensorflow as tf
 
     from mnist_edge.train.augment import POLICIES, augment_batch
 
-    policy = POLICIES[augmentation]
-    k = drawn_per_batch(batch_size, drawn_share) if drawn is not None and len(drawn[1]) else 0
-    ds = _endless(images, labels, batch_size - k, seed)
-    if k:
-        other = _endless(drawn[0], drawn[1], k, seed + 1)  # type: ignore[index]
-        ds = tf.data.Dataset.zip((ds, other)).map(
-            lambda a, b: (tf.concat([a[0], b[0]], 0), tf.concat([a[1], b[1]], 0))
-        )
-    if policy is not None:
+    def augmented(ds: Any, policy: Any, stream: int) -> Any:
+        if policy is None:
+            return ds
         # The batch index keys the stateless randomness: reproducible, different every batch.
-        ds = ds.enumerate().map(
+        return ds.enumerate().map(
             lambda i, batch: (
                 augment_batch(
-                    batch[0], batch[1], tf.stack([tf.constant(seed, tf.int64), i]), policy
+                    batch[0],
+                    batch[1],
+                    tf.stack([tf.constant(seed + stream, tf.int64), i]),
+                    policy,
                 ),
                 batch[1],
             ),
             num_parallel_calls=tf.data.AUTOTUNE,
+        )
+
+    policy = POLICIES[augmentation]
+    k = drawn_per_batch(batch_size, drawn_share) if drawn is not None and len(drawn[1]) else 0
+    ds = augmented(_endless(images, labels, batch_size - k, seed), policy, 0)
+    if k:
+        real = None if policy is None else dataclasses.replace(policy, styles=0.0)
+        other = augmented(_endless(drawn[0], drawn[1], k, seed + 1), real, 1)  # type: ignore[index]
+        ds = tf.data.Dataset.zip((ds, other)).map(
+            lambda a, b: (tf.concat([a[0], b[0]], 0), tf.concat([a[1], b[1]], 0))
         )
     ds = ds.map(lambda x, y: (x, tf.one_hot(y, 10)))
     return ds.prefetch(tf.data.AUTOTUNE)
@@ -317,12 +328,12 @@ def _train(
         f"augmentation {config.augmentation!r}, up to {config.epochs} epochs",
         file=sys.stderr,
     )
-    callbacks, resume = [selection.callback, history_csv.callback], None
+    callbacks, resume, val_batch = [selection.callback, history_csv.callback], None, None
     val_data = (x_val[..., None], keras.utils.to_categorical(y_val, 10))
     if config.strategy != "default":
         print(distributed.describe(strategy, config.batch_size), file=sys.stderr)
     if config.strategy == "multi-worker":  # sharding, Keras fixes, backups: see distributed.py
-        train_ds, more, resume = distributed.prepare_workers(
+        train_ds, more, resume, val_batch = distributed.prepare_workers(
             config, model, strategy, train_ds, val_data, selection, history_csv.rows
         )
         callbacks += more
@@ -333,6 +344,7 @@ def _train(
             steps_per_epoch=steps,
             epochs=config.epochs,
             validation_data=val_data,
+            validation_batch_size=val_batch,  # None: Keras's default
             callbacks=callbacks,
             verbose=1 if sys.stdout.isatty() else 2,
         )
@@ -443,7 +455,8 @@ def _drawn_metrics(model: Any, config: TrainConfig, drawn: dict[str, Any]) -> di
 
 
 def _calibrate(model: Any, probs: np.ndarray, val: Any, config: TrainConfig) -> dict[str, Any]:
-    """Fit T on half of the held-out writers, measure on the other half (writer-disjoint)."""
+    """Fit T and choose the app's "not sure" threshold on half of the held-out writers; measure
+    both on the other half (writer-disjoint), so the reported figures are honest."""
     from mnist_edge.train import calibration
 
     writers = sorted(set(val.writers.tolist()))
@@ -451,10 +464,13 @@ def _calibrate(model: Any, probs: np.ndarray, val: Any, config: TrainConfig) -> 
     fit = np.isin(val.writers, sorted(fit_on))
     labels = val.labels.astype(np.int64)
     temperature = calibration.fit_temperature(probs[fit], labels[fit])
+    threshold = calibration.choose_threshold(
+        calibration.soften(probs[fit], temperature), labels[fit], default=config.threshold
+    )
     measure = ~fit if (~fit).sum() >= 50 else fit
     before = calibration.flagged(probs[measure], labels[measure], config.threshold)
     after = calibration.flagged(
-        calibration.soften(probs[measure], temperature), labels[measure], config.threshold
+        calibration.soften(probs[measure], temperature), labels[measure], threshold
     )
     calibration.fold_temperature(model, temperature, OUTPUT_NAME)
     folded = model.predict(val.images[..., None], batch_size=1000, verbose=0)
@@ -462,7 +478,9 @@ def _calibrate(model: Any, probs: np.ndarray, val: Any, config: TrainConfig) -> 
         raise RuntimeError("folding the temperature changed a prediction")  # cannot happen
     return {
         "temperature": temperature,
-        "threshold": config.threshold,
+        "threshold": threshold,
+        "threshold_before": config.threshold,
+        "rule": calibration.RULE,
         "fitted_on": f"drawn digits of {len(fit_on)} held-out writers ({int(fit.sum())} samples)",
         "measured_on": f"drawn digits of {len(writers) - len(fit_on)} other held-out "
         f"writers ({int(measure.sum())} samples)",
