@@ -68,7 +68,7 @@ class DrawConfig:
     fullscreen: bool = False
     size: tuple[int, int] | str | None = None  # "WxH" from a flag or TOML, parsed below
     rotate: int = 0
-    threshold: float = DEFAULT_THRESHOLD
+    threshold: float | None = None  # None: the model's calibrated threshold, else 0.6
     multi: bool = False
     brush: int | None = None
     live: bool = True
@@ -96,7 +96,8 @@ class DrawConfig:
         require(
             self.rotate in ROTATIONS, f"--rotate must be one of 0, 90, 180, 270; got {self.rotate}"
         )
-        require_number("--threshold", self.threshold, 0.0, 1.0)
+        if self.threshold is not None:
+            require_number("--threshold", self.threshold, 0.0, 1.0)
         if self.brush is not None:
             require_int("--brush", self.brush, 1, 200)
         if self.threads is not None:
@@ -156,7 +157,8 @@ def add_draw_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threshold",
         type=float,
-        help=f"below this confidence the app says it is not sure (default {DEFAULT_THRESHOLD})",
+        help="below this confidence the app says it is not sure (default: the threshold the "
+        f"model was calibrated for, else {DEFAULT_THRESHOLD})",
     )
     parser.add_argument(
         "--multi", action="store_true", default=None, help="read several digits (a number)"
@@ -230,6 +232,13 @@ def load(model_arg: str | None, runtime: str, threads: int | None) -> Any:
     return load_model(path, name, threads)
 
 
+def _threshold(flag: float | None, model: Any) -> float:
+    """--threshold, else the threshold the model was calibrated for, else the default."""
+    if flag is not None:
+        return flag
+    return model.threshold if model.threshold is not None else DEFAULT_THRESHOLD
+
+
 def _learner(config: DrawConfig, model: Any) -> tuple[Any, str | None]:
     """The profile for this model, or None (no learning), and a message for the user."""
     wanted = config.learn if config.learn is not None else not config.replay
@@ -299,7 +308,7 @@ def run_draw(args: argparse.Namespace) -> int:
     app = App(
         pygame,
         screen,
-        Recognizer(model, config.threshold, config.tta, learner),
+        Recognizer(model, _threshold(config.threshold, model), config.tta, learner),
         AppConfig(
             multi=config.multi,
             brush=config.brush,
@@ -370,8 +379,8 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threshold",
         type=float,
-        default=DEFAULT_THRESHOLD,
-        help="below this confidence the answer is 'not sure'",
+        help="below this confidence the answer is 'not sure' (default: the model's calibrated "
+        "threshold)",
     )
     parser.add_argument(
         "--tta",
@@ -394,7 +403,7 @@ def _read_image(name: str) -> tuple[Any, str | None]:
     if not path.exists():
         return None, "not found"
     if not path.is_file():
-        return None, "not a file"
+        return None, "a folder, not an image file" if path.is_dir() else "not a regular file"
     try:
         image = cv2.imread(name, cv2.IMREAD_UNCHANGED)
     except cv2.error:  # OpenCV refuses headers claiming gigapixels
@@ -419,9 +428,11 @@ def run_predict(args: argparse.Namespace) -> int:
     from mnist_edge.edge_app.preprocess import image_to_canvas
     from mnist_edge.edge_app.recognizer import Recognizer
 
-    require_number("--threshold", args.threshold, 0.0, 1.0)
+    if args.threshold is not None:
+        require_number("--threshold", args.threshold, 0.0, 1.0)
     require_int("--tta", args.tta, 1, MAX_VARIANTS)
-    recognizer = Recognizer(load(args.model, args.runtime, None), args.threshold, args.tta)
+    model = load(args.model, args.runtime, None)
+    recognizer = Recognizer(model, _threshold(args.threshold, model), args.tta)
     failures: list[str] = []
     for name in args.images:
         image, why = _read_image(name)

@@ -118,6 +118,13 @@ class Model(ABC):
         return tuple(labels) if ok else LABELS  # type: ignore[arg-type]
 
     @property
+    def threshold(self) -> float | None:
+        """The "not sure" threshold the model was calibrated for (its metadata), if any."""
+        value = ((self.description or {}).get("calibration") or {}).get("threshold")
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1
+        return float(value) if ok else None
+
+    @property
     def has_embedding(self) -> bool:
         return self.embedding is not None
 
@@ -505,6 +512,11 @@ def load_model(
         raise ModelError(f"{path} is neither a .tflite nor an .onnx file")
     if threads is not None and not 1 <= threads <= MAX_THREADS:
         raise UserError(f"--threads must be from 1 to {MAX_THREADS}, got {threads}")
+    if path.is_dir():
+        raise ModelError(
+            f"model file {path} is a folder; pass --model PATH to a .tflite or .onnx file "
+            "exported by 'mnist-edge export'"
+        )
     if not path.is_file():
         raise ModelError(
             f"model file {path} not found; pass --model PATH to a .tflite or "
