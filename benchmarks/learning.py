@@ -78,7 +78,8 @@ def outputs(model: Any, images: np.ndarray, batch: int = 500) -> tuple[np.ndarra
 def costs(embeddings: np.ndarray, stored: int = MAX_CORRECTIONS) -> dict[str, float]:
     """Microseconds to add a correction and to read with ``stored`` of them; profile size."""
     rng = np.random.default_rng(0)
-    learner = Learner("0" * 64, embeddings.shape[1])
+    folder = tempfile.TemporaryDirectory()
+    learner = Learner("0" * 64, embeddings.shape[1], Path(folder.name) / "profile.npz")
     picks = rng.choice(len(embeddings), size=stored, replace=len(embeddings) < stored)
     for i in picks:
         learner.add(embeddings[i], int(rng.integers(10)))
@@ -92,10 +93,11 @@ def costs(embeddings: np.ndarray, stored: int = MAX_CORRECTIONS) -> dict[str, fl
     for q in queries[:50]:  # at capacity: each add also drops the least useful correction
         learner.add(q, 3)
     add_us = (time.perf_counter() - started) / 50 * 1e6
-    with tempfile.TemporaryDirectory() as tmp:
-        learner.path = Path(tmp) / "p.npz"
-        learner.save()
-        size = learner.path.stat().st_size
+    with folder:
+        problem = learner.save()
+        if problem:
+            raise OSError(problem)
+        size = learner.path.stat().st_size  # type: ignore[union-attr]
     return {
         "stored": stored,
         "read_us": read_us,

@@ -199,5 +199,10 @@ def test_drawn_eval_in_bench(tmp_path: Path, data_dir: Path) -> None:
     row = json.loads((out / "results.json").read_text())["results"][0]
     assert 0.9 < row["drawn"]["dev-200.json"] <= 1.0
     assert 0.9 < row["tta_drawn"]["dev-200.json"] <= 1.0 and row["tta_latency_us"]["p50"] > 0
+    costs = row["learning_costs"]  # on-device learning: time per read and per correction, size
+    assert costs["stored"] == 500 and costs["read_us"] > 0 and costs["add_us"] > 0
+    assert 0 < costs["profile_bytes"] < 1_000_000
+    mnist = row["learning"]["MNIST test (one writer)"]
+    assert mnist["samples"] == 200 and 0 <= mnist["with"] <= 1
     table = r.stdout.split("\nwrote ")[0].splitlines()
     assert "drawn%" in table[0] and max(len(x) for x in table) <= 100, table
