@@ -146,7 +146,7 @@ def test_missing_and_corrupt_model(tmp_path: Path) -> None:
     bad = tmp_path / "bad.keras"
     bad.write_bytes(b"garbage")
     assert_user_error(
-        run_cli("export", "--model", str(bad), "--out", str(tmp_path / "o")), "cannot load model"
+        run_cli("export", "--model", str(bad), "--out", str(tmp_path / "o")), "not a .keras file"
     )
     assert not (tmp_path / "o").exists()
 

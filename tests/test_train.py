@@ -149,7 +149,7 @@ def test_bad_config_file(tmp_path: Path) -> None:
 def test_evaluate_corrupt_model(tmp_path: Path) -> None:
     bad = tmp_path / "model.keras"
     bad.write_bytes(b"PK\x03\x04 not really a zip")
-    assert_user_error(run_cli("evaluate", "--model", str(bad)), "cannot load model")
+    assert_user_error(run_cli("evaluate", "--model", str(bad)), "not a .keras file")
     assert_user_error(run_cli("evaluate", "--model", str(tmp_path / "no.keras")), "not found")
 
 

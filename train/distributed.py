@@ -95,9 +95,12 @@ def make_strategy(name: str) -> Any:
 
 def describe(strategy: Any, batch_size: int) -> str:
     """One line: replicas, workers, and how the global batch splits."""
+    import tensorflow as tf
+
     replicas = int(strategy.num_replicas_in_sync)
     devices = ", ".join(getattr(strategy.extended, "worker_devices", ()))
-    task = worker()
+    multi = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    task = worker() if multi else Task(None, 0, 1, True)
     where = (
         f"worker {task.index} of {task.workers}{' (chief)' if task.chief else ''}, "
         if task.workers > 1
@@ -125,9 +128,9 @@ def shard_by_data(dataset: Any) -> Any:
 
 
 def fix_keras_for_workers(model: Any, strategy: Any, x: np.ndarray, y: np.ndarray) -> None:
-    """Work around two bugs of Keras 3's TensorFlow trainer with more than one worker
-    (keras-team/keras#20585, tensorflow/tensorflow#72388: TensorFlow's own multi-worker
-    tutorial fails the same way).
+    """Work around Keras 3's TensorFlow trainer with more than one worker (two bugs:
+    keras-team/keras#20585, tensorflow/tensorflow#72388, where TensorFlow's own multi-worker
+    tutorial fails the same way; and empty shards, see :func:`balanced_batch`).
 
     1. ``fit`` and ``evaluate`` first average the first input batch over all workers only to
        learn its shapes; that reduction fails on an ``(x, y)`` pair ("Attempt to convert a
@@ -138,6 +141,7 @@ def fix_keras_for_workers(model: Any, strategy: Any, x: np.ndarray, y: np.ndarra
        which fails on the scalar metrics ("Invalid reduction dimension 0 for input with 0
        dimensions"); ``axis=None`` is the across-workers mean Keras means there. Patched for
        multi-worker strategies only; every other reduction goes to Keras unchanged.
+    3. This model's ``predict`` picks batch sizes that give every worker some images.
     """
     from keras.src.backend.tensorflow import trainer as tf_trainer
 
@@ -148,6 +152,8 @@ def fix_keras_for_workers(model: Any, strategy: Any, x: np.ndarray, y: np.ndarra
 
     def balanced_predict(x: Any, batch_size: int | None = None, **kwargs: Any) -> Any:
         """``predict`` without empty shards: see :func:`balanced_batch`."""
+        if not hasattr(x, "__len__") or not len(x):
+            return predict(x, batch_size=batch_size, **kwargs)
         size = balanced_batch(len(x), batch_size or KERAS_BATCH, strategy.num_replicas_in_sync)
         return predict(x, batch_size=size, **kwargs)
 

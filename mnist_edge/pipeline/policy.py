@@ -3,8 +3,8 @@
 The rule, per model family (TFLite, ONNX):
 1. Portable first: formats the registry says run on every runtime of their family (a Pi may
    only have the fallback runtime) and that failed on no runtime measured here.
-2. Accurate: within ``tolerance`` of the best; accuracy is the drawn-digit accuracy where
-   drawn files were measured (what users see), else MNIST test accuracy.
+2. Accurate: within ``tolerance`` of the best on drawn digits where drawn files were measured
+   (what users see), and within ``tolerance`` of the best on the MNIST test set.
 3. Fast: latencies within ``same_speed`` of the fastest count as equal (a 2 µs gap is noise).
 4. Then more accurate, then smaller, then the registry's preference.
 """
@@ -16,8 +16,8 @@ from mnist_edge.core.registry import EDGE_RUNTIMES, FAMILIES, FORMATS
 
 RULE = (
     "per runtime family, among files that run on every runtime of the family and failed on "
-    "none, within 0.1 points of the most accurate (drawn digits where measured, else "
-    "MNIST), the fastest; latencies within 10 % count as equal, and then accuracy, size and "
+    "none, within 0.1 points of the most accurate on drawn digits (where measured) and on "
+    "MNIST, the fastest; latencies within 10 % count as equal, and then accuracy, size and "
     "the registry's preference decide"
 )
 
@@ -50,7 +50,12 @@ def recommend(
         if not portable:
             continue
         best = max(score(r) for r in portable)
-        near = [r for r in portable if score(r) >= best - tolerance]
+        best_mnist = max(r.accuracy or 0.0 for r in portable)
+        near = [
+            r
+            for r in portable
+            if score(r) >= best - tolerance and (r.accuracy or 0.0) >= best_mnist - tolerance
+        ]
         fastest: dict[str, Result] = {}  # one row per file: its fastest runtime
         for r in near:
             if r.model not in fastest or r.p50 < fastest[r.model].p50:  # type: ignore[operator]
