@@ -206,3 +206,33 @@ def test_drawn_eval_in_bench(tmp_path: Path, data_dir: Path) -> None:
     assert mnist["samples"] == 200 and 0 <= mnist["with"] <= 1
     table = r.stdout.split("\nwrote ")[0].splitlines()
     assert "drawn%" in table[0] and max(len(x) for x in table) <= 100, table
+
+
+@pytest.mark.slow
+def test_drawn_file_without_writers_trains_without_drawn_validation(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """A family's --collect file may name no writer: it trains, and says it cannot validate."""
+    path = tmp_path / "ours.json"
+    save_samples(path, [Sample([SEVEN], 7), Sample([LOOP], 0)] * 10)
+    out = tmp_path / "run"
+    r = run_cli(
+        "train",
+        "--drawn",
+        str(path),
+        "--limit",
+        "300",
+        "--epochs",
+        "1",
+        "--augment",
+        "none",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(data_dir),
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "too few writers" in r.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["drawn"]["validation"] is None and "calibration" not in metrics

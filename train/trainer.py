@@ -230,9 +230,15 @@ def _load_drawn(config: TrainConfig) -> tuple[Any, dict[str, Any]]:
     in_val = np.isin(drawn.writers, sorted(held))
     parts = {
         "train": drawn.subset(~in_val),
-        "val": drawn.subset(in_val).first_variant(),
+        "val": drawn.subset(in_val).first_variant() if in_val.any() else None,
         "files": drawn.files,
     }
+    if parts["val"] is None:
+        print(
+            "mnist-edge: warning: the drawn files name too few writers to hold any out "
+            "(two or more per site are needed): no drawn validation, no calibration",
+            file=sys.stderr,
+        )
     if not len(parts["train"]):
         raise UserError(
             "every drawn writer was held out for validation; give more writers "
@@ -316,8 +322,8 @@ def _train(
     drawn_note = (
         (
             f", plus {len(drawn_train):,} drawn renderings ({k} of every "
-            f"{config.batch_size} in a batch) and {len(drawn_val):,} drawn digits of "
-            "held-out writers for validation"
+            f"{config.batch_size} in a batch) and {len(drawn_val) if drawn_val else 0:,} drawn "
+            "digits of held-out writers for validation"
         )
         if drawn_train
         else ""
@@ -432,6 +438,16 @@ def _drawn_metrics(model: Any, config: TrainConfig, drawn: dict[str, Any]) -> di
     from mnist_edge.train.drawn import report
 
     train_set, val = drawn["train"], drawn["val"]
+    if val is None:
+        return {
+            "drawn": {
+                "files": list(drawn["files"]),
+                "train_samples": len(set(train_set.sample.tolist())),
+                "train_writers": len(set(train_set.writers.tolist())),
+                "share": drawn_per_batch(config.batch_size, config.drawn_share) / config.batch_size,
+                "validation": None,
+            }
+        }
     probs = model.predict(val.images[..., None], batch_size=1000, verbose=0)
     result: dict[str, Any] = {
         "drawn": {

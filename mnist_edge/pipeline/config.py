@@ -18,6 +18,7 @@ from mnist_edge.core.config import require, require_int, require_number
 class PipelineConfig:
     arch: str = "edge"
     epochs: int = 45  # the shipped model's recipe
+    patience: int = 8  # early stopping (epochs without a better validation score)
     out: str = "runs/pipeline"
     data_dir: str | None = None
     seed: int = 0
@@ -58,6 +59,7 @@ class PipelineConfig:
             out=str(self.out_dir / "train"),
             seed=self.seed,
             limit=self.limit,
+            patience=self.patience,
             drawn=self.drawn,
             force=True,
         )
@@ -96,6 +98,12 @@ class PipelineConfig:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arch", help="architecture to train (default edge)")
     parser.add_argument("--epochs", type=int, help="training epochs (default 45)")
+    parser.add_argument(
+        "--patience",
+        type=int,
+        help="stop after this many epochs without a better validation score, "
+        "counted from mid-schedule (default 8)",
+    )
     parser.add_argument("--out", help="working folder (default runs/pipeline)")
     parser.add_argument(
         "--data-dir",

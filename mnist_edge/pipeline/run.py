@@ -191,6 +191,8 @@ def command(config: PipelineConfig) -> list[str]:
         config.arch,
         "--epochs",
         str(config.epochs),
+        "--patience",
+        str(config.patience),
         "--seed",
         str(config.seed),
     ]
