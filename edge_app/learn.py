@@ -93,7 +93,10 @@ class Learner:
         self.model_sha256, self.dim, self.path = model_sha256, dim, path
         self.capacity, self.similarity, self.strength = capacity, similarity, strength
         self.power = power
-        self.vectors = np.zeros((0, dim), np.float16)  # L2-normalized embeddings
+        self._vectors = np.zeros((0, dim), np.float16)  # L2-normalized embeddings, as stored
+        self._matrix = np.zeros((0, dim), np.float32)  # the same in float32, for reading
+        self.ids = np.zeros(0, np.int64)  # stable per correction, for undo
+        self._next_id = 0
         self.labels = np.zeros(0, np.uint8)
         self.used = np.zeros(0, np.float64)  # last time each correction took part (or was made)
         self.undo_stack: list[int] = []
@@ -172,6 +175,8 @@ class Learner:
         self.vectors = vectors.astype(np.float16)
         self.labels = labels.astype(np.uint8)
         self.used = used.astype(np.float64)
+        self.ids = np.arange(1, n + 1, dtype=np.int64)
+        self._next_id = n
         self._trim()
 
     def save(self) -> str | None:
@@ -204,12 +209,22 @@ class Learner:
         return None
 
     def reset(self) -> str | None:
-        self.vectors = self.vectors[:0]
-        self.labels, self.used = self.labels[:0], self.used[:0]
+        self._select(np.zeros(len(self.labels), bool))
         self.undo_stack.clear()
         return self.save()
 
     # ----------------------------------------------------------------- learning
+
+    @property
+    def vectors(self) -> np.ndarray:
+        return self._vectors
+
+    @vectors.setter
+    def vectors(self, value: np.ndarray) -> None:
+        # Converted once here, not on every reading: with 500 corrections a per-read float16
+        # -> float32 conversion alone costs ~1 ms.
+        self._vectors = value.astype(np.float16)
+        self._matrix = self._vectors.astype(np.float32)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -224,29 +239,33 @@ class Learner:
         norm = float(np.linalg.norm(e))
         return e / norm if np.isfinite(norm) and norm > 1e-6 else None
 
+    def _select(self, keep: np.ndarray) -> None:
+        """Keep these corrections (a mask or sorted indices) in every array at once."""
+        self._vectors, self._matrix = self._vectors[keep], self._matrix[keep]
+        self.labels, self.used, self.ids = self.labels[keep], self.used[keep], self.ids[keep]
+
     def add(self, embedding: np.ndarray, label: int) -> bool:
         """Store one correction; False if the embedding is unusable (blank drawing)."""
         unit = self._unit(embedding)
         if unit is None or unit.shape[0] != self.dim or not 0 <= label <= 9:
             return False
-        self.vectors = np.concatenate([self.vectors, unit[None].astype(np.float16)])
+        stored = unit[None].astype(np.float16)
+        self._vectors = np.concatenate([self._vectors, stored])
+        self._matrix = np.concatenate([self._matrix, stored.astype(np.float32)])
         self.labels = np.append(self.labels, np.uint8(label))
         self.used = np.append(self.used, time.time())
-        self.undo_stack.append(len(self.labels) - 1)
+        self._next_id += 1
+        self.ids = np.append(self.ids, self._next_id)
+        self.undo_stack.append(self._next_id)
         self._trim()
         return True
 
     def undo(self) -> bool:
-        """Remove the last correction made (this session)."""
+        """Remove the last correction made this session (if it is still stored)."""
         while self.undo_stack:
-            index = self.undo_stack.pop()
-            if index < len(self.labels):
-                keep = np.arange(len(self.labels)) != index
-                self.vectors, self.labels, self.used = (
-                    self.vectors[keep],
-                    self.labels[keep],
-                    self.used[keep],
-                )
+            found = np.flatnonzero(self.ids == self.undo_stack.pop())
+            if found.size:
+                self._select(self.ids != self.ids[found[0]])
                 return True
         return False
 
@@ -254,13 +273,7 @@ class Learner:
         """Over capacity: drop the corrections that have gone longest without helping."""
         excess = len(self.labels) - self.capacity
         if excess > 0:
-            keep = np.sort(np.argsort(self.used)[excess:])
-            self.vectors, self.labels, self.used = (
-                self.vectors[keep],
-                self.labels[keep],
-                self.used[keep],
-            )
-            self.undo_stack = [i for i in self.undo_stack if i < len(self.labels)]
+            self._select(np.sort(np.argsort(self.used, kind="stable")[excess:]))
 
     def adjust(self, probabilities: np.ndarray, embedding: np.ndarray | None) -> Adjusted:
         """The model's probabilities combined with the stored corrections close to this one."""
@@ -268,7 +281,7 @@ class Learner:
         unit = None if embedding is None or not len(self.labels) else self._unit(embedding)
         if unit is None or unit.shape[0] != self.dim:
             return Adjusted(probabilities, False, 0)
-        similarity = self.vectors.astype(np.float32) @ unit
+        similarity = self._matrix @ unit
         close = similarity >= self.similarity
         if not close.any():
             return Adjusted(probabilities, False, 0)

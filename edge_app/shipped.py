@@ -121,9 +121,17 @@ def entries(directory: Path) -> list[Entry]:
     return found
 
 
+def recommended_format(directory: Path) -> str | None:
+    """The format the pipeline recommended when it promoted these models, if it did."""
+    pick = read_manifest(directory).get("recommended")
+    fmt = pick.get("format") if isinstance(pick, dict) else None
+    return fmt if fmt in FORMATS else None
+
+
 def default_model(runtime: str = "auto", directory: Path | None = None) -> tuple[Path, str]:
     """(verified model file, runtime) for ``runtime``: ``auto`` tries the slim runtimes in the
-    registry's order, and each family's formats in its order of preference."""
+    registry's order. For each, the pipeline's recommendation (recorded in the manifest) comes
+    first where that runtime runs it, then the family's formats in the registry's order."""
     directory = directory or models_dir()
     by_format = {e.format: e for e in entries(directory)}
     if runtime == "auto":
@@ -136,8 +144,12 @@ def default_model(runtime: str = "auto", directory: Path | None = None) -> tuple
     else:
         choose_runtime(RUNTIMES[runtime].family if runtime in RUNTIMES else "tflite", runtime)
         candidates = [runtime]
+    recommended = recommended_format(directory)
     for name in candidates:
-        for fmt in formats_by_preference(RUNTIMES[name].family):
+        order = formats_by_preference(RUNTIMES[name].family)
+        if recommended is not None:
+            order = sorted(order, key=lambda f: f.key != recommended)
+        for fmt in order:
             if fmt.key in by_format and name in fmt.runs_on:
                 return by_format[fmt.key].verify(), name
     raise UserError(

@@ -449,7 +449,10 @@ def test_headless_replay_same_in_every_layout(tmp_path: Path, size: tuple[int, i
         assert "runtime litert" in r.stderr and shot.read_bytes()[:4] == b"\x89PNG"
         results.append([(x["digit"], x["confidence"]) for x in _json_lines(r.stdout)])
     assert len(results[0]) == len(SAMPLES) and all(d is not None for d, _ in results[0])
-    assert results[0] == results[2] and results[1] == results[3]
+    # Same digits; confidences equal up to a pixel of float rounding in the rotated mapping.
+    for a, b in ((results[0], results[2]), (results[1], results[3])):
+        assert [d for d, _ in a] == [d for d, _ in b]
+        assert all(abs(x - y) <= 0.005 for (_, x), (_, y) in zip(a, b)), (a, b)
 
 
 def test_replay_record_roundtrip(tmp_path: Path) -> None:

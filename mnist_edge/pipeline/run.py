@@ -28,7 +28,7 @@ from mnist_edge.core.paths import checkout_models_dir
 from mnist_edge.pipeline.card import model_card
 from mnist_edge.pipeline.config import PipelineConfig
 from mnist_edge.pipeline.config import add_arguments as add_arguments
-from mnist_edge.pipeline.policy import headline, recommend
+from mnist_edge.pipeline.policy import RULE, headline, recommend
 from mnist_edge.pipeline.report import render_report
 
 STAGES = 3
@@ -119,6 +119,7 @@ def run_pipeline(config: PipelineConfig) -> tuple[Path, Result | None]:
                 model_card(
                     metrics, manifest, results, bench["environment"], replays, command(config)
                 ),
+                recommend(results).get("tflite"),
             )
             print(f"promoted into {target}", file=sys.stderr)
     return report, recommend(results).get("tflite")
@@ -202,8 +203,11 @@ def command(config: PipelineConfig) -> list[str]:
     return [*words, "--promote"]
 
 
-def promote(out: Path, target: Path, card: str) -> Path:
-    """Copy the models into ``target`` atomically (manifest last) and write its model card."""
+def promote(out: Path, target: Path, card: str, pick: Result | None = None) -> Path:
+    """Copy the models into ``target`` atomically (manifest last) and write its model card.
+
+    The manifest records the pipeline's recommendation, which the app's default choice follows.
+    """
     manifest = _read_json(out / "export" / "manifest.json")
     if not any(m["family"] == "tflite" for m in manifest["models"]):
         raise UserError(
@@ -219,6 +223,12 @@ def promote(out: Path, target: Path, card: str) -> Path:
         with atomic_path(target / f"benchmark-{name}") as tmp:
             shutil.copyfile(out / "bench" / name, tmp)
     write_text_atomic(target / "README.md", card)
-    with atomic_path(target / "manifest.json") as tmp:
-        shutil.copyfile(out / "export" / "manifest.json", tmp)
+    if pick is not None:
+        manifest["recommended"] = {
+            "format": pick.format,
+            "runtime": pick.runtime,
+            "why": headline(pick),
+            "rule": RULE,
+        }
+    write_json_atomic(target / "manifest.json", manifest)
     return target
