@@ -11,9 +11,12 @@ from pathlib import Path
 from mnist_edge.edge_app.shipped import ENV_MODELS
 
 
-def replay_accuracy(models: Path, replay: Path, timeout: float = 1800) -> float:
+def replay_accuracy(
+    models: Path, replay: Path, timeout: float = 1800, model: Path | None = None
+) -> float:
     """Share of labelled samples in ``replay`` that ``mnist-edge draw --headless`` reads right,
-    with the default model of the ``models`` folder (its manifest)."""
+    with ``model``, else the default model of the ``models`` folder (its manifest)."""
+    chosen = ["--model", str(model)] if model is not None else []
     run = subprocess.run(
         [
             sys.executable,
@@ -23,6 +26,7 @@ def replay_accuracy(models: Path, replay: Path, timeout: float = 1800) -> float:
             "--replay",
             str(replay),
             "--no-learn",
+            *chosen,
         ],
         capture_output=True,
         text=True,

@@ -62,7 +62,13 @@ def model_card(
             f"- Data: {data}. The MNIST test set is used once, for the figures below; checksums "
             "of the files used are in `metrics.json` of the run.",
             f"- Augmentation `{augmentation.get('name', train_cfg['augment'])}` in the input "
-            f"pipeline (never in the exported graph): {augmentation.get('text', '')}",
+            f"pipeline (never in the exported graph): {augmentation.get('text', '')}"
+            + (
+                "; the synthesized styles go on MNIST digits only (real drawings keep their "
+                "writers' own)"
+                if drawn
+                else ""
+            ),
             f"- Adam, cosine schedule with one warm-up epoch, peak LR {train_cfg['lr']}, batch "
             f"{train_cfg['batch_size']}, label smoothing {train_cfg.get('label_smoothing', 0)}; "
             f"{metrics.get('selection', 'the best epoch by validation accuracy is kept')}.",

@@ -96,7 +96,8 @@ def calibration_lines(metrics: dict[str, Any]) -> list[str]:
 def replay_lines(replays: dict[str, Any]) -> list[str]:
     return [
         f"- `{name}`: {pct(r['accuracy'])} read correctly, replayed stroke by stroke "
-        "through the app (`mnist-edge draw --headless --replay`) with the recommended model"
+        "through the app (`mnist-edge draw --headless --replay`) with "
+        + (f"`{r['model']}`" if r.get("model") else "the app's default model")
         for name, r in replays.items()
     ]
 

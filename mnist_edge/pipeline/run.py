@@ -105,7 +105,7 @@ def run_pipeline(config: PipelineConfig) -> tuple[Path, Result | None]:
         bench = _read_json(out / "bench" / "results.json")
         results = [Result.from_json(r) for r in bench["results"]]
         manifest = _read_json(out / "export" / "manifest.json")
-        replays = replay_stage(config, timings)
+        replays = replay_stage(config, timings, recommend(results).get("tflite"))
         report = out / "REPORT.md"
         write_text_atomic(
             report,
@@ -165,8 +165,11 @@ def run_bench_stage(config: PipelineConfig) -> None:
     print(report.table(results, bench_cfg.batch_sizes), file=sys.stderr)
 
 
-def replay_stage(config: PipelineConfig, timings: dict[str, float]) -> dict[str, Any]:
-    """Each --drawn-eval file replayed stroke by stroke through the app, headless."""
+def replay_stage(
+    config: PipelineConfig, timings: dict[str, float], pick: Result | None = None
+) -> dict[str, Any]:
+    """Each --drawn-eval file replayed stroke by stroke through the app, headless, with the
+    recommended file (else the app's default for the export folder)."""
     path = config.out_dir / "bench" / "replays.json"
     if not config.drawn_eval:
         return _read_json(path) if path.is_file() else {}
@@ -176,8 +179,10 @@ def replay_stage(config: PipelineConfig, timings: dict[str, float]) -> dict[str,
     replays = {}
     for file in config.drawn_eval:
         print(f"replaying {file} through the app ...", file=sys.stderr, flush=True)
+        model = config.out_dir / "export" / pick.model if pick is not None else None
         replays[Path(file).name] = {
-            "accuracy": replay_accuracy(config.out_dir / "export", Path(file))
+            "accuracy": replay_accuracy(config.out_dir / "export", Path(file), model=model),
+            "model": model.name if model is not None else None,
         }
     write_json_atomic(path, replays)
     timings["replay"] = time.perf_counter() - started
