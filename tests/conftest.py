@@ -23,6 +23,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"  # the shipped models: real files, no TensorFlow needed to run them
 DRAWN = ROOT.parent / "shared" / "data" / "drawn"
+#: A benchmark that measures every figure, briefly (200 test digits, tens of timed calls).
+QUICK_BENCH = ["--limit", "200", "--min-time", "0.05", "--min-runs", "20", "--warmup", "2"]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")

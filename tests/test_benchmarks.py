@@ -13,20 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, assert_user_error, blocked_imports_env, run_cli
+from tests.conftest import QUICK_BENCH, ROOT, assert_user_error, blocked_imports_env, run_cli
 
-FAST = [
-    "--limit",
-    "200",
-    "--min-time",
-    "0.05",
-    "--min-runs",
-    "20",
-    "--warmup",
-    "2",
-    "--batch-sizes",
-    "1,8",
-]
+FAST = [*QUICK_BENCH, "--batch-sizes", "1,8"]
 
 
 def _no_tensorflow(tmp_path: Path) -> dict[str, str]:

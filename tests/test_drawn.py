@@ -23,7 +23,15 @@ from mnist_edge.train.drawn import (
     load_drawn,
     split_writers,
 )
-from tests.conftest import DRAWN, MODELS, assert_user_error, run_cli, run_events, stroke_events
+from tests.conftest import (
+    DRAWN,
+    MODELS,
+    QUICK_BENCH,
+    assert_user_error,
+    run_cli,
+    run_events,
+    stroke_events,
+)
 
 LOOP = [(0.3, 0.3), (0.7, 0.3), (0.7, 0.7), (0.3, 0.7), (0.3, 0.3)]
 SEVEN = [(0.3, 0.2), (0.7, 0.2), (0.45, 0.85)]
@@ -181,14 +189,7 @@ def test_drawn_eval_in_bench(tmp_path: Path, data_dir: Path) -> None:
         str(small),
         "--tta",
         "3",
-        "--limit",
-        "200",
-        "--min-time",
-        "0.05",
-        "--min-runs",
-        "20",
-        "--warmup",
-        "2",
+        *QUICK_BENCH,
         "--batch-sizes",
         "1",
         "--no-cold-start",

@@ -13,7 +13,7 @@ import sys
 import venv
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.conftest import QUICK_BENCH, ROOT
 
 
 def _run(
@@ -83,14 +83,7 @@ def test_edge_install_from_wheel(tmp_path: Path, data_dir: Path) -> None:
         [
             cli,
             "bench",
-            "--limit",
-            "200",
-            "--min-time",
-            "0.05",
-            "--min-runs",
-            "20",
-            "--warmup",
-            "2",
+            *QUICK_BENCH,
             "--no-cold-start",
             "--data-dir",
             str(data_dir),
