@@ -72,7 +72,11 @@ def test_edge_install_from_wheel(tmp_path: Path, data_dir: Path) -> None:
         env={"SDL_VIDEODRIVER": "dummy"},
     )
     assert app.returncode == 0, app.stderr[-2000:]
-    assert "share/mnist-edge/models/edge-int8.tflite" in app.stderr
+    manifest = json.loads((ROOT / "models" / "manifest.json").read_text())
+    recommended = next(
+        m["file"] for m in manifest["models"] if m["format"] == manifest["recommended"]["format"]
+    )
+    assert f"share/mnist-edge/models/{recommended}" in app.stderr
     for job in ("train", "export", "benchmarks", "edge_app"):  # no top-level leftovers
         probe = _run([str(py), "-c", f"import {job}"], cwd=elsewhere)
         assert probe.returncode != 0, job
