@@ -211,7 +211,10 @@ class Model(ABC):
         return self.read_outputs()
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
-        return self.run(images).probabilities
+        images = np.asarray(images)
+        self.bind(images[None] if images.ndim == 2 else images)
+        self.invoke()
+        return self.read()
 
     def predict_proba_batched(self, images: np.ndarray, batch: int = 500) -> np.ndarray:
         """Probabilities for any number of digits, ``batch`` at a time (bounded memory)."""
@@ -339,6 +342,10 @@ class TFLiteModel(Model):
     def invoke(self) -> None:
         self._interpreter.invoke()
 
+    def read(self) -> np.ndarray:
+        """Probabilities only: the timed path never copies the embedding it does not use."""
+        return self.output.dequantize(self._interpreter.get_tensor(self._output_index))
+
     def read_outputs(self) -> Outputs:
         get = self._interpreter.get_tensor
         probs = self.output.dequantize(get(self._output_index))
@@ -411,6 +418,11 @@ class OnnxModel(Model):
 
     def invoke(self) -> None:
         self._result = self._session.run(self._names, self._feed)
+
+    def read(self) -> np.ndarray:
+        if self._result is None:
+            raise RuntimeError("read() before invoke()")
+        return self.output.dequantize(np.asarray(self._result[0]))
 
     def read_outputs(self) -> Outputs:
         if self._result is None:
