@@ -14,6 +14,7 @@ from typing import Any
 
 from mnist_edge.core.config import require, require_int, require_number
 from mnist_edge.core.errors import UserError
+from mnist_edge.core.fsutil import check_writable_file
 from mnist_edge.core.registry import EDGE_RUNTIMES
 from mnist_edge.edge_app.layout import ROTATIONS
 from mnist_edge.edge_app.tta import MAX_VARIANTS
@@ -45,20 +46,6 @@ def parse_size(text: object) -> tuple[int, int] | None:
         f"800x480; got {text!r}",
     )
     return int(w), int(h)
-
-
-def _writable_file(flag: str, path: str) -> None:
-    """Fail before any window opens if ``path`` cannot be written (nothing is lost later)."""
-    target = Path(path)
-    if target.is_dir():
-        raise UserError(f"{flag} {target} is a folder; name a file")
-    parent = target.parent
-    if parent.exists() and not parent.is_dir():
-        raise UserError(f"{flag} {target}: {parent} is a file, not a folder")
-    if not parent.is_dir():
-        raise UserError(f"{flag} {target}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise UserError(f"{flag} {target}: cannot write there; choose a writable path")
 
 
 @dataclass(frozen=True)
@@ -125,9 +112,9 @@ class DrawConfig:
     def check_paths(self) -> None:
         """Every output path, before any window opens: a recording is never lost at the end."""
         if self.record:
-            _writable_file("--record", self.record)
+            check_writable_file("--record", self.record)
         if self.screenshot:
-            _writable_file("--screenshot", self.screenshot)
+            check_writable_file("--screenshot", self.screenshot)
         if self.collect:
             from mnist_edge.edge_app.collect import Collector
 

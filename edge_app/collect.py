@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_edge.core.errors import UserError
+from mnist_edge.core.fsutil import check_writable_file
 from mnist_edge.edge_app.strokes import Sample, Stroke, load_samples, save_samples
 
 MAX_SAMPLES = 20_000
@@ -44,23 +44,9 @@ class Collector:
     @classmethod
     def check(cls, path: str | Path) -> None:
         """Fail before any window opens if ``path`` cannot be collected into."""
-        target = Path(path)
-        if target.is_dir():
-            raise UserError(f"--collect {target} is a folder; name a .json file")
+        target = check_writable_file("--collect", path)
         if target.exists():
             load_samples(target)  # a malformed file is an error, never overwritten
-        parent = target.parent if str(target.parent) else Path(".")
-        if not parent.is_dir():
-            raise UserError(f"--collect {target}: folder {parent} does not exist")
-        probe = parent / f".mnist-edge-write-test-{id(target)}"
-        try:
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as exc:
-            raise UserError(
-                f"--collect {target}: cannot write in {parent} "
-                f"({exc.strerror or exc}); choose a writable path"
-            ) from None
 
     def _refill(self, counts: np.ndarray | None = None) -> None:
         order = self._rng.permutation(10)

@@ -128,6 +128,22 @@ def output_dir(
         _remove_empty(created)  # only folders this run created and left empty
 
 
+def check_writable_file(flag: str, path: str | os.PathLike[str]) -> Path:
+    """Fail early, with one line, if ``path`` cannot be written as a file (before any work whose
+    result would then be lost)."""
+    target = Path(path)
+    if target.is_dir():
+        raise UserError(f"{flag} {target} is a folder; name a file")
+    parent = target.parent
+    if parent.exists() and not parent.is_dir():
+        raise UserError(f"{flag} {target}: {parent} is a file, not a folder")
+    if not parent.is_dir():
+        raise UserError(f"{flag} {target}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise UserError(f"{flag} {target}: cannot write there; choose a writable path")
+    return target
+
+
 def _remove_empty(created: list[Path]) -> None:
     """Remove the folders this run created, deepest first, if they are still empty."""
     for folder in created:
