@@ -23,6 +23,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"  # the shipped models: real files, no TensorFlow needed to run them
 DRAWN = ROOT.parent / "shared" / "data" / "drawn"
+#: What `mnist-edge train` leaves in its output folder.
+TRAIN_ARTIFACTS = {
+    "model.keras",
+    "metrics.json",
+    "history.csv",
+    "summary.txt",
+    "curves.png",
+    "confusion.png",
+    "predictions.png",
+    "mistakes.png",
+}
 #: A benchmark that measures every figure, briefly (200 test digits, tens of timed calls).
 QUICK_BENCH = ["--limit", "200", "--min-time", "0.05", "--min-runs", "20", "--warmup", "2"]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

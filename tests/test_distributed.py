@@ -20,18 +20,9 @@ import pytest
 
 from mnist_edge.core.errors import UserError
 from mnist_edge.train import distributed
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, TRAIN_ARTIFACTS, run_cli
 
-ARTIFACTS = {
-    "model.keras",
-    "metrics.json",
-    "history.csv",
-    "summary.txt",
-    "curves.png",
-    "confusion.png",
-    "predictions.png",
-    "mistakes.png",
-}
+ARTIFACTS = TRAIN_ARTIFACTS
 
 
 def tf_config(ports: list[int], index: int, kind: str = "worker") -> str:

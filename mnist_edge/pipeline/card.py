@@ -76,7 +76,7 @@ def model_card(
             "at MNIST, else it is downloaded and verified).",
             f"- {metrics['train_seconds'] / 60:.1f} min of training on {environment['cpu']} "
             f"({environment['cores']} cores, no GPU).",
-            *training_lines(metrics),
+            *training_lines(metrics, architecture=False),
             "",
             "## Drawn digits through the app",
             "",

@@ -32,14 +32,22 @@ def export_table(manifest: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def training_lines(metrics: dict[str, Any]) -> list[str]:
+def training_lines(metrics: dict[str, Any], architecture: bool = True) -> list[str]:
+    """The training facts; ``architecture=False`` where the caller describes it already."""
     stop = metrics.get("stopping") or {}
+    ran = stop.get("reason") or (
+        f"{metrics['epochs_run']} epochs, epoch {metrics['best_epoch']} kept"
+    )
     lines = [
-        f"- architecture `{metrics['arch']}`: {metrics['params']:,} parameters, "
-        f"{metrics['macs']:,} multiply-adds per digit",
-        f"- {metrics['epochs_run']} epochs, epoch {metrics['best_epoch']} kept"
-        + (f" ({stop['reason']})" if stop.get("reason") else "")
-        + f"; {metrics['train_seconds']:.0f} s of training",
+        *(
+            [
+                f"- architecture `{metrics['arch']}`: {metrics['params']:,} parameters, "
+                f"{metrics['macs']:,} multiply-adds per digit"
+            ]
+            if architecture
+            else []
+        ),
+        f"- {ran}; {metrics['train_seconds']:.0f} s of training",
         f"- augmentation `{metrics['config']['augment']}`",
         f"- MNIST test (float): {pct(metrics['test_accuracy'])} "
         f"({metrics['test_errors']} errors of {metrics['test_images']:,})",
