@@ -113,6 +113,9 @@ def run(args: argparse.Namespace) -> int:
         }
         written = report.write_all(out, env, results, config.batch_sizes, meta)
     print(report.table(results, config.batch_sizes))
+    if learned := report.learning_lines(results):
+        print("\non-device learning, every misreading corrected (one profile per writer):")
+        print("\n".join(learned))
     print(f"wrote {', '.join(written)} to {out}")
     if not any(name.endswith(".png") for name in written):
         print(f"mnist-edge: no plots written; {report.PLOTS_HINT}", file=sys.stderr)

@@ -29,8 +29,13 @@ def simulate(
     rows = []
     for writer in dict.fromkeys(writers.tolist()):
         learner = Learner("bench", embeddings.shape[1], **rule)  # type: ignore[arg-type]
-        plain = learned = corrections = 0
+        plain = learned = corrections = repeats = 0
+        misreads: set[tuple[int, int]] = set()  # (digit, read as) the model alone got wrong
         for i in np.flatnonzero(writers == writer):
+            if probs[i].argmax() != labels[i]:
+                pair = (int(labels[i]), int(probs[i].argmax()))
+                repeats += pair in misreads
+                misreads.add(pair)
             shown = (
                 int(learner.adjust(probs[i], embeddings[i]).probabilities.argmax())
                 if len(learner)
@@ -50,6 +55,8 @@ def simulate(
                 "with": learned / n,
                 "delta_samples": learned - plain,
                 "corrections": corrections,
+                "misreads": n - plain,
+                "repeated_misreads": repeats,
             }
         )
     total = sum(r["samples"] for r in rows)
@@ -62,6 +69,11 @@ def simulate(
         if rows
         else 0.0,
         "worst_writer_delta_samples": min((r["delta_samples"] for r in rows), default=0),
+        # Misreads that repeat one the same writer already made (same digit, same wrong answer):
+        # roughly what learning can fix, since a correction only helps later drawings.
+        "misreads": sum(r["misreads"] for r in rows),
+        "repeated_misreads": sum(r["repeated_misreads"] for r in rows),
+        "corrections": sum(r["corrections"] for r in rows),
         "per_writer": rows,
     }
 

@@ -131,6 +131,41 @@ def table(results: list[Result], batch_sizes: tuple[int, ...], markdown: bool = 
     return "\n".join(line if len(line) <= 100 else line[:99] + "…" for line in out)
 
 
+def learning_table(results: list[Result]) -> str:
+    """On-device learning per model and file (Markdown): online accuracy without and with a
+    simulated person correcting every misreading, and what a correction costs. Empty when no
+    row measured it (models without an embedding output, or the reference runtime)."""
+    rows = [r for r in results if r.ok and r.learning]
+    if not rows:
+        return ""
+    head = [
+        "model",
+        "runtime",
+        "file",
+        "writers",
+        "without %",
+        "with %",
+        "per-writer gain",
+        "worst writer",
+        "misreads (repeats)",
+        "read / add µs",
+        "bytes per correction",
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cost = r.learning_costs
+        for name, got in r.learning.items():
+            lines.append(
+                f"| {r.model} | {r.runtime} | {name} | {got['writers']} | "
+                f"{_pct(got['without'])} | {_pct(got['with'])} | "
+                f"{got['mean_gain_points']:+.2f} pts | {got['worst_writer_delta_samples']:+d} "
+                f"samples | {got.get('misreads', '-')} ({got.get('repeated_misreads', '-')}) | "
+                f"{_fmt(cost.get('read_us'), '.0f')} / {_fmt(cost.get('add_us'), '.0f')} | "
+                f"{_fmt(cost.get('bytes_per_correction'), ',.0f')} |"
+            )
+    return "\n".join(lines)
+
+
 def _csv(results: list[Result], batch_sizes: tuple[int, ...]) -> str:
     drawn = _drawn_names(results)
     fields = [
@@ -187,12 +222,46 @@ def write_all(
         out / "results.md",
         f"# mnist-edge benchmark\n\n{env_lines}\n\n"
         f"Images: {meta.get('images')} (accuracy), single-image latency over "
-        f"real test digits.\n\n{table(results, batch_sizes, markdown=True)}\n",
+        f"real test digits.\n\n{table(results, batch_sizes, markdown=True)}\n"
+        + _learning_md(results),
     )
     written = ["results.json", "results.csv", "results.md"]
     if matplotlib_or_none() is None:  # the edge extra has no matplotlib: tables only
         return written
     return written + plots(out, results)
+
+
+def learning_lines(results: list[Result]) -> list[str]:
+    """The learning figures for the terminal, each line within 100 characters."""
+    lines = []
+    for r in results:
+        if not (r.ok and r.learning):
+            continue
+        cost = r.learning_costs
+        lines.append(
+            f"{r.name}: read {_fmt(cost.get('read_us'), '.0f')} µs with "
+            f"{cost.get('stored', '?')} stored, add {_fmt(cost.get('add_us'), '.0f')} µs, "
+            f"{_fmt(cost.get('bytes_per_correction'), ',.0f')} B per correction"
+        )
+        for name, got in r.learning.items():
+            lines.append(
+                f"  {name[:28]}: {_pct(got['without'])} -> {_pct(got['with'])} %, "
+                f"{got['mean_gain_points']:+.2f} pts/writer, worst "
+                f"{got['worst_writer_delta_samples']:+d}, {got.get('repeated_misreads', '-')} "
+                f"of {got.get('misreads', '-')} misreads repeat"
+            )
+    return [line if len(line) <= 100 else line[:99] + "…" for line in lines]
+
+
+def _learning_md(results: list[Result]) -> str:
+    body = learning_table(results)
+    if not body:
+        return ""
+    return (
+        "\n## On-device learning\n\nEach writer's digits in order, every misreading corrected "
+        "(one profile per writer); a repeat is a misread the same writer already made (same "
+        "digit, same wrong answer), roughly what learning can fix.\n\n" + body + "\n"
+    )
 
 
 def _spread_labels(points: list[tuple[float, float]], step: float) -> list[float]:

@@ -205,6 +205,11 @@ def test_drawn_eval_in_bench(tmp_path: Path, data_dir: Path) -> None:
     assert 0 < costs["profile_bytes"] < 1_000_000
     mnist = row["learning"]["MNIST test (one writer)"]
     assert mnist["samples"] == 200 and 0 <= mnist["with"] <= 1
+    assert mnist["misreads"] == round((1 - mnist["without"]) * 200) >= mnist["repeated_misreads"]
+    assert (
+        "on-device learning" in r.stdout
+        and "## On-device learning" in (out / "results.md").read_text()
+    )
     table = r.stdout.split("\nwrote ")[0].splitlines()
     assert "drawn%" in table[0] and max(len(x) for x in table) <= 100, table
 

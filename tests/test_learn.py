@@ -131,6 +131,29 @@ def test_rule_needs_similarity_and_never_changes_unrelated_readings() -> None:
     assert learner.undo() and len(learner) == 0 and not learner.undo()
 
 
+def test_simulation_counts_gain_misreads_and_repeats() -> None:
+    """The benchmark's person: each misreading corrected, one profile per writer. Writer A's
+    looped 4 is read as 9 three times: the first is corrected, the two repeats are then read
+    right. Writer B draws the same 4 but has their own profile, so nothing carries over."""
+    from mnist_edge.benchmarks.learning import simulate
+
+    nine = np.full(10, 0.01, np.float32)
+    nine[9] = 0.91
+    loop = _vec(1)
+    probs = np.stack([nine] * 5)
+    embeddings = np.stack([loop, loop + 0.01 * _vec(2), loop, loop, _vec(3)])
+    labels = np.array([4, 4, 4, 4, 9])
+    writers = np.array(["A", "A", "A", "B", "B"])
+    got = simulate(probs, embeddings, labels, writers)
+    a, b = got["per_writer"]
+    assert (a["misreads"], a["repeated_misreads"], a["corrections"]) == (3, 2, 1)
+    assert (a["without"], a["with"], a["delta_samples"]) == (0, 2 / 3, 2)
+    assert (b["misreads"], b["repeated_misreads"], b["delta_samples"]) == (1, 0, 0)
+    assert (got["misreads"], got["repeated_misreads"], got["corrections"]) == (4, 2, 2)
+    assert got["with"] - got["without"] == pytest.approx(2 / 5)
+    assert got["worst_writer_delta_samples"] == 0
+
+
 @pytest.mark.parametrize("name", ["../x", "", "a/b", ".hidden", "x" * 65])
 def test_profile_names_are_checked(name: str) -> None:
     with pytest.raises(ProfileError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mnist_edge.benchmarks.report import table
+from mnist_edge.benchmarks.report import learning_table, table
 from mnist_edge.benchmarks.results import Result
 from mnist_edge.pipeline.policy import RULE, headline, recommend
 
@@ -153,6 +153,11 @@ def render_report(
         "",
         "![latency vs accuracy](bench/latency_vs_accuracy.png)",
         "",
+        *(
+            ["## On-device learning", "", learning_table(results), ""]
+            if learning_table(results)
+            else []
+        ),
         "## Time",
         "",
         *[f"- {k}: {v:.0f} s" for k, v in timings.items()],
