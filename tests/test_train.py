@@ -91,7 +91,7 @@ def test_train_cli_and_config_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [
-        (["--arch", "vgg"], ["unknown architecture 'vgg'", "edge, edge-wide, seed-3conv"]),
+        (["--arch", "vgg"], ["unknown architecture 'vgg'", "edge, seed-3conv"]),
         (["--epochs", "0"], ["--epochs must be an integer from 1 to 1,000"]),
         (["--limit", "-5"], ["--limit must be"]),
         (["--augment", "wild"], ["unknown augmentation"]),

@@ -106,7 +106,13 @@ def model_card(
             "covers are read less reliably; the app then shows low confidence, and on-device "
             "learning (`mnist-edge draw --profile NAME`) can learn a writer's own style.",
             '- No "not a digit" class: letters and scribbles get a digit, usually with low '
-            f'confidence (the app\'s threshold, default {pct(0.6)}, says "not sure").',
+            "confidence (below the app's threshold, "
+            + (
+                f"{pct(metrics['calibration']['threshold'])} as calibrated for this model"
+                if metrics.get("calibration")
+                else f"default {pct(0.6)}"
+            )
+            + ', it says "not sure").',
             "- Latency figures are for the machine named above; see docs/raspberry-pi.md for Pi "
             "estimates and how to measure there.",
             "",
