@@ -119,6 +119,7 @@ def render_report(
     timings: dict[str, float],
 ) -> str:
     picks = recommend(results)
+    learned = learning_table(results)
     lines = [f"# mnist-edge pipeline report: `{metrics['arch']}`", ""]
     if "tflite" in picks:
         lines.append(f"**Deploy {headline(picks['tflite'])}.**")
@@ -153,11 +154,7 @@ def render_report(
         "",
         "![latency vs accuracy](bench/latency_vs_accuracy.png)",
         "",
-        *(
-            ["## On-device learning", "", learning_table(results), ""]
-            if learning_table(results)
-            else []
-        ),
+        *(["## On-device learning", "", learned, ""] if learned else []),
         "## Time",
         "",
         *[f"- {k}: {v:.0f} s" for k, v in timings.items()],
