@@ -32,19 +32,19 @@ def simulate(
         plain = learned = corrections = repeats = 0
         misreads: set[tuple[int, int]] = set()  # (digit, read as) the model alone got wrong
         for i in np.flatnonzero(writers == writer):
-            if probs[i].argmax() != labels[i]:
-                pair = (int(labels[i]), int(probs[i].argmax()))
-                repeats += pair in misreads
-                misreads.add(pair)
+            read, label = int(probs[i].argmax()), int(labels[i])
+            if read != label:
+                repeats += (label, read) in misreads
+                misreads.add((label, read))
             shown = (
                 int(learner.adjust(probs[i], embeddings[i]).probabilities.argmax())
                 if len(learner)
-                else int(probs[i].argmax())
+                else read
             )
-            plain += int(probs[i].argmax() == labels[i])
-            learned += int(shown == labels[i])
-            if shown != labels[i]:
-                learner.add(embeddings[i], int(labels[i]))
+            plain += int(read == label)
+            learned += int(shown == label)
+            if shown != label:
+                learner.add(embeddings[i], label)
                 corrections += 1
         n = int((writers == writer).sum())
         rows.append(
