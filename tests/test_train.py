@@ -96,6 +96,9 @@ def test_train_cli_and_config_file(tmp_path: Path) -> None:
         (["--limit", "-5"], ["--limit must be"]),
         (["--augment", "wild"], ["unknown augmentation"]),
         (["--strategy", "tpu"], ["unknown strategy"]),
+        (["--ema", "1"], ["--ema must be a number from 0 to 0.99999"]),
+        (["--ema", "0.5"], ["--ema must be 0 (off) or a momentum from 0.9"]),
+        (["--ema", "0.999", "--strategy", "mirrored"], ["default strategy only"]),
     ],
 )
 def test_train_rejects_bad_flags(args: list[str], fragments: list[str]) -> None:
@@ -204,6 +207,69 @@ def test_selection_uses_both_validation_sets(tmp_path: Path) -> None:
         selection.on_epoch_end(model, epoch, logs)
         assert logs["val_drawn_accuracy"] in (0.25, 1.0, 0.5)
     assert selection.best_epoch == 2  # (0.98 + 1.0) / 2 beats (0.995 + 0.5) / 2
+
+
+@pytest.mark.slow
+def test_averaged_weights_swap_in_and_back_bit_for_bit() -> None:
+    import keras
+
+    from mnist_edge.train.trainer import averaged_weights
+
+    model = ARCHITECTURES["edge"].build()
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-2, use_ema=True, ema_momentum=0.9),
+        loss="categorical_crossentropy",
+    )
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (64, 28, 28, 1), dtype=np.uint8)
+    y = keras.utils.to_categorical(rng.integers(0, 10, 64), 10)
+    for start in range(0, 64, 16):  # not fit(): it ends by overwriting the weights with the EMA
+        model.train_on_batch(x[start : start + 16], y[start : start + 16])
+    raw = model.get_weights()
+    # The optimizer's averages, in the order of the trainable variables (Keras keeps them so).
+    averages = [np.asarray(v) for v in model.optimizer._model_variables_moving_average]
+    with averaged_weights(model):
+        inside = [np.asarray(v) for v in model.trainable_variables]
+        assert all(np.array_equal(a, b) for a, b in zip(inside, averages, strict=True))
+        assert not all(np.array_equal(a, np.asarray(v)) for a, v in zip(raw, model.weights))
+    assert all(np.array_equal(a, b) for a, b in zip(raw, model.get_weights(), strict=True))
+
+
+@pytest.mark.slow
+def test_ema_training_keeps_the_averaged_weights(tmp_path: Path, data_dir: Path) -> None:
+    """With --ema the kept model is the averaged one of the best epoch: its MNIST validation
+    accuracy is the one logged for the averaged weights, and the raw weights are reported."""
+    from mnist_edge.core.config import build_config
+    from mnist_edge.core.data import load_split
+    from mnist_edge.train.config import TrainConfig
+    from mnist_edge.train.evaluate import load_keras_model
+    from mnist_edge.train.trainer import split_train_val, train
+
+    config = build_config(
+        TrainConfig,
+        {
+            "epochs": 3,
+            "limit": 3000,
+            "augment": "none",
+            "ema": 0.9,
+            "data_dir": str(data_dir),
+            "out": str(tmp_path / "run"),
+        },
+    )
+    metrics = train(config)
+    averaging = metrics["weight_averaging"]
+    assert averaging["ema_momentum"] == 0.9 and averaging["ema_best_epoch"] == metrics["best_epoch"]
+    assert 1 <= averaging["raw_best_epoch"] <= 3 and 0.5 < averaging["raw_test_accuracy"] <= 1
+    with open(tmp_path / "run" / "history.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {"val_accuracy", "val_ema_accuracy", "raw_selection_score"} <= set(rows[0])
+    logged = float(rows[metrics["best_epoch"] - 1]["val_ema_accuracy"])
+    assert logged == pytest.approx(averaging["ema_selection_score"])
+    split = load_split("train", str(data_dir), limit=3000)
+    _, (x_val, y_val) = split_train_val(split.images, split.labels, config.val_fraction, 0)
+    kept = load_keras_model(tmp_path / "run" / "model.keras")
+    accuracy = (kept.predict(x_val[..., None], verbose=0).argmax(1) == y_val).mean()
+    assert accuracy == pytest.approx(logged)
 
 
 def test_ctrl_c_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:

@@ -51,6 +51,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--label-smoothing", type=float, help="label smoothing (default 0)")
     parser.add_argument(
+        "--ema",
+        type=float,
+        metavar="MOMENTUM",
+        help="validate and keep an exponential moving average of the weights "
+        "(e.g. 0.999); 0: off (default 0)",
+    )
+    parser.add_argument(
         "--calibrate",
         action=argparse.BooleanOptionalAction,
         help="fit a temperature on held-out drawn writers and fold it into "

@@ -9,12 +9,14 @@ other), ties to the later epoch.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +131,18 @@ def make_dataset(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+@contextlib.contextmanager
+def averaged_weights(model: Any) -> Iterator[None]:
+    """The optimizer's moving average of the weights in the model for the block, then the raw
+    weights back bit for bit (Keras's own swap adds and subtracts, which rounds)."""
+    raw = model.get_weights()
+    model.optimizer.finalize_variable_values(model.trainable_variables)
+    try:
+        yield
+    finally:
+        model.set_weights(raw)
+
+
 class _Selection:
     """Epoch selection, checkpoint (in memory and on disk, atomic) and early stopping.
 
@@ -136,10 +150,21 @@ class _Selection:
     accuracies (the lowest mean error). Ties go to the later epoch: under the cosine schedule a
     later epoch has a lower learning rate and generalizes at least as well. Stopping counts
     only from ``start`` (mid-schedule), where the schedule is past its noisy peak.
+
+    With ``ema``, the candidates are the optimizer's averaged weights: each epoch they are
+    swapped in, scored on the same validation sets and swapped out again, so training itself
+    runs on the raw weights unchanged. The raw weights' best epoch is tracked beside them, so a
+    run reports what the averaging gained on validation.
     """
 
     def __init__(
-        self, path: Path, patience: int, start: int, drawn_val: tuple[np.ndarray, np.ndarray] | None
+        self,
+        path: Path,
+        patience: int,
+        start: int,
+        drawn_val: tuple[np.ndarray, np.ndarray] | None,
+        mnist_val: tuple[np.ndarray, np.ndarray] | None = None,
+        ema: bool = False,
     ) -> None:
         import keras
 
@@ -149,23 +174,56 @@ class _Selection:
             def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
                 outer.on_epoch_end(self.model, epoch, logs if logs is not None else {})
 
+        if ema and mnist_val is None:
+            raise ValueError("EMA selection needs the MNIST validation set")  # a caller's bug
         self.callback = Callback()
         self.path = path
         self.patience, self.start = patience, start
-        self.drawn_val = drawn_val
+        self.drawn_val, self.mnist_val, self.ema = drawn_val, mnist_val, ema
         self.best = -math.inf
         self.best_epoch = 0
         self.best_weights: list[Any] | None = None
         self.stopped_epoch = 0
+        self.raw_best, self.raw_best_epoch = -math.inf, 0
+        self.raw_best_weights: list[Any] | None = None
+
+    def _drawn_accuracy(self, model: Any) -> float:
+        x, y = self.drawn_val  # type: ignore[misc]
+        return float(
+            (model.predict(x[..., None], batch_size=1000, verbose=0).argmax(1) == y).mean()
+        )
+
+    def _mnist_accuracy(self, model: Any) -> float:
+        x, y = self.mnist_val  # type: ignore[misc]
+        return float(
+            (model.predict(x[..., None], batch_size=1000, verbose=0).argmax(1) == y).mean()
+        )
+
+    def _score(self, model: Any, mnist: float, logs: dict[str, float], prefix: str) -> float:
+        if self.drawn_val is None:
+            return mnist
+        drawn = self._drawn_accuracy(model)
+        logs[f"val_{prefix}drawn_accuracy"] = drawn  # into history.csv and the progress line
+        print(f" - val_{prefix}drawn_accuracy: {drawn:.4f}", file=sys.stderr, flush=True)
+        return (mnist + drawn) / 2
 
     def on_epoch_end(self, model: Any, epoch: int, logs: dict[str, float]) -> None:
-        score = logs.get("val_accuracy", -math.inf)
-        if self.drawn_val is not None:
-            probs = model.predict(self.drawn_val[0][..., None], batch_size=1000, verbose=0)
-            drawn = float((probs.argmax(1) == self.drawn_val[1]).mean())
-            logs["val_drawn_accuracy"] = drawn  # into history.csv and the progress line
-            print(f" - val_drawn_accuracy: {drawn:.4f}", file=sys.stderr, flush=True)
-            score = (score + drawn) / 2
+        score = self._score(model, logs.get("val_accuracy", -math.inf), logs, "")
+        if self.ema:
+            if score >= self.raw_best:
+                self.raw_best, self.raw_best_epoch = score, epoch + 1
+                self.raw_best_weights = model.get_weights()
+            logs["raw_selection_score"] = score
+            with averaged_weights(model):
+                mnist = self._mnist_accuracy(model)
+                logs["val_ema_accuracy"] = mnist
+                print(f" - val_ema_accuracy: {mnist:.4f}", file=sys.stderr, flush=True)
+                score = self._score(model, mnist, logs, "ema_")
+                self._keep(model, epoch, score, logs)
+        else:
+            self._keep(model, epoch, score, logs)
+
+    def _keep(self, model: Any, epoch: int, score: float, logs: dict[str, float]) -> None:
         logs["selection_score"] = score
         if score >= self.best:
             self.best, self.best_epoch = score, epoch + 1
@@ -293,7 +351,10 @@ def _train(
             alpha=0.01,
         )
         model.compile(
-            optimizer=keras.optimizers.Adam(schedule),
+            # EMA: a shadow average of the weights; training runs on the raw ones unchanged.
+            optimizer=keras.optimizers.Adam(
+                schedule, use_ema=config.ema > 0, ema_momentum=config.ema or 0.99
+            ),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
             metrics=["accuracy"],
         )
@@ -308,6 +369,8 @@ def _train(
         config.patience,
         config.epochs // 2,
         (drawn_val.images, drawn_val.labels) if drawn_val else None,
+        (x_val, y_val),
+        ema=config.ema > 0,
     )
     history_csv = _HistoryCsv(out / "history.csv")
     train_ds = make_dataset(
@@ -376,6 +439,7 @@ def _train(
         history = {k: [float(row[k]) for row in history_csv.rows] for k in history}
     stopping = selection.stopping(config.epochs, len(history.get("loss", [])))
     print(f"mnist-edge: {stopping['reason']}", file=sys.stderr)
+    averaging = _weight_averaging(model, selection, config, test_split) if config.ema else None
     if selection.best_weights is not None:
         model.set_weights(selection.best_weights)
 
@@ -405,6 +469,8 @@ def _train(
             "config": config.to_dict(),
         }
     )
+    if averaging is not None:
+        metrics["weight_averaging"] = averaging
     if resume is not None and resume.epoch:
         metrics["resumed_after_epoch"] = resume.epoch
     if config.drawn_eval:
@@ -424,6 +490,29 @@ def _train(
     # The final model supersedes the checkpoint; keep the directory to what a user needs.
     (out / CHECKPOINT_FILE).unlink(missing_ok=True)
     return metrics
+
+
+def _weight_averaging(
+    model: Any, selection: _Selection, config: TrainConfig, test_split: Any
+) -> dict[str, Any]:
+    """What the averaged weights gained over the raw ones, each at its own best epoch. The
+    choice was made on validation; the raw weights' test figure is reported, never used."""
+    from mnist_edge.train.evaluate import predict_probabilities
+
+    raw_test = None
+    if selection.raw_best_weights is not None:
+        model.set_weights(selection.raw_best_weights)
+        probs = predict_probabilities(model, test_split.images)
+        raw_test = float((probs.argmax(1) == test_split.labels).mean())
+    return {
+        "ema_momentum": config.ema,
+        "kept": "the averaged (EMA) weights of the best epoch",
+        "ema_best_epoch": selection.best_epoch,
+        "ema_selection_score": selection.best,
+        "raw_best_epoch": selection.raw_best_epoch,
+        "raw_selection_score": selection.raw_best,
+        "raw_test_accuracy": raw_test,
+    }
 
 
 def _augmentation(config: TrainConfig) -> dict[str, str]:
