@@ -87,6 +87,22 @@ def test_writer_split_never_shares_a_writer(tmp_path: Path) -> None:
     assert len(first) == val.sum() // VARIANTS
 
 
+def test_held_out_writers_follow_the_split_seed_not_the_seed(tmp_path: Path) -> None:
+    """Runs with different --seed values are validated on the same writers (and so can be
+    compared); only --split-seed moves the split."""
+    from mnist_edge.train.config import TrainConfig
+    from mnist_edge.train.trainer import _load_drawn
+
+    path = str(_writers_file(tmp_path))
+
+    def held(**options: int) -> set[str]:
+        _, parts = _load_drawn(TrainConfig(drawn=(path,), **options))
+        return set(parts["val"].writers.tolist())
+
+    assert held(seed=1) == held(seed=2) == held(seed=7, split_seed=0)
+    assert any(held(split_seed=s) != held() for s in (1, 2, 3))
+
+
 def test_rendering_is_cached(tmp_path: Path) -> None:
     path = str(_writers_file(tmp_path))
     fresh = load_drawn((path,))

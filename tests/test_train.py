@@ -96,6 +96,7 @@ def test_train_cli_and_config_file(tmp_path: Path) -> None:
         (["--limit", "-5"], ["--limit must be"]),
         (["--augment", "wild"], ["unknown augmentation"]),
         (["--strategy", "tpu"], ["unknown strategy"]),
+        (["--split-seed", "-1"], ["--split-seed must be an integer from 0"]),
         (["--ema", "1"], ["--ema must be a number from 0 to 0.99999"]),
         (["--ema", "0.5"], ["--ema must be 0 (off) or a momentum from 0.9"]),
         (["--ema", "0.999", "--strategy", "mirrored"], ["default strategy only"]),

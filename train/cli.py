@@ -24,6 +24,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="output directory (default runs/ARCH)")
     parser.add_argument("--limit", type=int, help="train on the first N training images only")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument(
+        "--split-seed",
+        type=int,
+        help="seed of the validation splits, MNIST and held-out writers (default 0); "
+        "kept apart from --seed so runs are compared on the same validation digits",
+    )
     parser.add_argument("--patience", type=int, help="early-stopping patience in epochs")
     parser.add_argument(
         "--augment",

@@ -21,6 +21,9 @@ class TrainConfig:
     out: str | None = None  # default: runs/<arch>
     limit: int | None = None
     seed: int = 0
+    # The validation splits (MNIST and held-out writers) have their own seed, so runs with
+    # different --seed values are validated, and compared, on the same digits and writers.
+    split_seed: int = 0
     val_fraction: float = 1 / 12  # 5,000 of the 60,000 training images
     patience: int = 8
     augment: str | None = None  # default: the architecture's own policy
@@ -55,6 +58,7 @@ class TrainConfig:
             require_int("--limit", self.limit, 20, 60000)
         require_number("--lr", self.lr, 1e-6, 1.0)
         require_int("--seed", self.seed, 0, 2**32 - 1)
+        require_int("--split-seed", self.split_seed, 0, 2**32 - 1)
         require_number("val_fraction", self.val_fraction, 0.01, 0.5)
         require_number("--drawn-share", self.drawn_share, 0.0, 0.9)
         require_number("drawn_val_fraction", self.drawn_val_fraction, 0.05, 0.5)

@@ -284,7 +284,7 @@ def _load_drawn(config: TrainConfig) -> tuple[Any, dict[str, Any]]:
     if not config.drawn:
         return None, {}
     drawn = load_drawn(config.drawn)
-    held = split_writers(drawn.writers, config.drawn_val_fraction, config.seed)
+    held = split_writers(drawn.writers, config.drawn_val_fraction, config.split_seed)
     in_val = np.isin(drawn.writers, sorted(held))
     parts = {
         "train": drawn.subset(~in_val),
@@ -336,7 +336,7 @@ def _train(
     tf.config.experimental.enable_op_determinism()
 
     (x_train, y_train), (x_val, y_val) = split_train_val(
-        train_split.images, train_split.labels, config.val_fraction, config.seed
+        train_split.images, train_split.labels, config.val_fraction, config.split_seed
     )
     drawn_train, drawn_val = drawn.get("train"), drawn.get("val")
     k = drawn_per_batch(config.batch_size, config.drawn_share) if drawn_train else 0
