@@ -151,10 +151,11 @@ class _Selection:
     later epoch has a lower learning rate and generalizes at least as well. Stopping counts
     only from ``start`` (mid-schedule), where the schedule is past its noisy peak.
 
-    With ``ema``, the candidates are the optimizer's averaged weights: each epoch they are
-    swapped in, scored on the same validation sets and swapped out again, so training itself
-    runs on the raw weights unchanged. The raw weights' best epoch is tracked beside them, so a
-    run reports what the averaging gained on validation.
+    With ``ema``, each epoch also scores the optimizer's moving average of the weights (swapped
+    in, scored on the same validation sets, swapped out: training runs on the raw weights
+    unchanged), and the better of the two is that epoch's candidate. Early on, or in a short
+    run, the average still carries the first steps and the raw weights win; over a long
+    schedule the average usually does. Each kind's own best is tracked for the report.
     """
 
     def __init__(
@@ -184,8 +185,11 @@ class _Selection:
         self.best_epoch = 0
         self.best_weights: list[Any] | None = None
         self.stopped_epoch = 0
-        self.raw_best, self.raw_best_epoch = -math.inf, 0
-        self.raw_best_weights: list[Any] | None = None
+        self.kept = "raw"
+        # Each kind's own best, for the report of what averaging gained (--ema only).
+        self.tracks: dict[str, dict[str, Any]] = {
+            kind: {"score": -math.inf, "epoch": 0, "weights": None} for kind in ("raw", "ema")
+        }
 
     def _drawn_accuracy(self, model: Any) -> float:
         x, y = self.drawn_val  # type: ignore[misc]
@@ -207,26 +211,36 @@ class _Selection:
         print(f" - val_{prefix}drawn_accuracy: {drawn:.4f}", file=sys.stderr, flush=True)
         return (mnist + drawn) / 2
 
+    def _track(self, kind: str, model: Any, epoch: int, score: float) -> None:
+        track = self.tracks[kind]
+        if score >= track["score"]:
+            track.update(score=score, epoch=epoch + 1, weights=model.get_weights())
+
     def on_epoch_end(self, model: Any, epoch: int, logs: dict[str, float]) -> None:
         score = self._score(model, logs.get("val_accuracy", -math.inf), logs, "")
-        if self.ema:
-            if score >= self.raw_best:
-                self.raw_best, self.raw_best_epoch = score, epoch + 1
-                self.raw_best_weights = model.get_weights()
-            logs["raw_selection_score"] = score
-            with averaged_weights(model):
-                mnist = self._mnist_accuracy(model)
-                logs["val_ema_accuracy"] = mnist
-                print(f" - val_ema_accuracy: {mnist:.4f}", file=sys.stderr, flush=True)
-                score = self._score(model, mnist, logs, "ema_")
-                self._keep(model, epoch, score, logs)
-        else:
-            self._keep(model, epoch, score, logs)
+        if not self.ema:
+            self._keep(model, epoch, score, logs, "raw")
+            return
+        logs["raw_selection_score"] = score
+        self._track("raw", model, epoch, score)
+        with averaged_weights(model):
+            mnist = self._mnist_accuracy(model)
+            logs["val_ema_accuracy"] = mnist
+            print(f" - val_ema_accuracy: {mnist:.4f}", file=sys.stderr, flush=True)
+            averaged = self._score(model, mnist, logs, "ema_")
+            logs["ema_selection_score"] = averaged
+            self._track("ema", model, epoch, averaged)
+            if averaged >= score:  # the average wins ties: it is the smoother of the two
+                self._keep(model, epoch, averaged, logs, "ema")
+                return
+        self._keep(model, epoch, score, logs, "raw")
 
-    def _keep(self, model: Any, epoch: int, score: float, logs: dict[str, float]) -> None:
+    def _keep(
+        self, model: Any, epoch: int, score: float, logs: dict[str, float], kind: str
+    ) -> None:
         logs["selection_score"] = score
         if score >= self.best:
-            self.best, self.best_epoch = score, epoch + 1
+            self.best, self.best_epoch, self.kept = score, epoch + 1, kind
             self.best_weights = model.get_weights()
             with atomic_path(self.path) as tmp:
                 model.save(tmp.with_suffix(".keras"))
@@ -237,14 +251,18 @@ class _Selection:
             model.stop_training = True
             self.stopped_epoch = epoch + 1
 
+    def kept_text(self) -> str:
+        average = " (the moving average of its weights)" if self.kept == "ema" else ""
+        return f"epoch {self.best_epoch}{average}"
+
     def stopping(self, epochs: int, ran: int) -> dict[str, Any]:
         if self.stopped_epoch:
             reason = (
                 f"stopped early after epoch {self.stopped_epoch}: no better validation "
-                f"score for {self.patience} epochs; epoch {self.best_epoch} kept"
+                f"score for {self.patience} epochs; {self.kept_text()} kept"
             )
         else:
-            reason = f"ran all {ran} of {epochs} epochs; epoch {self.best_epoch} kept"
+            reason = f"ran all {ran} of {epochs} epochs; {self.kept_text()} kept"
         return {
             "early": bool(self.stopped_epoch),
             "reason": reason,
@@ -495,24 +513,28 @@ def _train(
 def _weight_averaging(
     model: Any, selection: _Selection, config: TrainConfig, test_split: Any
 ) -> dict[str, Any]:
-    """What the averaged weights gained over the raw ones, each at its own best epoch. The
-    choice was made on validation; the raw weights' test figure is reported, never used."""
+    """The raw weights and their moving average, each at its own best epoch: the choice was
+    made on validation; the test figures are reported, never used."""
     from mnist_edge.train.evaluate import predict_probabilities
 
-    raw_test = None
-    if selection.raw_best_weights is not None:
-        model.set_weights(selection.raw_best_weights)
-        probs = predict_probabilities(model, test_split.images)
-        raw_test = float((probs.argmax(1) == test_split.labels).mean())
-    return {
+    result: dict[str, Any] = {
         "ema_momentum": config.ema,
-        "kept": "the averaged (EMA) weights of the best epoch",
-        "ema_best_epoch": selection.best_epoch,
-        "ema_selection_score": selection.best,
-        "raw_best_epoch": selection.raw_best_epoch,
-        "raw_selection_score": selection.raw_best,
-        "raw_test_accuracy": raw_test,
+        "kept": selection.kept,
+        "rule": "each epoch, the better of the raw weights and their moving average on "
+        "validation is the candidate (the average on ties)",
     }
+    for kind, track in selection.tracks.items():
+        test = None
+        if track["weights"] is not None:
+            model.set_weights(track["weights"])
+            probs = predict_probabilities(model, test_split.images)
+            test = float((probs.argmax(1) == test_split.labels).mean())
+        result[kind] = {
+            "best_epoch": track["epoch"],
+            "selection_score": track["score"],
+            "test_accuracy": test,
+        }
+    return result
 
 
 def _augmentation(config: TrainConfig) -> dict[str, str]:
