@@ -117,3 +117,24 @@ def test_recommendation_prefers_portable_accurate_files() -> None:
         row("b.tflite", "tflite-fp32", "litert", 23, 0.9959, drawn=0.99),
     ]
     assert recommend(drawn)["tflite"].model == "b.tflite"
+
+
+def test_report_states_what_weight_averaging_kept() -> None:
+    from mnist_edge.pipeline.report import averaging_lines
+
+    track = {"best_epoch": 33, "selection_score": 0.9927, "test_accuracy": 0.996}
+    metrics = {
+        "weight_averaging": {
+            "ema_momentum": 0.999,
+            "kept": "ema",
+            "ema": track,
+            "raw": {"best_epoch": 31, "selection_score": 0.9924, "test_accuracy": 0.9958},
+        }
+    }
+    (line,) = averaging_lines(metrics)
+    assert "EMA, momentum 0.999): kept the moving average of the weights" in line
+    assert "average epoch 33, validation score 99.27%, MNIST test 99.60%" in line
+    assert "raw epoch 31, validation score 99.24%, MNIST test 99.58%" in line
+    metrics["weight_averaging"]["kept"] = "raw"
+    assert "kept the raw weights" in averaging_lines(metrics)[0]
+    assert averaging_lines({}) == []

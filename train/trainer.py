@@ -41,6 +41,10 @@ SELECTION = (
     "the epoch with the lowest mean error over MNIST validation and writer-held-out "
     "drawn validation is kept (ties to the later epoch)"
 )
+SELECTION_EMA = (
+    "; each epoch, the raw weights and their moving average (EMA, momentum {}) are both "
+    "validated and the better is the candidate"
+)
 SELECTION_MNIST = "the epoch with the best MNIST validation accuracy is kept (ties to the later)"
 
 
@@ -476,7 +480,8 @@ def _train(
             "epochs_run": len(history.get("loss", [])),
             "best_epoch": selection.best_epoch,
             "stopping": stopping,
-            "selection": SELECTION if drawn_train else SELECTION_MNIST,
+            "selection": (SELECTION if drawn_train else SELECTION_MNIST)
+            + (SELECTION_EMA.format(config.ema) if config.ema else ""),
             "train_seconds": round(train_seconds, 1),
             "train_images": len(y_train),
             "val_images": len(y_val),

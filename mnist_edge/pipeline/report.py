@@ -52,7 +52,23 @@ def training_lines(metrics: dict[str, Any], architecture: bool = True) -> list[s
         f"- MNIST test (float): {pct(metrics['test_accuracy'])} "
         f"({metrics['test_errors']} errors of {metrics['test_images']:,})",
     ]
-    return lines + drawn_lines(metrics) + calibration_lines(metrics)
+    return lines + averaging_lines(metrics) + drawn_lines(metrics) + calibration_lines(metrics)
+
+
+def averaging_lines(metrics: dict[str, Any]) -> list[str]:
+    """What ``--ema`` kept, beside each kind's own best (test figures reported, never used)."""
+    avg = metrics.get("weight_averaging")
+    if not avg:
+        return []
+    kept = "the moving average of the weights" if avg["kept"] == "ema" else "the raw weights"
+    return [
+        f"- weight averaging (EMA, momentum {avg['ema_momentum']}): kept {kept}; best "
+        + "; ".join(
+            f"{name} epoch {avg[kind]['best_epoch']}, validation score "
+            f"{pct(avg[kind]['selection_score'])}, MNIST test {pct(avg[kind]['test_accuracy'])}"
+            for kind, name in (("ema", "average"), ("raw", "raw"))
+        )
+    ]
 
 
 def drawn_lines(metrics: dict[str, Any]) -> list[str]:
