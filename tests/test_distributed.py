@@ -146,6 +146,8 @@ def test_mirrored_on_two_logical_cpus_matches_default(tmp_path: Path) -> None:
                 *SMALL,
                 "--strategy",
                 strategy,
+                "--ema",  # like for like: weight averaging is off with the distributed ones
+                "0",
                 "--out",
                 str(tmp_path / strategy),
             ],

@@ -60,8 +60,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "--ema",
         type=float,
         metavar="MOMENTUM",
-        help="validate and keep an exponential moving average of the weights "
-        "(e.g. 0.999); 0: off (default 0)",
+        help="validate an exponential moving average of the weights beside the raw ones "
+        "each epoch and keep the better; 0: off (default 0.999 with the default "
+        "strategy, off with the distributed ones)",
     )
     parser.add_argument(
         "--calibrate",

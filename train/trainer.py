@@ -221,10 +221,18 @@ class _Selection:
             track.update(score=score, epoch=epoch + 1, weights=model.get_weights())
 
     def on_epoch_end(self, model: Any, epoch: int, logs: dict[str, float]) -> None:
-        score = self._score(model, logs.get("val_accuracy", -math.inf), logs, "")
         if not self.ema:
-            self._keep(model, epoch, score, logs, "raw")
+            self._keep(
+                model,
+                epoch,
+                self._score(model, logs.get("val_accuracy", -math.inf), logs, ""),
+                logs,
+                "raw",
+            )
             return
+        # Both kinds scored the same way (Keras's own metric is float32: real ties would
+        # then break at random).
+        score = self._score(model, self._mnist_accuracy(model), logs, "")
         logs["raw_selection_score"] = score
         self._track("raw", model, epoch, score)
         with averaged_weights(model):
@@ -472,7 +480,12 @@ def _train(
     metrics.update(
         {
             **classification_metrics(probs, test_split.labels),
-            "val_accuracy": float(history["val_accuracy"][selection.best_epoch - 1])
+            # The kept weights' own MNIST validation accuracy (the average's, if it won).
+            "val_accuracy": float(
+                history["val_ema_accuracy" if selection.kept == "ema" else "val_accuracy"][
+                    selection.best_epoch - 1
+                ]
+            )
             if selection.best_epoch
             else None,
             "params": int(model.count_params()),
