@@ -195,14 +195,9 @@ class _Selection:
             kind: {"score": -math.inf, "epoch": 0, "weights": None} for kind in ("raw", "ema")
         }
 
-    def _drawn_accuracy(self, model: Any) -> float:
-        x, y = self.drawn_val  # type: ignore[misc]
-        return float(
-            (model.predict(x[..., None], batch_size=1000, verbose=0).argmax(1) == y).mean()
-        )
-
-    def _mnist_accuracy(self, model: Any) -> float:
-        x, y = self.mnist_val  # type: ignore[misc]
+    @staticmethod
+    def _accuracy(model: Any, data: Any) -> float:  # data: (images, labels)
+        x, y = data
         return float(
             (model.predict(x[..., None], batch_size=1000, verbose=0).argmax(1) == y).mean()
         )
@@ -210,7 +205,7 @@ class _Selection:
     def _score(self, model: Any, mnist: float, logs: dict[str, float], prefix: str) -> float:
         if self.drawn_val is None:
             return mnist
-        drawn = self._drawn_accuracy(model)
+        drawn = self._accuracy(model, self.drawn_val)
         logs[f"val_{prefix}drawn_accuracy"] = drawn  # into history.csv and the progress line
         print(f" - val_{prefix}drawn_accuracy: {drawn:.4f}", file=sys.stderr, flush=True)
         return (mnist + drawn) / 2
@@ -232,11 +227,11 @@ class _Selection:
             return
         # Both kinds scored the same way (Keras's own metric is float32: real ties would
         # then break at random).
-        score = self._score(model, self._mnist_accuracy(model), logs, "")
+        score = self._score(model, self._accuracy(model, self.mnist_val), logs, "")
         logs["raw_selection_score"] = score
         self._track("raw", model, epoch, score)
         with averaged_weights(model):
-            mnist = self._mnist_accuracy(model)
+            mnist = self._accuracy(model, self.mnist_val)
             logs["val_ema_accuracy"] = mnist
             print(f" - val_ema_accuracy: {mnist:.4f}", file=sys.stderr, flush=True)
             averaged = self._score(model, mnist, logs, "ema_")
@@ -537,9 +532,7 @@ def _weight_averaging(
 
     result: dict[str, Any] = {
         "ema_momentum": config.ema,
-        "kept": selection.kept,
-        "rule": "each epoch, the better of the raw weights and their moving average on "
-        "validation is the candidate (the average on ties)",
+        "kept": selection.kept,  # the rule: metrics["selection"]
     }
     for kind, track in selection.tracks.items():
         test = None
