@@ -17,7 +17,7 @@ from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import check_writable_file
 from mnist_edge.core.registry import EDGE_RUNTIMES
 from mnist_edge.edge_app.layout import ROTATIONS
-from mnist_edge.edge_app.tta import MAX_VARIANTS
+from mnist_edge.edge_app.tta import DEFAULT_TTA, MAX_VARIANTS
 
 RUNTIME_CHOICES = ("auto", *EDGE_RUNTIMES)
 MAX_SIDE = 8192
@@ -65,7 +65,7 @@ class DrawConfig:
     screenshot: str | None = None
     threads: int | None = None
     fps: int = 60
-    tta: int = 1
+    tta: int = DEFAULT_TTA
     learn: bool | None = None  # None: on in the app, off in replays (--learn simulates)
     profile: str = DEFAULT_PROFILE
     reset_profile: bool = False
@@ -161,8 +161,9 @@ def add_draw_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tta",
         type=int,
-        help=f"read each digit N times, slightly varied, "
-        f"and average (1-{MAX_VARIANTS}; default 1 = off)",
+        help=f"read each digit N times, slightly varied, and average (1-{MAX_VARIANTS}; "
+        f"default {DEFAULT_TTA}{' = off' if DEFAULT_TTA == 1 else ''}); the 'not sure' "
+        "threshold follows N as calibrated",
     )
     parser.add_argument(
         "--learn",
@@ -219,11 +220,13 @@ def load(model_arg: str | None, runtime: str, threads: int | None) -> Any:
     return load_model(path, name, threads)
 
 
-def _threshold(flag: float | None, model: Any) -> float:
-    """--threshold, else the threshold the model was calibrated for, else the default."""
+def _threshold(flag: float | None, model: Any, tta: int) -> float:
+    """--threshold, else the threshold the model was calibrated for (at this --tta), else the
+    default."""
     if flag is not None:
         return flag
-    return model.threshold if model.threshold is not None else DEFAULT_THRESHOLD
+    calibrated = model.threshold_for(tta)
+    return calibrated if calibrated is not None else DEFAULT_THRESHOLD
 
 
 def _learner(config: DrawConfig, model: Any) -> tuple[Any, str | None]:
@@ -279,9 +282,12 @@ def run_draw(args: argparse.Namespace) -> int:
                 pygame.quit()
         raise
     learner, note = _learner(config, model)
+    threshold = _threshold(config.threshold, model, config.tta)
     print(
         f"mnist-edge: runtime {model.runtime} {runtime_version(model.runtime) or ''}, "
-        f"model {model.path}" + (f", tta {config.tta}" if config.tta > 1 else ""),
+        f"model {model.path}"
+        + (f", tta {config.tta}" if config.tta > 1 else "")
+        + f", not sure below {threshold:.2f}",
         file=sys.stderr,
     )
     if note:
@@ -295,7 +301,7 @@ def run_draw(args: argparse.Namespace) -> int:
     app = App(
         pygame,
         screen,
-        Recognizer(model, _threshold(config.threshold, model), config.tta, learner),
+        Recognizer(model, threshold, config.tta, learner),
         AppConfig(
             multi=config.multi,
             brush=config.brush,
@@ -372,8 +378,9 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tta",
         type=int,
-        default=1,
-        help=f"read each digit N times, slightly varied (1-{MAX_VARIANTS})",
+        default=DEFAULT_TTA,
+        help=f"read each digit N times, slightly varied (1-{MAX_VARIANTS}; default "
+        f"{DEFAULT_TTA}, as the app)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
 
@@ -419,7 +426,7 @@ def run_predict(args: argparse.Namespace) -> int:
         require_number("--threshold", args.threshold, 0.0, 1.0)
     require_int("--tta", args.tta, 1, MAX_VARIANTS)
     model = load(args.model, args.runtime, None)
-    recognizer = Recognizer(model, _threshold(args.threshold, model), args.tta)
+    recognizer = Recognizer(model, _threshold(args.threshold, model, args.tta), args.tta)
     failures: list[str] = []
     for name in args.images:
         image, why = _read_image(name)

@@ -16,7 +16,7 @@ from mnist_edge.edge_app.learn import Learner
 from mnist_edge.edge_app.preprocess import to_mnist
 from mnist_edge.edge_app.runtime import Model, Prediction
 from mnist_edge.edge_app.segment import Piece, split_digits
-from mnist_edge.edge_app.tta import batch_variants
+from mnist_edge.edge_app.tta import averaged, batch_variants
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Recognizer:
         if self.tta <= 1:
             return self.model.predict(images)
         out = self.model.run(batch_variants(images, self.tta))
-        probs = out.probabilities.reshape(len(images), self.tta, -1).mean(axis=1)
+        probs = averaged(out.probabilities, self.tta)
         emb = (
             None
             if out.embedding is None

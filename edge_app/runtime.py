@@ -120,9 +120,21 @@ class Model(ABC):
     @property
     def threshold(self) -> float | None:
         """The "not sure" threshold the model was calibrated for (its metadata), if any."""
-        value = ((self.description or {}).get("calibration") or {}).get("threshold")
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1
-        return float(value) if ok else None
+        return self.threshold_for(1)
+
+    def threshold_for(self, tta: int) -> float | None:
+        """The calibrated threshold for readings averaged over ``tta`` variants; a model
+        calibrated only for plain reading gives its plain threshold (the best it knows)."""
+        calibration = (self.description or {}).get("calibration") or {}
+        if not isinstance(calibration, dict):
+            return None
+        value = calibration.get("threshold")
+        if tta > 1:
+            per_count = calibration.get("tta")
+            entry = per_count.get(str(tta)) if isinstance(per_count, dict) else None
+            if isinstance(entry, dict) and _probability(entry.get("threshold")):
+                value = entry["threshold"]
+        return float(value) if _probability(value) else None
 
     @property
     def has_embedding(self) -> bool:
@@ -434,6 +446,11 @@ class OnnxModel(Model):
             else self.embedding.dequantize(np.asarray(self._result[1]))
         )
         return Outputs(probs, emb)
+
+
+def _probability(value: Any) -> bool:
+    """A threshold from metadata is usable: a number strictly between 0 and 1."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1
 
 
 def _dims(shape: list[Any]) -> tuple[int, ...]:

@@ -12,6 +12,8 @@ import cv2
 import numpy as np
 
 MAX_VARIANTS = 9
+DEFAULT_TTA = 1  # the app and predict read once unless --tta says otherwise
+TTA_REPORTED = 5  # the count reports describe: the issue's "5 augmented versions"
 
 
 def _rotate(image: np.ndarray, degrees: float) -> np.ndarray:
@@ -57,3 +59,9 @@ def batch_variants(images: np.ndarray, n: int) -> np.ndarray:
         if len(images)
         else np.zeros((0, 28, 28), np.uint8)
     )
+
+
+def averaged(probabilities: np.ndarray, n: int) -> np.ndarray:
+    """[N * n, C] read from ``batch_variants(images, n)`` -> [N, C]: each digit's variants
+    averaged. The app reads this way and training calibrates its threshold on it."""
+    return probabilities.reshape(len(probabilities) // n, n, -1).mean(axis=1)

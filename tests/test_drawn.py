@@ -12,6 +12,8 @@ import pytest
 
 from mnist_edge.edge_app.layout import SCREENS, compute
 from mnist_edge.edge_app.preprocess import strokes_to_digit
+from mnist_edge.edge_app.runtime import Model, Outputs, load_model
+from mnist_edge.edge_app.shipped import default_model
 from mnist_edge.edge_app.strokes import FORMAT, Sample, save_samples
 from mnist_edge.edge_app.tta import MAX_VARIANTS, variants
 from mnist_edge.train import calibration
@@ -179,12 +181,98 @@ def test_tta_variants() -> None:
 
 
 def test_tta_cli(tmp_path: Path) -> None:
+    """--tta N reads with the threshold the shipped model was calibrated for at N variants."""
     replay = tmp_path / "r.json"
     save_samples(replay, [Sample([SEVEN], 7), Sample([LOOP], 0)])
     env = {"MNIST_EDGE_MODELS": str(MODELS)}
-    r = run_cli("draw", "--headless", "--replay", str(replay), "--tta", "5", env=env)
-    assert r.returncode == 0 and "tta 5" in r.stderr, r.stderr[-2000:]
+    model = load_model(default_model()[0])
+    for tta in (1, 5):
+        r = run_cli("draw", "--headless", "--replay", str(replay), "--tta", str(tta), env=env)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert ("tta 5" in r.stderr) == (tta == 5), r.stderr
+        assert f"not sure below {model.threshold_for(tta):.2f}" in r.stderr, r.stderr
     assert_user_error(run_cli("draw", "--headless", "--tta", "50", env=env), "--tta")
+
+
+class _Scorer:
+    """A fixed linear classifier over 7x7 pooled pixels, served as Keras serves (``predict``)
+    and as a runtime serves (``run``/``predict``), so one function stands behind both."""
+
+    def __init__(self) -> None:
+        self.weights = np.random.default_rng(1).normal(size=(49, 10))
+
+    def probs(self, images: np.ndarray) -> np.ndarray:
+        pooled = images.reshape(len(images), 7, 4, 7, 4).mean(axis=(2, 4)).reshape(len(images), -1)
+        logits = pooled / 255.0 @ self.weights * 4.0
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    def predict(self, images: np.ndarray, **_: Any) -> Any:
+        if images.ndim == 4:  # Keras: [N, 28, 28, 1] -> an array
+            return self.probs(images[..., 0])
+        return Outputs(self.probs(images)).predictions()  # runtime: [N, 28, 28] -> predictions
+
+    def run(self, images: np.ndarray) -> Outputs:
+        return Outputs(self.probs(images))
+
+
+def test_tta_threshold_is_what_the_app_flags() -> None:
+    """Training chooses a threshold per --tta count on the app's own variants, averaged as the
+    app averages: the share of misreads it reports flagged is the share the app flags."""
+    import cv2
+
+    from mnist_edge.edge_app.recognizer import Recognizer
+    from mnist_edge.train.trainer import _calibrate_tta
+
+    rng = np.random.default_rng(0)
+    images = np.zeros((240, 28, 28), np.uint8)
+    for image in images:
+        for _ in range(3):
+            a, b = (tuple(int(v) for v in rng.integers(5, 23, 2)) for _ in range(2))
+            cv2.line(image, a, b, 255, int(rng.integers(2, 4)))
+    scorer = _Scorer()
+    plain = scorer.probs(images).argmax(1)
+    labels = np.where(rng.random(240) < 0.85, plain, rng.integers(0, 10, 240))
+    fit = np.arange(240) % 2 == 0
+    found = _calibrate_tta(scorer, images, labels, fit, ~fit, default=0.6)
+    assert set(found) == {str(n) for n in range(2, MAX_VARIANTS + 1)}
+    for n in (2, 5, MAX_VARIANTS):
+        entry = found[str(n)]
+        assert entry["threshold"] in calibration.GRID
+        app = Recognizer(scorer, threshold=entry["threshold"], tta=n)  # type: ignore[arg-type]
+        readings = [app.read_image(image).prediction for image in images[~fit]]
+        wrong = np.array([r.digit for r in readings]) != labels[~fit]
+        unsure = np.array([not app.sure(r) for r in readings])
+        assert entry["after"]["misreads"] == wrong.sum() > 0
+        assert entry["after"]["misreads_flagged"] == pytest.approx(unsure[wrong].mean())
+        assert entry["after"]["correct_flagged"] == pytest.approx(unsure[~wrong].mean())
+
+
+class _Described(Model):
+    """Only metadata: what ``threshold_for`` reads."""
+
+    def __init__(self, description: dict[str, Any]) -> None:
+        super().__init__(Path("m.tflite"), b"")
+        self.description = description
+
+    def bind(self, images: np.ndarray) -> None: ...
+
+    def invoke(self) -> None: ...
+
+    def read_outputs(self) -> Outputs:
+        raise NotImplementedError
+
+
+def test_threshold_for_tta_from_metadata() -> None:
+    cal = {"threshold": 0.8, "tta": {"5": {"threshold": 0.85}, "3": {"threshold": 7}}}
+    model = _Described({"calibration": cal})
+    assert model.threshold == model.threshold_for(1) == 0.8
+    assert model.threshold_for(5) == 0.85
+    assert model.threshold_for(3) == 0.8  # an unusable entry: the plain threshold
+    assert model.threshold_for(9) == 0.8  # not calibrated for 9: the plain threshold
+    assert _Described({"calibration": {"threshold": True}}).threshold_for(5) is None
+    assert _Described({"calibration": ["x"]}).threshold is None
+    assert _Described({}).threshold_for(5) is None
 
 
 @pytest.mark.skipif(not (DRAWN / "unipen-dev.json").exists(), reason="needs shared/ beside")

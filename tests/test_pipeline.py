@@ -139,3 +139,30 @@ def test_report_states_what_weight_averaging_kept() -> None:
     metrics["weight_averaging"]["kept"] = "raw"
     assert "kept the raw weights" in averaging_lines(metrics)[0]
     assert averaging_lines({}) == []
+
+
+def test_report_states_the_tta_threshold() -> None:
+    from mnist_edge.edge_app.tta import TTA_REPORTED
+    from mnist_edge.pipeline.report import calibration_lines
+
+    flags = {"ece": 0.01, "misreads_flagged": 0.5, "correct_flagged": 0.01}
+    cal = {
+        "temperature": 1.86,
+        "threshold": 0.8,
+        "fitted_on": "a",
+        "measured_on": "b",
+        "before": flags,
+        "after": flags,
+        "tta": {
+            str(TTA_REPORTED): {
+                "threshold": 0.85,
+                "after": {"misreads_flagged": 0.6, "correct_flagged": 0.017},
+            }
+        },
+    }
+    plain, tta = calibration_lines({"calibration": cal})
+    assert "below the app's 80% threshold" in plain
+    assert f"`--tta {TTA_REPORTED}`" in tta and "threshold 85%" in tta
+    assert "60.00% of misreads and 1.70% of correct" in tta
+    del cal["tta"]  # a model calibrated before per-count thresholds: no TTA line
+    assert len(calibration_lines({"calibration": cal})) == 1

@@ -6,6 +6,7 @@ from typing import Any
 
 from mnist_edge.benchmarks.report import learning_table, table
 from mnist_edge.benchmarks.results import Result
+from mnist_edge.edge_app.tta import DEFAULT_TTA, TTA_REPORTED
 from mnist_edge.pipeline.policy import RULE, headline, recommend
 
 
@@ -113,7 +114,23 @@ def calibration_lines(metrics: dict[str, Any]) -> list[str]:
         f"ECE {b['ece']:.3f} -> {a['ece']:.3f}; below the app's {cal['threshold']:.0%} "
         f"threshold: {pct(b['misreads_flagged'])} -> {pct(a['misreads_flagged'])} of "
         f"misreads, {pct(b['correct_flagged'])} -> {pct(a['correct_flagged'])} of correct "
-        f"readings (measured on {cal['measured_on']})"
+        f"readings (measured on {cal['measured_on']})",
+        *tta_calibration_lines(cal),
+    ]
+
+
+def tta_calibration_lines(cal: dict[str, Any]) -> list[str]:
+    """The threshold for the app's test-time augmentation, chosen by the same rule."""
+    entry = (cal.get("tta") or {}).get(str(TTA_REPORTED))
+    if not entry:
+        return []  # a model calibrated before per-count thresholds existed
+    a = entry["after"]
+    default = " (the app's default)" if TTA_REPORTED == DEFAULT_TTA else ""
+    return [
+        f"- reading {TTA_REPORTED} variants averaged (`--tta {TTA_REPORTED}`){default}: "
+        f"threshold {entry['threshold']:.0%}, chosen by the same rule on the same writers; "
+        f"{pct(a['misreads_flagged'])} of misreads and {pct(a['correct_flagged'])} of correct "
+        "readings below it on the other writers"
     ]
 
 
