@@ -113,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
         }
         written = report.write_all(out, env, results, config.batch_sizes, meta)
     print(report.table(results, config.batch_sizes))
+    if tta := report.tta_table(results, config.tta):
+        print("\n" + "\n".join(x if len(x) <= 100 else x[:99] + "…" for x in tta.splitlines()))
     if learned := report.learning_lines(results):
         print("\non-device learning, every misreading corrected (one profile per writer):")
         print("\n".join(learned))

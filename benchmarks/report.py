@@ -166,6 +166,30 @@ def learning_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def tta_table(results: list[Result], tta: int) -> str:
+    """Reading once vs averaging ``tta`` variants (Markdown): accuracy on MNIST and each drawn
+    file, and the time of one reading both ways. Empty when no row measured it."""
+    rows = [r for r in results if r.ok and r.tta_accuracy is not None]
+    if not rows:
+        return ""
+    drawn = _drawn_names(rows)
+    head = ["model", "runtime", "MNIST %", *[f"{d} %" for d in drawn], "µs per reading (p50)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [f"{_pct(r.accuracy)} -> {_pct(r.tta_accuracy)}"]
+        cells += [f"{_pct(r.drawn.get(d))} -> {_pct(r.tta_drawn.get(d))}" for d in drawn]
+        cells.append(
+            f"{_fmt(r.latency_us.get('p50'), '.0f')} -> {_fmt(r.tta_latency_us.get('p50'), '.0f')}"
+        )
+        lines.append(f"| {r.model} | {r.runtime} | " + " | ".join(cells) + " |")
+    return f"Reading once -> averaging {tta} variants (`--tta {tta}`):\n\n" + "\n".join(lines)
+
+
+def _tta_md(results: list[Result], tta: int) -> str:
+    body = tta_table(results, tta)
+    return f"\n## Test-time augmentation\n\n{body}\n" if body else ""
+
+
 def _csv(results: list[Result], batch_sizes: tuple[int, ...]) -> str:
     drawn = _drawn_names(results)
     fields = [
@@ -223,6 +247,7 @@ def write_all(
         f"# mnist-edge benchmark\n\n{env_lines}\n\n"
         f"Images: {meta.get('images')} (accuracy), single-image latency over "
         f"real test digits.\n\n{table(results, batch_sizes, markdown=True)}\n"
+        + _tta_md(results, meta.get("settings", {}).get("tta", 1))
         + _learning_md(results),
     )
     written = ["results.json", "results.csv", "results.md"]

@@ -314,6 +314,9 @@ def test_drawn_eval_in_bench(tmp_path: Path, data_dir: Path) -> None:
         "on-device learning" in r.stdout
         and "## On-device learning" in (out / "results.md").read_text()
     )
+    tta = f"{row['accuracy']:.2%} -> {row['tta_accuracy']:.2%}".replace("%", "")
+    assert "## Test-time augmentation" in (out / "results.md").read_text()
+    assert "averaging 3 variants (`--tta 3`)" in r.stdout and tta in r.stdout
     table = r.stdout.split("\nwrote ")[0].splitlines()
     assert "drawn%" in table[0] and max(len(x) for x in table) <= 100, table
 

@@ -41,6 +41,7 @@ def test_pipeline_promote_and_resume(tmp_path: Path) -> None:
     assert deploy and deploy.group(1) != "edge-dynamic.tflite", report[:300]
     assert "## Benchmark" in report and "curves.png" in report
     assert "weight averaging (EMA, momentum 0.999): kept the " in report  # on by default
+    assert "## Test-time augmentation" in report and "(`--tta 5`)" in report
     assert f"recommended: deploy {deploy.group(1)}" in r.stdout
     manifest = json.loads((models / "manifest.json").read_text())
     assert manifest["models"] and all((models / m["file"]).is_file() for m in manifest["models"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mnist_edge.benchmarks.report import learning_table, table
+from mnist_edge.benchmarks.report import learning_table, table, tta_table
 from mnist_edge.benchmarks.results import Result
 from mnist_edge.edge_app.tta import DEFAULT_TTA, TTA_REPORTED
 from mnist_edge.pipeline.policy import RULE, headline, recommend
@@ -153,6 +153,7 @@ def render_report(
 ) -> str:
     picks = recommend(results)
     learned = learning_table(results)
+    tta = tta_table(results, TTA_REPORTED)
     lines = [f"# mnist-edge pipeline report: `{metrics['arch']}`", ""]
     if "tflite" in picks:
         lines.append(f"**Deploy {headline(picks['tflite'])}.**")
@@ -187,6 +188,7 @@ def render_report(
         "",
         "![latency vs accuracy](bench/latency_vs_accuracy.png)",
         "",
+        *(["## Test-time augmentation", "", tta, ""] if tta else []),
         *(["## On-device learning", "", learned, ""] if learned else []),
         "## Time",
         "",
