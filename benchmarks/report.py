@@ -173,7 +173,7 @@ def tta_table(results: list[Result], tta: int) -> str:
     if not rows:
         return ""
     drawn = _drawn_names(rows)
-    head = ["model", "runtime", "MNIST %", *[f"{d} %" for d in drawn], "µs per reading (p50)"]
+    head = ["model", "runtime", "MNIST %", *[f"{d} %" for d in drawn], "µs p50: call -> reading"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [f"{_pct(r.accuracy)} -> {_pct(r.tta_accuracy)}"]
@@ -182,7 +182,10 @@ def tta_table(results: list[Result], tta: int) -> str:
             f"{_fmt(r.latency_us.get('p50'), '.0f')} -> {_fmt(r.tta_latency_us.get('p50'), '.0f')}"
         )
         lines.append(f"| {r.model} | {r.runtime} | " + " | ".join(cells) + " |")
-    return f"Reading once -> averaging {tta} variants (`--tta {tta}`):\n\n" + "\n".join(lines)
+    return (
+        f"Reading once -> averaging {tta} variants (`--tta {tta}`); time: one model call -> "
+        "one averaged reading (variants, one batched call, the mean):\n\n" + "\n".join(lines)
+    )
 
 
 def _tta_md(results: list[Result], tta: int) -> str:

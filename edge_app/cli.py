@@ -162,8 +162,8 @@ def add_draw_arguments(parser: argparse.ArgumentParser) -> None:
         "--tta",
         type=int,
         help=f"read each digit N times, slightly varied, and average (1-{MAX_VARIANTS}; "
-        f"default {DEFAULT_TTA}{' = off' if DEFAULT_TTA == 1 else ''}); the 'not sure' "
-        "threshold follows N as calibrated",
+        f"default {DEFAULT_TTA}; 1 reads once); the 'not sure' threshold follows N as "
+        "calibrated",
     )
     parser.add_argument(
         "--learn",

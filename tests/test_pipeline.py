@@ -143,7 +143,7 @@ def test_report_states_what_weight_averaging_kept() -> None:
 
 
 def test_report_states_the_tta_threshold() -> None:
-    from mnist_edge.edge_app.tta import TTA_REPORTED
+    from mnist_edge.edge_app.tta import DEFAULT_TTA
     from mnist_edge.pipeline.report import calibration_lines
 
     flags = {"ece": 0.01, "misreads_flagged": 0.5, "correct_flagged": 0.01}
@@ -155,15 +155,15 @@ def test_report_states_the_tta_threshold() -> None:
         "before": flags,
         "after": flags,
         "tta": {
-            str(TTA_REPORTED): {
+            str(DEFAULT_TTA): {
                 "threshold": 0.85,
                 "after": {"misreads_flagged": 0.6, "correct_flagged": 0.017},
             }
         },
     }
     plain, tta = calibration_lines({"calibration": cal})
-    assert "below the app's 80% threshold" in plain
-    assert f"`--tta {TTA_REPORTED}`" in tta and "threshold 85%" in tta
+    assert "below the 80% threshold for reading once" in plain
+    assert f"`--tta {DEFAULT_TTA}`" in tta and "threshold 85%" in tta
     assert "60.00% of misreads and 1.70% of correct" in tta
     del cal["tta"]  # a model calibrated before per-count thresholds: no TTA line
     assert len(calibration_lines({"calibration": cal})) == 1

@@ -13,7 +13,13 @@ from typing import Any
 from mnist_edge.benchmarks.report import table
 from mnist_edge.benchmarks.results import Result
 from mnist_edge.pipeline.policy import headline, recommend
-from mnist_edge.pipeline.report import export_table, pct, replay_lines, training_lines
+from mnist_edge.pipeline.report import (
+    app_threshold,
+    export_table,
+    pct,
+    replay_lines,
+    training_lines,
+)
 
 
 def model_card(
@@ -108,7 +114,7 @@ def model_card(
             '- No "not a digit" class: letters and scribbles get a digit, usually with low '
             "confidence (below the app's threshold, "
             + (
-                f"{pct(metrics['calibration']['threshold'])} as calibrated for this model"
+                f"{pct(app_threshold(metrics['calibration']))} as calibrated for this model"
                 if metrics.get("calibration")
                 else f"default {pct(0.6)}"
             )
