@@ -144,6 +144,7 @@ def replay_lines(replays: dict[str, Any]) -> list[str]:
         f"- `{name}`: {pct(r['accuracy'])} read correctly, replayed stroke by stroke "
         "through the app (`mnist-edge draw --headless --replay`) with "
         + (f"`{r['model']}`" if r.get("model") else "the app's default model")
+        + (f", {r['tta']} variants averaged per reading" if r.get("tta", 1) > 1 else "")
         for name, r in replays.items()
     ]
 

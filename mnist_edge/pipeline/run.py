@@ -25,6 +25,7 @@ from mnist_edge.core.fsutil import (
     write_text_atomic,
 )
 from mnist_edge.core.paths import checkout_models_dir
+from mnist_edge.edge_app.tta import DEFAULT_TTA
 from mnist_edge.pipeline.card import model_card
 from mnist_edge.pipeline.config import PipelineConfig
 from mnist_edge.pipeline.config import add_arguments as add_arguments
@@ -183,6 +184,7 @@ def replay_stage(
         replays[Path(file).name] = {
             "accuracy": replay_accuracy(config.out_dir / "export", Path(file), model=model),
             "model": model.name if model is not None else None,
+            "tta": DEFAULT_TTA,  # the app's default reading, which the replay uses
         }
     write_json_atomic(path, replays)
     timings["replay"] = time.perf_counter() - started
