@@ -7,6 +7,7 @@ import datetime as dt
 import sys
 
 from mnist_edge.benchmarks.config import ALL_RUNTIMES
+from mnist_edge.edge_app.tta import DEFAULT_TTA
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,8 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tta",
         type=int,
-        help="also measure test-time augmentation with N "
-        "variants per digit (accuracy and latency; default off)",
+        help="also measure reading N variants per digit, averaged, as the app does "
+        f"(accuracy and time per reading; default {DEFAULT_TTA}, the app's; 1 skips it)",
     )
     parser.add_argument("--data-dir", help="folder with the MNIST IDX files (or $MNIST_EDGE_DATA)")
     parser.add_argument("--out", help="output directory (default runs/bench-TIMESTAMP)")
@@ -101,20 +102,12 @@ def run(args: argparse.Namespace) -> int:
         env["runtime_python"] = config.runtime_python or None
         meta = {
             "images": counts["images"],
-            "settings": {
-                "threads": list(config.threads),
-                "batch_sizes": list(config.batch_sizes),
-                "warmup": config.warmup,
-                "min_runs": config.min_runs,
-                "min_time_s": config.min_time,
-                "tta": config.tta,
-                "drawn_eval": list(config.drawn_eval),
-            },
+            "settings": config.settings(),
         }
         written = report.write_all(out, env, results, config.batch_sizes, meta)
     print(report.table(results, config.batch_sizes))
-    if tta := report.tta_table(results, config.tta):
-        print("\n" + "\n".join(x if len(x) <= 100 else x[:99] + "…" for x in tta.splitlines()))
+    if tta := report.tta_lines(results, config.tta):
+        print("\n" + "\n".join(tta))
     if learned := report.learning_lines(results):
         print("\non-device learning, every misreading corrected (one profile per writer):")
         print("\n".join(learned))

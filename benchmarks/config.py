@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from mnist_edge.core.config import require, require_int, require_number
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.registry import EDGE_RUNTIMES, RUNTIMES
-from mnist_edge.edge_app.tta import MAX_VARIANTS
+from mnist_edge.edge_app.tta import DEFAULT_TTA, MAX_VARIANTS
 
 ALL_RUNTIMES = tuple(RUNTIMES)
 
@@ -90,7 +91,19 @@ class BenchConfig:
     isolation: str = "process"  # "none": measure in this process (emulators without binfmt)
     runtime_python: dict[str, str] = field(default_factory=dict)
     drawn_eval: tuple[str, ...] = ()  # labelled replay files: accuracy per file
-    tta: int = 1  # test-time augmentation variants measured in addition (1: off)
+    tta: int = DEFAULT_TTA  # also measure the app's reading of N variants (1: read once only)
+
+    def settings(self) -> dict[str, Any]:
+        """How the figures were measured, as results.json records it (the CLI and the pipeline)."""
+        return {
+            "threads": list(self.threads),
+            "batch_sizes": list(self.batch_sizes),
+            "warmup": self.warmup,
+            "min_runs": self.min_runs,
+            "min_time_s": self.min_time,
+            "tta": self.tta,
+            "drawn_eval": list(self.drawn_eval),
+        }
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "models", split_list(self.models))

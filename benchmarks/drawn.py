@@ -9,13 +9,19 @@ import sys
 from pathlib import Path
 
 from mnist_edge.edge_app.shipped import ENV_MODELS
+from mnist_edge.edge_app.tta import DEFAULT_TTA
 
 
 def replay_accuracy(
-    models: Path, replay: Path, timeout: float = 1800, model: Path | None = None
+    models: Path,
+    replay: Path,
+    timeout: float = 1800,
+    model: Path | None = None,
+    tta: int = DEFAULT_TTA,
 ) -> float:
     """Share of labelled samples in ``replay`` that ``mnist-edge draw --headless`` reads right,
-    with ``model``, else the default model of the ``models`` folder (its manifest)."""
+    with ``model``, else the default model of the ``models`` folder (its manifest), reading
+    ``tta`` variants per digit (the app's default unless told)."""
     chosen = ["--model", str(model)] if model is not None else []
     run = subprocess.run(
         [
@@ -26,6 +32,8 @@ def replay_accuracy(
             "--replay",
             str(replay),
             "--no-learn",
+            "--tta",
+            str(tta),
             *chosen,
         ],
         capture_output=True,

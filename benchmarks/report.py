@@ -188,6 +188,27 @@ def tta_table(results: list[Result], tta: int) -> str:
     )
 
 
+def tta_lines(results: list[Result], tta: int) -> list[str]:
+    """``tta_table`` for the terminal: one entry per row, wrapped (never cut) at 100 columns."""
+    import textwrap
+
+    rows = [r for r in results if r.ok and r.tta_accuracy is not None]
+    lines = [f"reading once -> averaging {tta} variants (--tta {tta}):"] if rows else []
+    for r in rows:
+        parts = [f"MNIST {_pct(r.accuracy)} -> {_pct(r.tta_accuracy)} %"]
+        parts += [
+            f"{d} {_pct(r.drawn.get(d))} -> {_pct(r.tta_drawn.get(d))} %"
+            for d in _drawn_names(rows)
+        ]
+        parts.append(
+            f"{_fmt(r.latency_us.get('p50'), '.0f')} µs per call -> "
+            f"{_fmt(r.tta_latency_us.get('p50'), '.0f')} µs per reading"
+        )
+        text = f"{r.model} on {r.runtime}: " + ", ".join(parts)
+        lines += textwrap.wrap(text, width=100, subsequent_indent="    ")
+    return lines
+
+
 def _tta_md(results: list[Result], tta: int) -> str:
     body = tta_table(results, tta)
     return f"\n## Test-time augmentation\n\n{body}\n" if body else ""

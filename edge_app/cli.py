@@ -65,7 +65,7 @@ class DrawConfig:
     screenshot: str | None = None
     threads: int | None = None
     fps: int = 60
-    tta: int = DEFAULT_TTA
+    tta: int | None = None  # None: DEFAULT_TTA for a model calibrated for it, else 1
     learn: bool | None = None  # None: on in the app, off in replays (--learn simulates)
     profile: str = DEFAULT_PROFILE
     reset_profile: bool = False
@@ -90,7 +90,8 @@ class DrawConfig:
         if self.threads is not None:
             require_int("--threads", self.threads, 1, 64)
         require_int("--fps", self.fps, 10, 240)
-        require_int("--tta", self.tta, 1, MAX_VARIANTS)
+        if self.tta is not None:
+            require_int("--tta", self.tta, 1, MAX_VARIANTS)
         require(self.learn is None or isinstance(self.learn, bool), "learn must be true or false")
         for name in ("fullscreen", "multi", "live", "headless", "reset_profile"):
             require(
@@ -162,8 +163,8 @@ def add_draw_arguments(parser: argparse.ArgumentParser) -> None:
         "--tta",
         type=int,
         help=f"read each digit N times, slightly varied, and average (1-{MAX_VARIANTS}; "
-        f"default {DEFAULT_TTA}; 1 reads once); the 'not sure' threshold follows N as "
-        "calibrated",
+        f"default {DEFAULT_TTA} for a model calibrated for it, else 1 = read once); the 'not "
+        "sure' threshold follows N as calibrated",
     )
     parser.add_argument(
         "--learn",
@@ -218,6 +219,15 @@ def load(model_arg: str | None, runtime: str, threads: int | None) -> Any:
         return load_model(model_arg, runtime, threads)
     path, name = default_model(runtime)
     return load_model(path, name, threads)
+
+
+def _tta(flag: int | None, model: Any) -> int:
+    """--tta, else the app's default count where the model carries a threshold calibrated for
+    it; a model calibrated for reading once (or not at all) reads once, so that its "not sure"
+    keeps the meaning it was calibrated for."""
+    if flag is not None:
+        return flag
+    return DEFAULT_TTA if model.calibrated_tta_threshold(DEFAULT_TTA) is not None else 1
 
 
 def _threshold(flag: float | None, model: Any, tta: int) -> float:
@@ -282,11 +292,12 @@ def run_draw(args: argparse.Namespace) -> int:
                 pygame.quit()
         raise
     learner, note = _learner(config, model)
-    threshold = _threshold(config.threshold, model, config.tta)
+    tta = _tta(config.tta, model)
+    threshold = _threshold(config.threshold, model, tta)
     print(
         f"mnist-edge: runtime {model.runtime} {runtime_version(model.runtime) or ''}, "
         f"model {model.path}"
-        + (f", tta {config.tta}" if config.tta > 1 else "")
+        + (f", tta {tta}" if tta > 1 else "")
         + f", not sure below {threshold:.2f}",
         file=sys.stderr,
     )
@@ -301,7 +312,7 @@ def run_draw(args: argparse.Namespace) -> int:
     app = App(
         pygame,
         screen,
-        Recognizer(model, threshold, config.tta, learner),
+        Recognizer(model, threshold, tta, learner),
         AppConfig(
             multi=config.multi,
             brush=config.brush,
@@ -378,9 +389,8 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tta",
         type=int,
-        default=DEFAULT_TTA,
         help=f"read each digit N times, slightly varied (1-{MAX_VARIANTS}; default "
-        f"{DEFAULT_TTA}, as the app)",
+        f"{DEFAULT_TTA} for a model calibrated for it, else 1, as the app)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
 
@@ -424,9 +434,11 @@ def run_predict(args: argparse.Namespace) -> int:
 
     if args.threshold is not None:
         require_number("--threshold", args.threshold, 0.0, 1.0)
-    require_int("--tta", args.tta, 1, MAX_VARIANTS)
+    if args.tta is not None:
+        require_int("--tta", args.tta, 1, MAX_VARIANTS)
     model = load(args.model, args.runtime, None)
-    recognizer = Recognizer(model, _threshold(args.threshold, model, args.tta), args.tta)
+    tta = _tta(args.tta, model)
+    recognizer = Recognizer(model, _threshold(args.threshold, model, tta), tta)
     failures: list[str] = []
     for name in args.images:
         image, why = _read_image(name)

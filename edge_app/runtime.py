@@ -125,16 +125,21 @@ class Model(ABC):
     def threshold_for(self, tta: int) -> float | None:
         """The calibrated threshold for readings averaged over ``tta`` variants; a model
         calibrated only for plain reading gives its plain threshold (the best it knows)."""
-        calibration = (self.description or {}).get("calibration") or {}
-        if not isinstance(calibration, dict):
-            return None
-        value = calibration.get("threshold")
-        if tta > 1:
-            per_count = calibration.get("tta")
-            entry = per_count.get(str(tta)) if isinstance(per_count, dict) else None
-            if isinstance(entry, dict) and _probability(entry.get("threshold")):
-                value = entry["threshold"]
+        if tta > 1 and (own := self.calibrated_tta_threshold(tta)) is not None:
+            return own
+        value = self._calibration().get("threshold")
         return float(value) if _probability(value) else None
+
+    def calibrated_tta_threshold(self, tta: int) -> float | None:
+        """The threshold training chose for exactly ``tta`` averaged variants, if any."""
+        per_count = self._calibration().get("tta")
+        entry = per_count.get(str(tta)) if isinstance(per_count, dict) else None
+        value = entry.get("threshold") if isinstance(entry, dict) else None
+        return float(value) if _probability(value) else None
+
+    def _calibration(self) -> dict[str, Any]:
+        calibration = (self.description or {}).get("calibration")
+        return calibration if isinstance(calibration, dict) else {}
 
     @property
     def has_embedding(self) -> bool:

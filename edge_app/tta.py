@@ -14,7 +14,7 @@ import numpy as np
 MAX_VARIANTS = 9
 # The app and predict read 5 variants unless --tta says otherwise: adopted on writer-held-out
 # validation (more digits read, the calibrated threshold still flags over half the misreads)
-# for ~0.6 ms more per reading. Reports compare it with reading once.
+# for ~0.5 ms more per reading (this workstation). Reports compare it with reading once.
 DEFAULT_TTA = 5
 
 

@@ -186,11 +186,13 @@ def test_tta_cli(tmp_path: Path) -> None:
     save_samples(replay, [Sample([SEVEN], 7), Sample([LOOP], 0)])
     env = {"MNIST_EDGE_MODELS": str(MODELS)}
     model = load_model(default_model()[0])
-    for tta in (1, 5):
-        r = run_cli("draw", "--headless", "--replay", str(replay), "--tta", str(tta), env=env)
+    assert model.threshold_for(5) != model.threshold_for(1)  # the shipped model has both
+    for tta in (1, 5, None):  # None: the app's default, 5 for this model
+        chosen = () if tta is None else ("--tta", str(tta))
+        r = run_cli("draw", "--headless", "--replay", str(replay), *chosen, env=env)
         assert r.returncode == 0, r.stderr[-2000:]
-        assert ("tta 5" in r.stderr) == (tta == 5), r.stderr
-        assert f"not sure below {model.threshold_for(tta):.2f}" in r.stderr, r.stderr
+        assert ("tta 5" in r.stderr) == (tta != 1), r.stderr
+        assert f"not sure below {model.threshold_for(tta or 5):.2f}" in r.stderr, r.stderr
     assert_user_error(run_cli("draw", "--headless", "--tta", "50", env=env), "--tta")
 
 
@@ -238,8 +240,11 @@ def test_tta_threshold_is_what_the_app_flags() -> None:
     assert set(found) == {str(n) for n in range(2, MAX_VARIANTS + 1)}
     for n in (2, 5, MAX_VARIANTS):
         entry = found[str(n)]
-        assert entry["threshold"] in calibration.GRID
         app = Recognizer(scorer, threshold=entry["threshold"], tta=n)  # type: ignore[arg-type]
+        # Chosen by the rule on what the app reads (averaged variants) of the fitting half.
+        seen = np.stack([app.read_image(image).prediction.probabilities for image in images[fit]])
+        assert entry["threshold"] == calibration.choose_threshold(seen, labels[fit], default=0.6)
+        assert entry["threshold"] in calibration.GRID
         readings = [app.read_image(image).prediction for image in images[~fit]]
         wrong = np.array([r.digit for r in readings]) != labels[~fit]
         unsure = np.array([not app.sure(r) for r in readings])
@@ -273,6 +278,23 @@ def test_threshold_for_tta_from_metadata() -> None:
     assert _Described({"calibration": {"threshold": True}}).threshold_for(5) is None
     assert _Described({"calibration": ["x"]}).threshold is None
     assert _Described({}).threshold_for(5) is None
+    for tta in ([0.9], {"5": 0.9}, {"5": {"threshold": float("nan")}}, {"5": {"threshold": "x"}}):
+        hostile = _Described({"calibration": {"threshold": 0.8, "tta": tta}})
+        assert hostile.threshold_for(5) == 0.8 and hostile.calibrated_tta_threshold(5) is None
+
+
+def test_default_tta_follows_the_models_calibration() -> None:
+    """Reading DEFAULT_TTA variants is the default only where the model carries a threshold
+    calibrated for that count; a model calibrated for reading once reads once."""
+    from mnist_edge.edge_app.cli import _tta
+    from mnist_edge.edge_app.tta import DEFAULT_TTA
+
+    both = _Described(
+        {"calibration": {"threshold": 0.8, "tta": {str(DEFAULT_TTA): {"threshold": 0.85}}}}
+    )
+    once = _Described({"calibration": {"threshold": 0.8}})
+    assert _tta(None, both) == DEFAULT_TTA and _tta(None, once) == 1
+    assert _tta(None, _Described({})) == 1 and _tta(3, once) == 3
 
 
 @pytest.mark.skipif(not (DRAWN / "unipen-dev.json").exists(), reason="needs shared/ beside")
@@ -314,9 +336,10 @@ def test_drawn_eval_in_bench(tmp_path: Path, data_dir: Path) -> None:
         "on-device learning" in r.stdout
         and "## On-device learning" in (out / "results.md").read_text()
     )
-    tta = f"{row['accuracy']:.2%} -> {row['tta_accuracy']:.2%}".replace("%", "")
-    assert "## Test-time augmentation" in (out / "results.md").read_text()
-    assert "averaging 3 variants (`--tta 3`)" in r.stdout and tta in r.stdout
+    tta = f"MNIST {row['accuracy']:.2%} -> {row['tta_accuracy']:.2%}".replace("%", "") + " %"
+    md = (out / "results.md").read_text()
+    assert "## Test-time augmentation" in md and "averaging 3 variants (`--tta 3`)" in md
+    assert "averaging 3 variants (--tta 3)" in r.stdout and tta in r.stdout
     table = r.stdout.split("\nwrote ")[0].splitlines()
     assert "drawn%" in table[0] and max(len(x) for x in table) <= 100, table
 

@@ -540,6 +540,22 @@ def test_predict_images(tmp_path: Path, data_dir: Path) -> None:
     results = _json_lines(r.stdout)
     correct = sum(x["digit"] == int(Path(x["file"]).stem.split("_")[1]) for x in results)
     assert len(results) == 6 and correct >= 5
+    # The default reading is the app's: DEFAULT_TTA variants, judged by the threshold the model
+    # was calibrated for at that count.
+    from mnist_edge.edge_app.runtime import load_model
+    from mnist_edge.edge_app.shipped import default_model
+    from mnist_edge.edge_app.tta import DEFAULT_TTA
+
+    threshold = load_model(default_model(directory=MODELS)[0]).threshold_for(DEFAULT_TTA)
+    assert all(x["sure"] == (x["confidence"] >= threshold) for x in results)
+    explicit = run_cli(
+        "predict", "--json", "--tta", str(DEFAULT_TTA), *files, env=_models_env(MODELS)
+    )
+    assert _json_lines(explicit.stdout) == results
+    once = _json_lines(
+        run_cli("predict", "--json", "--tta", "1", *files, env=_models_env(MODELS)).stdout
+    )
+    assert [x["confidence"] for x in once] != [x["confidence"] for x in results]
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")
     r = run_cli("predict", files[0], str(bad), env=_models_env(MODELS))

@@ -10,8 +10,9 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from mnist_edge.benchmarks.report import table
+from mnist_edge.benchmarks.report import table, tta_table
 from mnist_edge.benchmarks.results import Result
+from mnist_edge.edge_app.tta import DEFAULT_TTA
 from mnist_edge.pipeline.policy import headline, recommend
 from mnist_edge.pipeline.report import (
     app_threshold,
@@ -104,6 +105,11 @@ def model_card(
             "",
             f"Deploy {headline(pick)}." if pick else "",
             "",
+            *(
+                ["## The app's reading: test-time augmentation", "", tta, ""]
+                if (tta := tta_table(results, DEFAULT_TTA))
+                else []
+            ),
             "## Known limits",
             "",
             "- One digit per canvas unless the app runs with `--multi` (connected ink, left to "

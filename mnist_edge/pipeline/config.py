@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from mnist_edge.core.config import require, require_int, require_number
-from mnist_edge.edge_app.tta import DEFAULT_TTA
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,6 @@ class PipelineConfig:
             min_runs=self.bench_min_runs,
             drawn_eval=self.drawn_eval,
             runtime_python=list(self.runtime_python),
-            tta=DEFAULT_TTA,  # the app's reading, beside reading once
             force=True,
         )
 

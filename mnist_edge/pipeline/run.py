@@ -161,7 +161,7 @@ def run_bench_stage(config: PipelineConfig) -> None:
             environment.describe(),
             results,
             bench_cfg.batch_sizes,
-            {"images": counts["images"]},
+            {"images": counts["images"], "settings": bench_cfg.settings()},
         )
     print(report.table(results, bench_cfg.batch_sizes), file=sys.stderr)
 
@@ -182,9 +182,11 @@ def replay_stage(
         print(f"replaying {file} through the app ...", file=sys.stderr, flush=True)
         model = config.out_dir / "export" / pick.model if pick is not None else None
         replays[Path(file).name] = {
-            "accuracy": replay_accuracy(config.out_dir / "export", Path(file), model=model),
+            "accuracy": replay_accuracy(
+                config.out_dir / "export", Path(file), model=model, tta=DEFAULT_TTA
+            ),
             "model": model.name if model is not None else None,
-            "tta": DEFAULT_TTA,  # the app's default reading, which the replay uses
+            "tta": DEFAULT_TTA,  # the app's default reading
         }
     write_json_atomic(path, replays)
     timings["replay"] = time.perf_counter() - started
