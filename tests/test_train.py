@@ -390,3 +390,24 @@ def test_ctrl_c_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
     from mnist_edge.train.evaluate import load_keras_model
 
     assert load_keras_model(checkpoint).count_params() > 0  # a complete, loadable file
+
+
+def test_ctrl_c_is_a_flag_checked_at_the_next_batch() -> None:
+    """The handler raises nothing itself (an exception raised inside a finalizer is swallowed
+    and training would run on); the callback raises at the next batch. A second Ctrl-C is
+    Python's own, and the previous handler is back after the block."""
+    import signal
+
+    from mnist_edge.train.interrupt import InterruptAtBatch
+
+    before = signal.getsignal(signal.SIGINT)
+    interrupt = InterruptAtBatch()
+    with interrupt.installed():
+        interrupt.callback.on_train_batch_end(0)  # nothing asked yet: training goes on
+        os.kill(os.getpid(), signal.SIGINT)
+        assert interrupt.requested
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.callback.on_train_batch_end(1)
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)  # the second one interrupts at once
+    assert signal.getsignal(signal.SIGINT) is before

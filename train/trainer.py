@@ -34,6 +34,7 @@ from mnist_edge.train.architectures import (
     design_notes,
 )
 from mnist_edge.train.config import TrainConfig
+from mnist_edge.train.interrupt import InterruptAtBatch
 
 MODEL_FILE = "model.keras"
 CHECKPOINT_FILE = "checkpoint.keras"
@@ -431,17 +432,19 @@ def _train(
             config, model, strategy, train_ds, val_data, selection, history_csv.rows
         )
         callbacks += more
+    interrupt = InterruptAtBatch()
     started = time.perf_counter()
     try:
-        fit = model.fit(
-            train_ds,
-            steps_per_epoch=steps,
-            epochs=config.epochs,
-            validation_data=val_data,
-            validation_batch_size=val_batch,  # None: Keras's default
-            callbacks=callbacks,
-            verbose=1 if sys.stdout.isatty() else 2,
-        )
+        with interrupt.installed():
+            fit = model.fit(
+                train_ds,
+                steps_per_epoch=steps,
+                epochs=config.epochs,
+                validation_data=val_data,
+                validation_batch_size=val_batch,  # None: Keras's default
+                callbacks=[*callbacks, interrupt.callback],
+                verbose=1 if sys.stdout.isatty() else 2,
+            )
     except KeyboardInterrupt:
         kept = (
             (
