@@ -3,7 +3,8 @@
 Python's default handler raises ``KeyboardInterrupt`` wherever the main thread happens to be.
 During ``fit`` that is often inside a finalizer or a weakref callback of a TensorFlow object,
 where the exception is printed as "Exception ignored" and swallowed: training then runs on to
-the end as if nothing happened (seen once in CI). Here the handler only sets a flag, and a
+the end as if nothing happened (the likely cause of one CI run that trained all its epochs
+after SIGINT). Here the handler only sets a flag, and a
 Keras callback raises ``KeyboardInterrupt`` at the next batch, in ordinary code. A second
 Ctrl-C falls back to Python's own handler, so an impatient user is never stuck.
 """
