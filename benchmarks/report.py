@@ -166,21 +166,30 @@ def learning_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def _tta_rows(results: list[Result]) -> list[Result]:
+    return [r for r in results if r.ok and r.tta_accuracy is not None]
+
+
+def _tta_figures(r: Result, drawn: list[str]) -> list[tuple[str, str, str]]:
+    """(set, reading once, reading the variants) for MNIST and each drawn file, then time."""
+    return [
+        ("MNIST", _pct(r.accuracy), _pct(r.tta_accuracy)),
+        *[(d, _pct(r.drawn.get(d)), _pct(r.tta_drawn.get(d))) for d in drawn],
+        ("µs", _fmt(r.latency_us.get("p50"), ".0f"), _fmt(r.tta_latency_us.get("p50"), ".0f")),
+    ]
+
+
 def tta_table(results: list[Result], tta: int) -> str:
     """Reading once vs averaging ``tta`` variants (Markdown): accuracy on MNIST and each drawn
     file, and the time of one reading both ways. Empty when no row measured it."""
-    rows = [r for r in results if r.ok and r.tta_accuracy is not None]
+    rows = _tta_rows(results)
     if not rows:
         return ""
     drawn = _drawn_names(rows)
     head = ["model", "runtime", "MNIST %", *[f"{d} %" for d in drawn], "µs p50: call -> reading"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [f"{_pct(r.accuracy)} -> {_pct(r.tta_accuracy)}"]
-        cells += [f"{_pct(r.drawn.get(d))} -> {_pct(r.tta_drawn.get(d))}" for d in drawn]
-        cells.append(
-            f"{_fmt(r.latency_us.get('p50'), '.0f')} -> {_fmt(r.tta_latency_us.get('p50'), '.0f')}"
-        )
+        cells = [f"{once} -> {many}" for _, once, many in _tta_figures(r, drawn)]
         lines.append(f"| {r.model} | {r.runtime} | " + " | ".join(cells) + " |")
     return (
         f"Reading once -> averaging {tta} variants (`--tta {tta}`); time: one model call -> "
@@ -192,20 +201,14 @@ def tta_lines(results: list[Result], tta: int) -> list[str]:
     """``tta_table`` for the terminal: one entry per row, wrapped (never cut) at 100 columns."""
     import textwrap
 
-    rows = [r for r in results if r.ok and r.tta_accuracy is not None]
+    rows = _tta_rows(results)
     lines = [f"reading once -> averaging {tta} variants (--tta {tta}):"] if rows else []
     for r in rows:
-        parts = [f"MNIST {_pct(r.accuracy)} -> {_pct(r.tta_accuracy)} %"]
-        parts += [
-            f"{d} {_pct(r.drawn.get(d))} -> {_pct(r.tta_drawn.get(d))} %"
-            for d in _drawn_names(rows)
-        ]
-        parts.append(
-            f"{_fmt(r.latency_us.get('p50'), '.0f')} µs per call -> "
-            f"{_fmt(r.tta_latency_us.get('p50'), '.0f')} µs per reading"
-        )
+        *accuracy, (_, call, reading) = _tta_figures(r, _drawn_names(rows))
+        parts = [f"{name} {once} -> {many} %" for name, once, many in accuracy]
+        parts.append(f"{call} µs per call -> {reading} µs per reading")
         text = f"{r.model} on {r.runtime}: " + ", ".join(parts)
-        lines += textwrap.wrap(text, width=100, subsequent_indent="    ")
+        lines += textwrap.wrap(text, width=100, subsequent_indent="    ", break_on_hyphens=False)
     return lines
 
 

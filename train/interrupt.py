@@ -4,9 +4,9 @@ Python's default handler raises ``KeyboardInterrupt`` wherever the main thread h
 During ``fit`` that is often inside a finalizer or a weakref callback of a TensorFlow object,
 where the exception is printed as "Exception ignored" and swallowed: training then runs on to
 the end as if nothing happened (the likely cause of one CI run that trained all its epochs
-after SIGINT). Here the handler only sets a flag, and a
-Keras callback raises ``KeyboardInterrupt`` at the next batch, in ordinary code. A second
-Ctrl-C falls back to Python's own handler, so an impatient user is never stuck.
+after SIGINT). Here the handler only sets a flag, and a Keras callback raises
+``KeyboardInterrupt`` at the next batch, in ordinary code. A second Ctrl-C falls back to
+Python's own handler, so an impatient user is never stuck.
 """
 
 from __future__ import annotations

@@ -119,15 +119,19 @@ def calibration_lines(metrics: dict[str, Any]) -> list[str]:
     ]
 
 
+def _default_tta_entry(cal: dict[str, Any]) -> dict[str, Any]:
+    """What calibration found for the app's default --tta count ({} if it was not calibrated)."""
+    return (cal.get("tta") or {}).get(str(DEFAULT_TTA)) or {}
+
+
 def app_threshold(cal: dict[str, Any]) -> float:
     """The threshold the app uses by default: the one calibrated for its --tta count."""
-    entry = (cal.get("tta") or {}).get(str(DEFAULT_TTA)) or {}
-    return float(entry.get("threshold", cal["threshold"]))
+    return float(_default_tta_entry(cal).get("threshold", cal["threshold"]))
 
 
 def tta_calibration_lines(cal: dict[str, Any]) -> list[str]:
     """The threshold for the app's test-time augmentation, chosen by the same rule."""
-    entry = (cal.get("tta") or {}).get(str(DEFAULT_TTA))
+    entry = _default_tta_entry(cal)
     if not entry:
         return []  # reading once, or a model calibrated before per-count thresholds existed
     a = entry["after"]
