@@ -650,10 +650,13 @@ def _calibrate_tta(
     from mnist_edge.edge_app.tta import MAX_VARIANTS, averaged, batch_variants
     from mnist_edge.train import calibration
 
+    # Variants come in a fixed order (n of them are the first n of MAX_VARIANTS): read all
+    # once, then average each count's prefix.
+    varied = batch_variants(images, MAX_VARIANTS)[..., None]
+    every = model.predict(varied, batch_size=1000, verbose=0).reshape(len(images), MAX_VARIANTS, -1)
     result = {}
     for n in range(2, MAX_VARIANTS + 1):
-        varied = batch_variants(images, n)[..., None]
-        probs = averaged(model.predict(varied, batch_size=1000, verbose=0), n)
+        probs = averaged(every[:, :n].reshape(len(images) * n, -1), n)
         threshold = calibration.choose_threshold(probs[fit], labels[fit], default=default)
         result[str(n)] = {
             "threshold": threshold,
