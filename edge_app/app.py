@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import atomic_path
 from mnist_edge.edge_app import layout as lay
 from mnist_edge.edge_app.collect import Collector
 from mnist_edge.edge_app.input import Command, Down, Input, Move, Up
 from mnist_edge.edge_app.recognizer import Recognizer
 from mnist_edge.edge_app.state import AppState, Drawing
-from mnist_edge.edge_app.strokes import Sample, default_brush, save_samples
+from mnist_edge.edge_app.stroke_writer import StrokeWriter
+from mnist_edge.edge_app.strokes import Sample, default_brush
 from mnist_edge.edge_app.view import View, bar_slot, button_rects
 
 LIVE_INTERVAL = 0.12  # s between predictions while a stroke is still being drawn
@@ -35,7 +37,6 @@ class AppConfig:
     live: bool = True
     rotate: int = 0
     fps: int = 60
-    record: str | None = None
     learn: bool = True  # taps on the bars (or keys 0-9) teach the app
 
 
@@ -48,6 +49,7 @@ class App:
         config: AppConfig,
         model_name: str,
         collector: Collector | None = None,
+        recorder: StrokeWriter | None = None,
     ) -> None:
         self.pg = pygame
         self.screen = screen
@@ -55,6 +57,7 @@ class App:
         self.config = config
         self.model_name = model_name
         self.collector = collector
+        self.recorder = recorder  # --record: every drawing cleared is appended to it
         self.rotation = config.rotate
         self.logical = lay.logical_size(screen.get_size(), self.rotation)
         self.layout = lay.compute(*self.logical, wide_canvas=config.multi)
@@ -64,7 +67,6 @@ class App:
         self.view = View(pygame, screen, self.layout, self.rotation, recognizer.model.labels)
         self.drawing_pointer: int | str | None = None
         self.button_pointer: int | str | None = None
-        self.recorded: list[Sample] = []
         self.needs_prediction = False
         self.last_prediction = 0.0
         self.frame_times: deque[float] = deque(maxlen=60)
@@ -213,9 +215,8 @@ class App:
 
     def clear(self) -> None:
         drawing = self.state.drawing
-        if drawing.strokes and self.config.record:
-            self.recorded.append(Sample([list(s) for s in drawing.strokes]))
-            self.save_recording()
+        if drawing.strokes and self.recorder is not None:
+            self.record(Sample([list(s) for s in drawing.strokes]))
         drawing.clear()
         self.drawing_pointer = None
         self.state.clear_reading()
@@ -303,14 +304,14 @@ class App:
             self.reading_ms.append(self.state.reading.milliseconds)
         self.state.dirty = True
 
-    def save_recording(self) -> None:
-        if not self.config.record:
-            return
+    def record(self, sample: Sample) -> None:
+        assert self.recorder is not None
         try:
-            save_samples(self.config.record, self.recorded)
-        except OSError as exc:
+            self.recorder.append(sample)
+        except (OSError, UserError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             self.warn(
-                f"cannot write the recording {self.config.record} ({exc.strerror or exc});"
+                f"cannot write the recording {self.recorder.path} ({reason});"
                 " pass --record with a writable path"
             )
 

@@ -102,18 +102,46 @@ class DrawConfig:
             self.screenshot is None or self.screenshot.lower().endswith(".png"),
             f"--screenshot must name a .png file, got {self.screenshot!r}",
         )
+        for flag in ("record", "replay", "collect", "screenshot", "writer"):
+            require(
+                getattr(self, flag) != "", f"--{flag} needs a value; name a file or leave it out"
+            )
         if self.collect_count is not None:
             require_int("--collect-count", self.collect_count, 1, 20000)
-        require(not (self.collect and self.replay), "--collect and --replay exclude each other")
+        require(
+            not (self.replay and self.reset_profile),
+            "--reset-profile resets the app's profile, which a replay never uses; drop one of them",
+        )
         require(
             self.writer is None or 0 < len(self.writer) <= 200,
             "--writer must be a name of 1-200 characters",
         )
 
     def check_paths(self) -> None:
-        """Every output path, before any window opens: a recording is never lost at the end."""
+        """Every output path, before any window opens: a recording is never lost at the end,
+        and no file is written that is read, collected or recorded under another flag."""
+        named = [
+            (flag, os.path.realpath(path))
+            for flag, path in (
+                ("--replay", self.replay),
+                ("--record", self.record),
+                ("--collect", self.collect),
+                ("--screenshot", self.screenshot),
+            )
+            if path
+        ]
+        for i, (flag, path) in enumerate(named):
+            for other, other_path in named[i + 1 :]:
+                require(
+                    path != other_path,
+                    f"{flag} and {other} name the same file {path}; give each its own file",
+                )
         if self.record:
-            check_writable_file("--record", self.record)
+            target = check_writable_file("--record", self.record)
+            if target.exists():  # continued, never overwritten: it must be a stroke file
+                from mnist_edge.edge_app.strokes import load_samples
+
+                load_samples(target)
         if self.screenshot:
             check_writable_file("--screenshot", self.screenshot)
         if self.collect:
@@ -277,6 +305,7 @@ def run_draw(args: argparse.Namespace) -> int:
     from mnist_edge.edge_app.collect import Collector
     from mnist_edge.edge_app.recognizer import Recognizer
     from mnist_edge.edge_app.runtime import runtime_version
+    from mnist_edge.edge_app.stroke_writer import StrokeWriter
 
     try:
         model = load(config.model, config.runtime, config.threads)
@@ -308,6 +337,12 @@ def run_draw(args: argparse.Namespace) -> int:
         if config.collect
         else None
     )
+    try:
+        recorder = StrokeWriter.open(config.record, "--record") if config.record else None
+    except BaseException:
+        if collector is not None:
+            collector.close()
+        raise
     screen = open_display(pygame, config.size, config.fullscreen, config.headless)
     app = App(
         pygame,
@@ -319,18 +354,20 @@ def run_draw(args: argparse.Namespace) -> int:
             live=config.live,
             rotate=config.rotate,
             fps=config.fps,
-            record=config.record,
             learn=config.learn is not False,
         ),
         Path(model.path).name,
         collector,
+        recorder,
     )
     if note:
         app.state.say(note, warning=True)
     try:
-        _drive(app, config, samples, pygame)
+        status = _drive(app, config, samples, pygame)
     finally:
-        app.save_recording()
+        for held in (collector, recorder):
+            if held is not None:
+                held.close()
         if config.screenshot:
             app.draw(force=True)
             try:
@@ -344,10 +381,12 @@ def run_draw(args: argparse.Namespace) -> int:
                 pygame.quit()
         else:
             pygame.quit()
-    return 0
+    return status
 
 
-def _drive(app: Any, config: DrawConfig, samples: Any, pygame: Any) -> None:
+def _drive(app: Any, config: DrawConfig, samples: Any, pygame: Any) -> int:
+    """Run the app (or the replay); returns the exit status."""
+    status = 0
     from mnist_edge.core.sysinfo import seconds_since_start
     from mnist_edge.edge_app.replay import performance, replay
 
@@ -362,6 +401,8 @@ def _drive(app: Any, config: DrawConfig, samples: Any, pygame: Any) -> None:
         for line in stats.summary(learn):
             print(f"mnist-edge: {line}", file=sys.stderr)
         print(f"mnist-edge: {performance(app, stats)}", file=sys.stderr)
+        if stats.stopped_by is not None:
+            status = 128 + stats.stopped_by  # the shell's code for "killed by that signal"
     elif config.headless:
         app.frame(None)
         since = seconds_since_start()
@@ -374,6 +415,7 @@ def _drive(app: Any, config: DrawConfig, samples: Any, pygame: Any) -> None:
         app.run()
     if app.strokes and config.record:
         app.clear()  # files the last drawing into the recording
+    return status
 
 
 def add_predict_arguments(parser: argparse.ArgumentParser) -> None:

@@ -2,10 +2,10 @@
 
 The app asks for one digit at a time, in a random order that stays balanced (every digit once
 per round of ten), shows how many are saved, and appends each accepted drawing to ``FILE`` in
-the replay format, with ``--writer`` if given. Each save rewrites the file atomically (temporary
-file, then rename), so a crash or a power cut loses at most the drawing on the screen. An
-existing file is continued, so collection can stop and resume; the result trains with
-``mnist-edge train --drawn FILE``.
+the replay format, with ``--writer`` if given. Each save appends to the file without rewriting
+what it holds (:mod:`.stroke_writer`: atomic, locked, every field kept), so a crash or a power
+cut loses at most the drawing on the screen. An existing file is continued, so collection can
+stop and resume; the result trains with ``mnist-edge train --drawn FILE``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import check_writable_file
-from mnist_edge.edge_app.strokes import Sample, Stroke, load_samples, save_samples
+from mnist_edge.edge_app.stroke_writer import StrokeWriter
+from mnist_edge.edge_app.strokes import Sample, Stroke, load_samples
 
 MAX_SAMPLES = 20_000
 
@@ -28,18 +30,20 @@ class Collector:
         seed: int | None = None,
         target: int | None = None,
     ) -> None:
+        self.file = StrokeWriter.open(path, "--collect")
         self.path = Path(path)
         self.writer = writer
         self.target = target
-        self.samples: list[Sample] = load_samples(self.path) if self.path.exists() else []
         self._rng = np.random.default_rng(seed)
-        counts = np.bincount([s.label for s in self.samples if s.label is not None], minlength=10)[
-            :10
-        ]
+        labels = [s.label for s in self.file.samples if s.label is not None]
+        counts = np.bincount(labels, minlength=10)[:10]
         # Continue balanced: the first round asks for the digits this file has fewest of.
         self._queue: list[int] = []
         self._refill(counts)
         self.skipped = 0
+
+    def close(self) -> None:
+        self.file.close()
 
     @classmethod
     def check(cls, path: str | Path) -> None:
@@ -62,7 +66,7 @@ class Collector:
 
     @property
     def count(self) -> int:
-        return len(self.samples)
+        return self.file.count
 
     @property
     def done(self) -> bool:
@@ -79,14 +83,20 @@ class Collector:
         if self.count >= MAX_SAMPLES:
             return f"This file holds {MAX_SAMPLES:,} samples already; start another --collect file"
         label = self.wanted
-        self.samples.append(Sample([list(s) for s in strokes], label, self.writer))
         try:
-            save_samples(self.path, self.samples)
+            self.file.append(Sample([list(s) for s in strokes], label, self.writer))
         except OSError as exc:
-            self.samples.pop()
             return f"Could not save ({exc.strerror or exc}); the drawing is still here"
+        except UserError as exc:
+            return f"Could not save ({exc}); the drawing is still here"
         self._queue.pop(0)
         return f"Saved a {label}"
+
+    def ask(self, label: int) -> None:
+        """Ask for ``label`` next (a scripted collection says what is being drawn)."""
+        if label in self._queue:
+            self._queue.remove(label)
+        self._queue.insert(0, label)
 
     def skip(self) -> str:
         skipped = self._queue.pop(0) if self._queue else self.wanted
@@ -95,15 +105,16 @@ class Collector:
         return f"Skipped the {skipped}"
 
     def undo(self) -> str:
-        """Remove the last saved sample (it will be asked for again)."""
-        if not self.samples:
-            return "Nothing saved to undo"
-        last = self.samples.pop()
+        """Remove the last sample saved in this session (it will be asked for again); samples
+        the file held before are never touched."""
         try:
-            save_samples(self.path, self.samples)
+            last = self.file.remove_last()
         except OSError as exc:
-            self.samples.append(last)
             return f"Could not undo ({exc.strerror or exc})"
+        except UserError as exc:
+            return f"Could not undo ({exc})"
+        if last is None:
+            return "Nothing saved in this session to undo"
         if last.label is not None:
             self._queue.insert(0, last.label)
         return f"Removed the last {last.label}"

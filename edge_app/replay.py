@@ -8,7 +8,9 @@ in memory only) and reports online accuracy with and without learning.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,12 +39,19 @@ class ReplayStats:
     correct: int = 0
     writers: dict[str, WriterScore] = field(default_factory=dict)
     rss_after_first: float | None = None
+    played: int = 0
+    stopped_by: int | None = None  # the signal that ended the replay early
 
     def summary(self, learn: bool) -> list[str]:
         lines = []
+        if self.stopped_by is not None:
+            lines.append(
+                f"replay stopped by {signal.Signals(self.stopped_by).name} after "
+                f"{self.played} of {self.samples} samples"
+            )
         if self.labelled:
             lines.append(
-                f"replayed {self.samples} samples, read {self.correct}/{self.labelled} "
+                f"replayed {self.played} samples, read {self.correct}/{self.labelled} "
                 f"correctly ({self.correct / self.labelled:.2%})"
             )
         if learn and self.writers:
@@ -101,6 +110,28 @@ def _learner_for(app: App, writer: str, learners: dict[str, Learner]) -> Learner
     return learners[writer]
 
 
+#: Events posted per frame at most: SDL's queue holds 65,535, and a recording may hold more.
+MAX_EVENTS_PER_FRAME = 4096
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm(stats: ReplayStats) -> Iterator[None]:
+    """SIGTERM (``timeout``, systemd) ends the replay after the current sample, reported."""
+
+    def stop(signum: int, _frame: Any) -> None:
+        stats.stopped_by = signum
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: nothing to install
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def replay(
     app: App,
     samples: list[Sample],
@@ -110,13 +141,32 @@ def replay(
     out: TextIO = sys.stdout,
     pace: int = 4,
 ) -> ReplayStats:
-    """Play samples through the event queue, one after another; print a JSON line each."""
+    """Play samples through the event queue, one after another; print a JSON line each.
+
+    While collecting (``app.collector``), each sample is saved as its own label, as a person
+    following the prompts would: scripted collection, end to end.
+    """
     stats = ReplayStats(samples=len(samples))
-    learners: dict[str, Learner] = {}
     if learn and app.recognizer.model.embedding is None:
         raise ValueError("this model has no embedding output: it cannot learn")
+    with _stop_on_sigterm(stats):
+        _play(app, samples, stats, headless=headless, learn=learn, out=out, pace=pace)
+    return stats
+
+
+def _play(
+    app: App,
+    samples: list[Sample],
+    stats: ReplayStats,
+    *,
+    headless: bool,
+    learn: bool,
+    out: TextIO,
+    pace: int,
+) -> None:
+    learners: dict[str, Learner] = {}
     for number, sample in enumerate(samples, 1):
-        if not app.running:
+        if not app.running or stats.stopped_by is not None:
             break
         writer = sample.writer or "all"
         if learn:
@@ -124,7 +174,7 @@ def replay(
         app.clear()
         app.frame(None)
         events = list(finger_events(app, sample))
-        step = (len(events) or 1) if headless else pace
+        step = min(len(events) or 1, MAX_EVENTS_PER_FRAME) if headless else pace
         for i in range(0, len(events), step):
             for event in events[i : i + step]:
                 app.pg.event.post(event)
@@ -143,10 +193,12 @@ def replay(
             )
         reading = app.reading
         if reading is None:
-            result.update(digit=None, confidence=0.0)
+            result.update(digit=None, confidence=0.0, sure=False)
         else:
             p = reading.prediction
-            result.update(digit=p.digit, confidence=round(p.confidence, 4))
+            result.update(
+                digit=p.digit, confidence=round(p.confidence, 4), sure=app.recognizer.sure(p)
+            )
             if learn:
                 result.update(model_digit=reading.model_digit, learned=reading.learned)
         if sample.label is not None:
@@ -160,11 +212,15 @@ def replay(
                 if reading.prediction.digit != sample.label:  # the person corrects it
                     app.correct(sample.label)
                     score.corrections += 1
+        if app.collector is not None and sample.label is not None:
+            app.collector.ask(sample.label)
+            app.command("save")
+            result["saved"] = app.state.message.text if app.state.message else None
         out.write(json.dumps(result) + "\n")
         out.flush()
+        stats.played = number
         if number == min(100, len(samples)):
             stats.rss_after_first = rss_mb()
-    return stats
 
 
 def performance(app: App, stats: ReplayStats) -> str:

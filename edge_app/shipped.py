@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mnist_edge.core.errors import UserError
-from mnist_edge.core.fsutil import sha256_file
+from mnist_edge.core.fsutil import read_capped, sha256_file
 from mnist_edge.core.paths import checkout_models_dir
 from mnist_edge.core.registry import FORMATS, RUNTIMES, formats_by_preference
 from mnist_edge.edge_app.runtime import choose_runtime, installed_runtimes
@@ -69,16 +69,15 @@ def models_dir() -> Path:
 
 def read_manifest(directory: Path) -> dict[str, Any]:
     path = directory / MANIFEST
-    try:
-        if path.stat().st_size > MAX_MANIFEST_BYTES:
-            raise ManifestError(f"{path} is larger than a manifest can be; export again")
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         raise ManifestError(
             f"no models: {path} not found; pass --model PATH or set "
             f"{ENV_MODELS} to a folder written by 'mnist-edge export'"
-        ) from None
-    except (OSError, ValueError, RecursionError) as exc:
+        )
+    raw = read_capped(path, MAX_MANIFEST_BYTES, "manifest", ManifestError)
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
         raise ManifestError(
             f"{path} is not a readable manifest ({str(exc)[:120]}); export the models again"
         ) from None

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from mnist_edge.core.errors import UserError
-from mnist_edge.core.fsutil import write_json_atomic
+from mnist_edge.core.fsutil import read_capped, write_bytes_atomic
 
 FORMAT = "mnist-edge-strokes/1"
 Point = tuple[float, float]
@@ -57,19 +57,14 @@ class ReplayError(UserError):
 
 def load_samples(path: str | Path) -> list[Sample]:
     path = Path(path)
+    return parse_samples(path, read_capped(path, MAX_FILE_BYTES, "replay file", ReplayError))
+
+
+def parse_document(path: Path, raw: bytes) -> dict[str, Any]:
+    """The top-level object of a stroke file, format checked; samples not yet validated."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ReplayError(
-                f"replay file {path} is {size >> 20} MB, more than the "
-                f"{MAX_FILE_BYTES >> 20} MB a stroke file can be; split it"
-            )
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReplayError(f"replay file {path} not found") from None
-    except IsADirectoryError:
-        raise ReplayError(f"replay file {path} is a folder; pass a .json file") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
         raise ReplayError(f"replay file {path} is not valid JSON: {exc}") from None
     except RecursionError:
         raise ReplayError(f"replay file {path} is nested too deeply to be a stroke file") from None
@@ -84,7 +79,12 @@ def load_samples(path: str | Path) -> list[Sample]:
             f"replay file {path} has {len(raw_samples):,} samples, more than "
             f"{MAX_SAMPLES:,}; split it"
         )
-    return [_parse_sample(path, i, raw) for i, raw in enumerate(raw_samples)]
+    return doc
+
+
+def parse_samples(path: Path, raw: bytes) -> list[Sample]:
+    doc = parse_document(path, raw)
+    return [_parse_sample(path, i, sample) for i, sample in enumerate(doc["samples"])]
 
 
 def _number(value: Any) -> float | None:
@@ -132,8 +132,19 @@ def _parse_sample(path: Path, index: int, raw: Any) -> Sample:
     return Sample(strokes, label, writer)
 
 
+def encode_sample(sample: Sample) -> bytes:
+    """One sample as one compact line: the layout a stroke file grows by (see stroke_writer)."""
+    return json.dumps(sample.to_json(), separators=(",", ":")).encode("utf-8")
+
+
+HEAD = b'{"format": "' + FORMAT.encode() + b'", "samples": ['
+TAIL = b"]}\n"
+
+
 def save_samples(path: str | Path, samples: Sequence[Sample]) -> None:
-    write_json_atomic(path, {"format": FORMAT, "samples": [s.to_json() for s in samples]})
+    """Write a new stroke file of ``samples`` (replacing ``path`` atomically), one per line."""
+    body = b",".join(b"\n" + encode_sample(s) for s in samples)
+    write_bytes_atomic(path, HEAD + body + b"\n" + TAIL)
 
 
 def draw_segment(

@@ -186,6 +186,7 @@ def app_factory(monkeypatch: pytest.MonkeyPatch) -> Any:
         size: tuple[int, int] = (800, 480),
         learner: Any = None,
         collector: Any = None,
+        recorder: Any = None,
         **options: Any,
     ) -> App:
         screen = open_display(pygame, size, False, True)
@@ -198,6 +199,7 @@ def app_factory(monkeypatch: pytest.MonkeyPatch) -> Any:
             AppConfig(**options),
             "shipped",
             collector,
+            recorder,
         )
 
     yield make

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mnist_edge.core.errors import UserError
 from mnist_edge.edge_app import layout as lay
 from mnist_edge.edge_app.preprocess import image_to_canvas, to_mnist
 from mnist_edge.edge_app.strokes import FORMAT, ReplayError, Sample, load_samples, save_samples
@@ -367,8 +368,12 @@ def test_collect_saves_balanced_labelled_samples(app_factory: Any, tmp_path: Pat
     assert len(load_samples(target)) == 9
     run_events(app, tap(app, buttons["Save"]))  # nothing drawn: nothing saved
     assert len(load_samples(target)) == 9 and app.running
+    with pytest.raises(UserError, match="open in another mnist-edge app"):
+        Collector(target, seed=2)  # two collectors on one file: the second is refused
+    collector.close()
     resumed = Collector(target, seed=2)  # a new session continues the file
     assert resumed.count == 9
+    resumed.close()
 
 
 def test_collect_survives_a_kill_mid_sample(tmp_path: Path) -> None:
@@ -619,7 +624,9 @@ def test_read_only_folder_does_not_crash(
     locked.mkdir()
     locked.chmod(0o500)
     monkeypatch.chdir(locked)
-    app = app_factory(record=str(locked / "rec.json"))
+    from mnist_edge.edge_app.stroke_writer import StrokeWriter
+
+    app = app_factory(recorder=StrokeWriter(locked / "rec.json", "--record"))
     run_events(app, stroke_events(app, LINE))
     if os.access(locked, os.W_OK):  # root ignores permissions: simulate the read-only card
 

@@ -13,6 +13,7 @@ import tomllib
 from typing import Any, TypeVar
 
 from mnist_edge.core.errors import UserError
+from mnist_edge.core.fsutil import read_capped
 
 C = TypeVar("C")
 MAX_CONFIG_BYTES = 1 << 20
@@ -20,25 +21,17 @@ MAX_CONFIG_BYTES = 1 << 20
 
 def load_toml(path: str | os.PathLike[str], section: str | None = None) -> dict[str, Any]:
     """Read a TOML config file; with ``section``, use ``[section]`` if the file has one."""
+    raw = read_capped(path, MAX_CONFIG_BYTES, "config file")
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_CONFIG_BYTES + 1)
-        if len(raw) > MAX_CONFIG_BYTES:
-            raise UserError(
-                f"config file {path} is larger than 1 MB; a config file holds a few "
-                "options: check the --config path"
-            )
         data = tomllib.loads(raw.decode("utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"config file {path} not found; check the --config path") from None
-    except IsADirectoryError:
-        raise UserError(f"config file {path} is a folder; pass a .toml file") from None
     except UnicodeDecodeError:
         raise UserError(f"config file {path} is not UTF-8 text; save it as UTF-8") from None
-    except OSError as exc:
-        raise UserError(f"cannot read config file {path}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"config file {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise UserError(
+            f"config file {path} is nested too deeply to be a config file; check the --config path"
+        ) from None
     if section and isinstance(data.get(section), dict):
         data = data[section]
     # TOML keys may use dashes like the flags do.

@@ -1,10 +1,16 @@
-"""Atomic file writes and output-directory checks, so a failure never leaves half a file."""
+"""Safe file I/O: atomic writes, capped reads of user files, locks and output-folder claims.
+
+Every file a user names goes through here: writes never land on anything but a regular file (a
+device node, FIFO or folder at the target is refused; a symlink is followed to its target),
+reads never block on a FIFO or run past a cap on a device, and shared files are locked.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +26,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     The block fails by raising: a ``return`` inside it counts as success and publishes the file.
     The temporary name keeps the target's suffix, so tools that dispatch on it still work.
     """
-    target = Path(path)
+    target = writable_target(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    mode = _existing_mode(target)
     fd, tmp_name = tempfile.mkstemp(
         prefix=f"{TMP_PREFIX}{target.stem}.", suffix=target.suffix, dir=target.parent
     )
@@ -29,7 +36,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; publish with normal rights
+        # mkstemp creates 0600: publish with the replaced file's rights, else the usual ones.
+        os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -37,6 +45,157 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 TMP_PREFIX = ".mnist-edge-tmp-"
+
+
+def _existing_mode(path: Path) -> int | None:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def writable_target(path: str | os.PathLike[str], flag: str = "output") -> Path:
+    """Where a write to ``path`` may land: the path itself, or a symlink's target.
+
+    Refuses anything but a regular file or a new name (a rename onto ``/dev/null`` as root
+    would delete the device node), and a symlink to nothing (whose target nobody chose).
+    """
+    target = Path(path)
+    if target.is_symlink():
+        resolved = Path(os.path.realpath(target))
+        if not resolved.exists():
+            raise UserError(
+                f"{flag} {target} is a link to {resolved}, which does not exist; "
+                "name the file itself"
+            )
+        target = resolved
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        return target
+    except OSError as exc:
+        raise UserError(f"{flag} {target}: {exc.strerror or exc}; choose another path") from None
+    if not stat.S_ISREG(mode):
+        raise UserError(f"{flag} {target} is {_kind(mode)}; name a regular file")
+    return target
+
+
+def read_capped(
+    path: str | os.PathLike[str],
+    limit: int,
+    what: str,
+    error: type[UserError] = UserError,
+) -> bytes:
+    """The one reader of user files: regular files only, at most ``limit`` bytes, never blocks.
+
+    ``stat().st_size`` is 0 for a device and a FIFO blocks ``open`` until a writer comes, so the
+    file is opened non-blocking, checked with ``fstat`` and read to at most ``limit + 1`` bytes.
+    """
+    name = Path(path)
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise error(f"{what} {name} not found; check the path") from None
+    except PermissionError:
+        raise error(f"{what} {name}: permission denied; make it readable") from None
+    except OSError as exc:
+        raise error(f"cannot read {what} {name}: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise error(f"{what} {name} is {_kind(mode)}; pass a regular file")
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise error(f"cannot read {what} {name}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise error(
+            f"{what} {name} is larger than {_size_text(limit)}, more than such a file can be; "
+            "check the path"
+        )
+    return b"".join(chunks)
+
+
+def _size_text(limit: int) -> str:
+    return f"{limit >> 20} MB" if limit >= 1 << 20 else f"{limit >> 10} KB"
+
+
+class FileLock:
+    """An exclusive advisory lock on ``<dir>/.<name>.lock``, held until :meth:`release`.
+
+    Refuses at once (``LOCK_NB``) when another process holds it: two writers of one shared file
+    (a collection, a recording) never interleave. The lock file is removed on release; a
+    process that locked the name just before that re-checks the inode and tries again.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], busy: str) -> None:
+        target = Path(path)
+        self.path = target.parent / f".{target.name}.lock"
+        self._busy = busy
+        self._fh: Any = None
+
+    def acquire(self) -> FileLock:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no advisory locks, best effort
+            return self
+        for _ in range(10):
+            try:
+                fh = open(self.path, "a+b")  # noqa: SIM115 - held until release()
+            except OSError as exc:
+                raise UserError(
+                    f"cannot lock {self.path}: {exc.strerror or exc}; choose a writable folder"
+                ) from None
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                fh.close()
+                raise UserError(self._busy) from None
+            try:
+                same = os.fstat(fh.fileno()).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self._fh = fh
+                return self
+            fh.close()  # locked a file its holder had just removed: lock the new one
+        raise UserError(self._busy)
+
+    def release(self) -> None:
+        if self._fh is None:
+            return
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+        self._fh.close()
+        self._fh = None
+
+    def __enter__(self) -> FileLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def _umask() -> int:
@@ -131,9 +290,7 @@ def output_dir(
 def check_writable_file(flag: str, path: str | os.PathLike[str]) -> Path:
     """Fail early, with one line, if ``path`` cannot be written as a file (before any work whose
     result would then be lost)."""
-    target = Path(path)
-    if target.is_dir():
-        raise UserError(f"{flag} {target} is a folder; name a file")
+    target = writable_target(path, flag)
     parent = target.parent
     if parent.exists() and not parent.is_dir():
         raise UserError(f"{flag} {target}: {parent} is a file, not a folder")

@@ -94,7 +94,8 @@ FAMILIES: dict[str, Family] = {
 
 _TFLITE_RUNTIME_HINT = (
     "tflite-runtime 2.14 needs numpy < 2 and Python <= 3.11: install it in its own "
-    "environment (docs/raspberry-pi.md) and pass --runtime-python tflite-runtime=PYTHON"
+    "environment (docs/raspberry-pi.md) and run mnist-edge from there (bench: pass "
+    "--runtime-python tflite-runtime=PYTHON)"
 )
 
 RUNTIMES: dict[str, Runtime] = {
