@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from mnist_edge.edge_app.strokes import Stroke, default_brush, render
+from mnist_edge.edge_app.strokes import Stroke, as_the_app_takes, default_brush, render
 
 SIZE = 28
 BOX = 20
@@ -88,8 +88,10 @@ def strokes_to_digit(
 
     Exactly what the app does with a drawing (the same ink calls, then :func:`to_mnist`), so
     training on drawn digits, the benchmark's drawn rows and replays all see what users see.
+    Strokes the app would not take (:func:`as_the_app_takes`) leave no ink here either.
     """
-    return to_mnist(render(strokes, width, height, brush or default_brush(width, height)))
+    kept = as_the_app_takes(strokes)
+    return to_mnist(render(kept, width, height, brush or default_brush(width, height)))
 
 
 def image_to_canvas(gray: np.ndarray) -> np.ndarray:

@@ -160,6 +160,19 @@ def draw_segment(
         cv2.circle(canvas, start, radius, 255, -1, lineType=cv2.LINE_AA)
 
 
+def as_the_app_takes(strokes: Sequence[Stroke]) -> list[Stroke]:
+    """The strokes the app keeps of a drawing: a stroke that starts off the canvas never
+    begins (the finger landed elsewhere), and at most the app's stroke and point limits. Points
+    that leave the canvas are clamped to its edge by :func:`to_pixels`, as the app clamps them.
+    """
+    kept = [
+        list(stroke[:MAX_POINTS])
+        for stroke in strokes
+        if stroke and 0.0 <= stroke[0][0] <= 1.0 and 0.0 <= stroke[0][1] <= 1.0
+    ]
+    return kept[:MAX_STROKES]
+
+
 def to_pixels(point: Point, width: int, height: int) -> tuple[int, int]:
     x = min(max(point[0], 0.0), 1.0)
     y = min(max(point[1], 0.0), 1.0)

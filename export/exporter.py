@@ -28,6 +28,7 @@ from mnist_edge.core.contract import (
 from mnist_edge.core.data import load_split
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import atomic_path, output_dir, sha256_file, write_json_atomic
+from mnist_edge.core.quiet import quiet_stderr
 from mnist_edge.core.registry import FORMATS, RUNTIMES, ExportFormat
 from mnist_edge.edge_app.runtime import load_model
 from mnist_edge.export.calibration import CalibrationReader
@@ -177,7 +178,8 @@ def _build(
 ) -> tuple[Validation, bytes]:
     family = _family_module(fmt)
     try:
-        content = fmt.load_exporter()(ctx)
+        with quiet_stderr(stdout=True):
+            content = fmt.load_exporter()(ctx)
     except Exception as exc:  # one converter failing must not stop the other formats
         raise _Failed(f"converter failed: {_reason(exc)}") from None
     if hasattr(family, "check"):
@@ -198,7 +200,8 @@ def _build(
         if validation.agreement < threshold:
             raise _Failed(
                 f"agreement {validation.agreement:.2%} with the Keras model is below "
-                f"the {threshold:.2%} required for {fmt.precision}",
+                f"the {threshold:.2%} required for {fmt.precision}; if that is expected, lower "
+                f"it with --min-agreement {fmt.precision}=FRACTION",
                 validation,
             )
         if validation.embedding_diff > MAX_EMBEDDING_DIFF[fmt.arithmetic]:

@@ -402,3 +402,31 @@ def test_the_tflite_runtime_hint_names_no_flag_draw_lacks() -> None:
 
     hint = RUNTIMES["tflite-runtime"].hint()
     assert "run mnist-edge from there" in hint
+
+
+def test_training_and_bench_drop_the_strokes_the_app_drops(tmp_path: Path) -> None:
+    """A stroke that starts off the canvas never begins in the app: no ink for training either."""
+    from mnist_edge.edge_app.preprocess import strokes_to_digit
+
+    off = [(1.4, 0.5), (0.5, 0.5), (0.5, 0.9)]
+    assert strokes_to_digit([off, LINE], 200, 200).tobytes() == (
+        strokes_to_digit([LINE], 200, 200).tobytes()
+    )
+    assert not strokes_to_digit([off], 200, 200).any()
+    result = cli("draw", "--headless", "--replay", str(_replay(tmp_path, [Sample([off], 1)])))
+    assert result.returncode == 0, result.stderr[-2000:]
+    line = next(json.loads(x) for x in result.stdout.splitlines() if x.startswith("{"))
+    assert line["digit"] is None  # the app read nothing, as training now sees nothing
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_export_is_quiet_and_an_agreement_failure_names_the_flag(tmp_path: Path) -> None:
+    result = cli(
+        "export", "--model", str(MODELS / "model.keras"), "--out", str(tmp_path / "x"),
+        "--formats", "tflite-int8", "--min-agreement", "int8=1.0", timeout=380,
+    )  # fmt: skip
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "fully_quantize" not in output and "inference_type" not in output, output
+    assert "--min-agreement int8=" in output

@@ -39,27 +39,36 @@ def configure(verbose_flag: bool = False) -> None:
 
 
 @contextlib.contextmanager
-def quiet_stderr() -> Iterator[None]:
-    """Silence file descriptor 2 for a block (C++ logs), unless verbose. Python exceptions
-    still carry their messages; only the native chatter is dropped."""
+def quiet_stderr(*, stdout: bool = False) -> Iterator[None]:
+    """Silence file descriptor 2 (and 1 with ``stdout``: TFLite's quantizer prints its settings
+    there) for a block, unless verbose. Python exceptions still carry their messages; only the
+    native chatter is dropped."""
     if verbose():
         yield
         return
+    fds = (1, 2) if stdout else (2,)
+    saved: list[int] = []
     try:
+        sys.stdout.flush()
         sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real stderr (embedded, tests capturing it)
+        saved = [os.dup(fd) for fd in fds]
+    except (OSError, ValueError, AttributeError):  # no real stdio (embedded, tests capturing)
+        for fd in saved:
+            os.close(fd)
         yield
         return
     try:
         with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
+            for fd in fds:
+                os.dup2(devnull.fileno(), fd)
             try:
                 yield
             finally:
-                os.dup2(saved, 2)
+                for fd, copy in zip(fds, saved):
+                    os.dup2(copy, fd)
     finally:
-        os.close(saved)
+        for copy in saved:
+            os.close(copy)
 
 
 def import_keras() -> Any:
