@@ -30,6 +30,7 @@ from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import atomic_path, output_dir, sha256_file, write_json_atomic
 from mnist_edge.core.quiet import quiet_stderr
 from mnist_edge.core.registry import FORMATS, RUNTIMES, ExportFormat
+from mnist_edge.core.text import error_line
 from mnist_edge.edge_app.runtime import load_model
 from mnist_edge.export.calibration import CalibrationReader
 from mnist_edge.export.config import ExportConfig
@@ -181,12 +182,12 @@ def _build(
         with quiet_stderr(stdout=True):
             content = fmt.load_exporter()(ctx)
     except Exception as exc:  # one converter failing must not stop the other formats
-        raise _Failed(f"converter failed: {_reason(exc)}") from None
+        raise _Failed(f"converter failed: {error_line(exc)}") from None
     if hasattr(family, "check"):
         try:
             family.check(content)
         except Exception as exc:
-            raise _Failed(f"{fmt.family} check: {_reason(exc)}") from None
+            raise _Failed(f"{fmt.family} check: {error_line(exc)}") from None
     # Raising inside atomic_path discards the temporary file: nothing partial is published.
     with atomic_path(target) as tmp:
         tmp.write_bytes(content)
@@ -221,11 +222,6 @@ def _build(
 
 #: Largest mean relative L2 error of the embedding against Keras, by arithmetic.
 MAX_EMBEDDING_DIFF = {"fp32": 0.01, "int8": 0.15}
-
-
-def _reason(exc: BaseException) -> str:
-    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    return (lines[-1] if lines else type(exc).__name__)[:240]
 
 
 def training_info(model_path: Path) -> dict[str, Any]:

@@ -14,6 +14,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from mnist_edge.core import text
+
 
 @dataclass(frozen=True)
 class Family:
@@ -226,22 +228,33 @@ def format_runs_on(key: str, runtime: str) -> bool:
 
 def markdown_table() -> str:
     """The README's format table, generated from the registry (a test keeps them in sync)."""
-    lines = [
-        "| key | file | precision | runs on | validation: top-1 agreement with Keras | what |",
-        "|---|---|---|---|---|---|",
-    ]
-    for f in FORMATS.values():
-        lines.append(
-            f"| `{f.key}` | `{f.filename('edge')}` | {f.precision} | "
-            f"{', '.join(f.runs_on)} | >= {f.min_agreement:.1%} | {f.description} |"
-        )
-    lines += ["", "| runtime | loads | pip | on the Pi |", "|---|---|---|---|"]
-    for r in RUNTIMES.values():
-        lines.append(
-            f"| `{r.name}` | `{FAMILIES[r.family].suffix}` | `{r.distribution}` | "
-            f"{'yes' if r.edge else 'no (reference row of the benchmark)'} |"
-        )
-    return "\n".join(lines)
+    formats = text.markdown_table(
+        ("key", "file", "precision", "runs on", "validation: top-1 agreement with Keras", "what"),
+        (
+            (
+                f"`{f.key}`",
+                f"`{f.filename('edge')}`",
+                f.precision,
+                ", ".join(f.runs_on),
+                f">= {f.min_agreement:.1%}",
+                f.description,
+            )
+            for f in FORMATS.values()
+        ),
+    )
+    runtimes = text.markdown_table(
+        ("runtime", "loads", "pip", "on the Pi"),
+        (
+            (
+                f"`{r.name}`",
+                f"`{FAMILIES[r.family].suffix}`",
+                f"`{r.distribution}`",
+                "yes" if r.edge else "no (reference row of the benchmark)",
+            )
+            for r in RUNTIMES.values()
+        ),
+    )
+    return formats + "\n\n" + runtimes
 
 
 if __name__ == "__main__":

@@ -6,31 +6,28 @@ from typing import Any
 
 from mnist_edge.benchmarks.report import learning_table, table, tta_table
 from mnist_edge.benchmarks.results import Result
+from mnist_edge.core.text import markdown_table
+from mnist_edge.core.text import percent as pct
 from mnist_edge.edge_app.tta import DEFAULT_TTA
 from mnist_edge.pipeline.policy import RULE, headline, recommend
 
 
-def pct(x: float | None) -> str:
-    return "-" if x is None else f"{x:.2%}"
-
-
 def export_table(manifest: dict[str, Any]) -> str:
-    rows = [
-        "| format | file | KB | vs fp32 | accuracy | agreement | max abs diff | "
-        "embedding error | export s |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+    head = (
+        "format", "file", "KB", "vs fp32", "accuracy", "agreement", "max abs diff",
+        "embedding error", "export s",
+    )  # fmt: skip
     fp32 = next((m["bytes"] for m in manifest["models"] if m["precision"] == "fp32"), None)
+    rows = []
     for m in manifest["models"]:
-        ratio = f"{m['bytes'] / fp32:.2f}x" if fp32 else "-"
         emb = m.get("embedding_diff")
-        rows.append(
-            f"| {m['format']} | {m['file']} | {m['bytes'] / 1024:.1f} | {ratio} | "
-            f"{pct(m['accuracy'])} | {pct(m['agreement'])} | "
-            f"{m['max_abs_diff']:.4f} | {'-' if emb is None else f'{emb:.1%}'} | "
-            f"{m.get('export_seconds', 0):.1f} |"
-        )
-    return "\n".join(rows)
+        rows.append((
+            m["format"], m["file"], f"{m['bytes'] / 1024:.1f}",
+            f"{m['bytes'] / fp32:.2f}x" if fp32 else "-", pct(m["accuracy"]),
+            pct(m["agreement"]), f"{m['max_abs_diff']:.4f}",
+            "-" if emb is None else f"{emb:.1%}", f"{m.get('export_seconds', 0):.1f}",
+        ))  # fmt: skip
+    return markdown_table(head, rows)
 
 
 def training_lines(metrics: dict[str, Any], architecture: bool = True) -> list[str]:
