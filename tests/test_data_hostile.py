@@ -127,7 +127,14 @@ def _sparse(size: int) -> Callable[[Ctx], list[str]]:
 def _deny_read(ctx: Ctx) -> list[str]:
     args = ctx.data_dir()
     target = ctx.tmp / "mnist" / "train-labels-idx1-ubyte.gz"
-    ctx.patch_path_method("open", target, PermissionError(errno.EACCES, "Permission denied"))
+    real_open = os.open
+
+    def deny(path: Any, *args: Any, **kwargs: Any) -> int:
+        if Path(path) == target:  # root reads a mode-000 file: simulate the denial
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    ctx.monkeypatch.setattr(os, "open", deny)
     return args
 
 

@@ -33,7 +33,7 @@ from typing import BinaryIO
 import numpy as np
 
 from mnist_edge.core.errors import UserError
-from mnist_edge.core.fsutil import atomic_path
+from mnist_edge.core.fsutil import atomic_path, open_regular
 
 ENV_DATA = "MNIST_EDGE_DATA"
 ENV_MIRRORS = "MNIST_EDGE_MIRRORS"  # comma-separated base URLs, tried in order
@@ -178,7 +178,7 @@ def read_raw(path: Path, spec: IdxFile) -> bytearray:
     """Read the IDX file ``spec`` from ``path``, gunzipping it when it is gzip-compressed (by
     content, not by name). Never reads or holds more than the canonical file needs."""
     try:
-        with path.open("rb") as fh:
+        with open_regular(path, "MNIST file", DataError) as fh:
             head = fh.read(2)
             if head == GZIP_MAGIC:
                 return _gunzip(fh, head, path, spec)

@@ -14,7 +14,7 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from mnist_edge.core.errors import UserError
 
@@ -93,24 +93,18 @@ def writable_target(path: str | os.PathLike[str], flag: str = "output") -> Path:
     return target
 
 
-def read_capped(
-    path: str | os.PathLike[str],
-    limit: int,
-    what: str,
-    error: type[UserError] = UserError,
-) -> bytes:
-    """The one reader of user files: regular files only, at most ``limit`` bytes, never blocks.
-
-    ``stat().st_size`` is 0 for a device and a FIFO blocks ``open`` until a writer comes, so the
-    file is opened non-blocking, checked with ``fstat`` and read to at most ``limit + 1`` bytes.
-    """
+def open_regular(
+    path: str | os.PathLike[str], what: str, error: type[UserError] = UserError
+) -> BinaryIO:
+    """Open a user's file for reading: regular files only, and never blocking on a FIFO (which
+    ``open`` would, until a writer comes) or reading a device (whose ``st_size`` is 0)."""
     name = Path(path)
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise error(f"{what} {name} not found; check the path") from None
-    except PermissionError:
-        raise error(f"{what} {name}: permission denied; make it readable") from None
+    except PermissionError as exc:
+        raise error(f"cannot read {what} {name}: {exc.strerror}; make it readable") from None
     except OSError as exc:
         raise error(f"cannot read {what} {name}: {exc.strerror or exc}") from None
     try:
@@ -118,24 +112,31 @@ def read_capped(
         if not stat.S_ISREG(mode):
             raise error(f"{what} {name} is {_kind(mode)}; pass a regular file")
         os.set_blocking(fd, True)
-        chunks: list[bytes] = []
-        size = 0
-        while size <= limit:
-            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError as exc:
-        raise error(f"cannot read {what} {name}: {exc.strerror or exc}") from None
-    finally:
+        return os.fdopen(fd, "rb")
+    except BaseException:
         os.close(fd)
-    if size > limit:
+        raise
+
+
+def read_capped(
+    path: str | os.PathLike[str],
+    limit: int,
+    what: str,
+    error: type[UserError] = UserError,
+) -> bytes:
+    """The one reader of small user files: :func:`open_regular`, then at most ``limit`` bytes
+    (``limit + 1`` are read, so a larger file is refused, never cut)."""
+    with open_regular(path, what, error) as fh:
+        try:
+            data = fh.read(limit + 1)
+        except OSError as exc:
+            raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    if len(data) > limit:
         raise error(
-            f"{what} {name} is larger than {_size_text(limit)}, more than such a file can be; "
+            f"{what} {path} is larger than {_size_text(limit)}, more than such a file can be; "
             "check the path"
         )
-    return b"".join(chunks)
+    return data
 
 
 def _size_text(limit: int) -> str:
