@@ -437,7 +437,7 @@ def test_export_is_quiet_and_an_agreement_failure_names_the_flag(tmp_path: Path)
 def test_an_mnist_file_that_is_not_a_file_is_one_line(tmp_path: Path, kind: str) -> None:
     from mnist_edge.core.data import FILES, DataError, read_raw
 
-    images, labels = FILES["train"]
+    _images, labels = FILES["train"]
     path = tmp_path / "train-labels-idx1-ubyte"
     HOSTILE[kind](path)
     with pytest.raises(DataError, match="regular file"):
