@@ -7,6 +7,8 @@ import datetime as dt
 import sys
 
 from mnist_edge.benchmarks.config import ALL_RUNTIMES
+from mnist_edge.benchmarks.results import FAILED
+from mnist_edge.core.errors import UserError
 from mnist_edge.edge_app.tta import DEFAULT_TTA
 
 
@@ -51,7 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--force", action="store_true", default=None, help="write into an existing output directory"
     )
     parser.add_argument(
-        "--min-accuracy", type=float, help="exit 1 if any ok row's accuracy is below this (0-1)"
+        "--min-accuracy",
+        type=float,
+        help="exit 1 if any ok row's accuracy is below this (0-1); any failed row exits 2",
     )
     parser.add_argument("--keras-model", help=".keras file for the TensorFlow reference row")
     parser.add_argument(
@@ -114,15 +118,28 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {', '.join(written)} to {out}")
     if not any(name.endswith(".png") for name in written):
         print(f"mnist-edge: no plots written; {report.PLOTS_HINT}", file=sys.stderr)
+    failed = [r for r in results if r.status == FAILED]
+    low: list[str] = []
     if config.min_accuracy is not None:
         low = [
             f"{r.format}/{r.runtime} {r.accuracy:.2%}"
             for r in results
             if r.ok and r.accuracy is not None and r.accuracy < config.min_accuracy
         ]
+        if not any(r.ok and r.accuracy is not None for r in results) and not failed:
+            raise UserError(
+                f"--min-accuracy {config.min_accuracy:.2%}: no row was measured (all skipped); "
+                "install a runtime for these models or drop the flag"
+            )
         if low:
             print(
                 f"below --min-accuracy {config.min_accuracy:.2%}: {', '.join(low)}", file=sys.stderr
             )
-            return 1
-    return 0
+    if failed:  # bad input (a model that cannot run): 2, before any accuracy verdict
+        named = "; ".join(f"{r.model} on {r.runtime}: {r.reason[:160]}" for r in failed[:5])
+        more = f" (and {len(failed) - 5} more)" if len(failed) > 5 else ""
+        raise UserError(
+            f"{len(failed)} of {len(results)} benchmark rows failed ({named}{more}); the "
+            f"rows that ran are in {out}"
+        )
+    return 1 if low else 0

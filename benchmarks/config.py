@@ -144,6 +144,11 @@ class BenchConfig:
             "--min-accuracy must be between 0 and 1",
         )
         require_number("--timeout", self.timeout, 0.1, 86_400.0)
+        seen: dict[str, str] = {}
+        for path in self.drawn_eval:  # one result per file: the same file twice would merge
+            real = os.path.realpath(path)
+            require(real not in seen, f"--drawn-eval names {path} twice (as {seen.get(real)})")
+            seen[real] = path
         for path in self.drawn_eval:
             from mnist_edge.edge_app.strokes import load_samples
 

@@ -7,6 +7,8 @@ moved, scaled, stretched, with thicker or thinner strokes) and read back through
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import cv2
@@ -14,8 +16,14 @@ import numpy as np
 
 from mnist_edge.core.data import load_split
 from mnist_edge.edge_app.layout import DEFAULT_SIZE, compute
-from mnist_edge.edge_app.preprocess import strokes_to_digit, to_mnist
-from mnist_edge.edge_app.strokes import load_samples
+from mnist_edge.edge_app.preprocess import to_mnist
+from mnist_edge.edge_app.strokes import (
+    Stroke,
+    as_the_app_takes,
+    default_brush,
+    load_samples,
+    render,
+)
 
 
 def redraw(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -47,14 +55,43 @@ def redraw(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return to_mnist(canvas)
 
 
-def drawn_digits(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def app_canvas(strokes: list[Stroke], width: int, height: int) -> np.ndarray:
+    """The app's ink canvas after drawing ``strokes``: the strokes it takes (none that start off
+    the canvas), drawn as it draws them; ``to_mnist`` of it is ``strokes_to_digit``."""
+    return render(as_the_app_takes(strokes), width, height, default_brush(width, height))
+
+
+def app_reads_nothing(canvas: np.ndarray) -> bool:
+    """The test :meth:`Recognizer.read` makes before reading: no ink, no answer."""
+    return not np.any(canvas)
+
+
+def drawn_digits(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A labelled replay file as the app's default screen renders it (the replay's pixels),
-    with each sample's writer ("?" where the file names none)."""
+    with each sample's writer ("?" where the file names none) and whether the app would read
+    nothing at all (blank, or drawn off the canvas): such a sample scores as a miss."""
     canvas = compute(*DEFAULT_SIZE).canvas
     samples = [s for s in load_samples(path) if s.label is not None]
-    images = np.stack([strokes_to_digit(s.strokes, canvas.w, canvas.h) for s in samples])
+    canvases = (app_canvas(s.strokes, canvas.w, canvas.h) for s in samples)
+    pairs = [(to_mnist(c), app_reads_nothing(c)) for c in canvases]  # one canvas at a time
+    images = np.stack([image for image, _ in pairs])
+    blank = np.array([nothing for _, nothing in pairs], bool)
     writers = np.array([s.writer or "?" for s in samples])
-    return images, np.array([s.label for s in samples], np.uint8), writers
+    return images, np.array([s.label for s in samples], np.uint8), writers, blank
+
+
+def drawn_labels(paths: tuple[str, ...]) -> list[str]:
+    """One unique name per --drawn-eval file: its file name, or as many parent folders as it
+    takes to tell it from the others (``a/dev.json``, ``b/dev.json``)."""
+    parts = [Path(os.path.abspath(p)).parts for p in paths]
+    labels = []
+    for i, mine in enumerate(parts):
+        for k in range(1, len(mine) + 1):
+            tail = mine[-k:]
+            if all(other[-k:] != tail for j, other in enumerate(parts) if j != i):
+                break
+        labels.append("/".join(tail).replace("//", "/"))
+    return labels
 
 
 def prepare(
@@ -72,10 +109,18 @@ def prepare(
         arrays["robust_images"] = np.stack([redraw(im, rng) for im in test.images])
         arrays["robust_labels"] = test.labels
     if drawn:
-        arrays["drawn_names"] = np.array([Path(p).name for p in drawn])
+        names = drawn_labels(drawn)
+        arrays["drawn_names"] = np.array(names)
         for i, file in enumerate(drawn):
-            images, labels, writers = drawn_digits(file)
+            images, labels, writers, blank = drawn_digits(file)
             arrays[f"drawn{i}_images"], arrays[f"drawn{i}_labels"] = images, labels
-            arrays[f"drawn{i}_writers"] = writers
+            arrays[f"drawn{i}_writers"], arrays[f"drawn{i}_blank"] = writers, blank
+            if blank.any():
+                print(
+                    f"mnist-edge: --drawn-eval {names[i]}: {int(blank.sum())} of {len(blank)} "
+                    "labelled samples leave nothing the app reads (blank or off the canvas); "
+                    "they count as misses, as the app gives no answer",
+                    file=sys.stderr,
+                )
     np.savez(path, **arrays)
     return {"images": len(test)}

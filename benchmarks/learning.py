@@ -23,9 +23,12 @@ def simulate(
     embeddings: np.ndarray,
     labels: np.ndarray,
     writers: np.ndarray,
+    blank: np.ndarray | None = None,
     **rule: float,
 ) -> dict[str, Any]:
-    """Online accuracy without and with learning, overall and per writer."""
+    """Online accuracy without and with learning, overall and per writer. A ``blank`` sample
+    (the app reads nothing there) is a miss either way, and nothing can be corrected on it."""
+    nothing = np.zeros(len(labels), bool) if blank is None else np.asarray(blank, bool)
     rows = []
     for writer in dict.fromkeys(writers.tolist()):
         learner = Learner("bench", embeddings.shape[1], **rule)  # type: ignore[arg-type]
@@ -33,6 +36,8 @@ def simulate(
         misreads: set[tuple[int, int]] = set()  # (digit, read as) the model alone got wrong
         for i in np.flatnonzero(writers == writer):
             read, label = int(probs[i].argmax()), int(labels[i])
+            if nothing[i]:  # no reading shown, no bar to tap: no correction either
+                continue
             if read != label:
                 repeats += (label, read) in misreads
                 misreads.add((label, read))

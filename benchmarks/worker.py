@@ -21,8 +21,20 @@ from mnist_edge.benchmarks.stats import downsample, summarize, time_loop
 from mnist_edge.core.registry import REFERENCE_RUNTIME
 
 
-def _accuracy(model: Any, images: np.ndarray, labels: np.ndarray) -> float:
-    return float((model.predict_proba_batched(images).argmax(1) == labels).mean())
+def _accuracy(
+    model: Any, images: np.ndarray, labels: np.ndarray, blank: np.ndarray | None = None
+) -> float:
+    """Share read right; a ``blank`` sample (the app reads nothing there) is a miss."""
+    right = model.predict_proba_batched(images).argmax(1) == labels
+    return float((right & ~_blank(blank, len(right))).mean())
+
+
+def _blank(blank: np.ndarray | None, n: int) -> np.ndarray:
+    return np.zeros(n, bool) if blank is None else np.asarray(blank, bool)
+
+
+def _drawn_blank(data: Any, i: int) -> np.ndarray | None:
+    return data.get(f"drawn{i}_blank")  # absent in inputs made before blanks were marked
 
 
 class _KerasModel:
@@ -87,7 +99,9 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         result["robust_accuracy"] = _accuracy(model, data["robust_images"], data["robust_labels"])
     result["drawn"] = (
         {
-            str(name): _accuracy(model, data[f"drawn{i}_images"], data[f"drawn{i}_labels"])
+            str(name): _accuracy(
+                model, data[f"drawn{i}_images"], data[f"drawn{i}_labels"], _drawn_blank(data, i)
+            )
             for i, name in enumerate(data["drawn_names"])
         }
         if "drawn_names" in data
@@ -138,7 +152,7 @@ def _learning(model: Any, images: np.ndarray, labels: np.ndarray, data: Any) -> 
         if len(set(writers.tolist())) > 1 or writers[0] != "?":
             p, e = learning.outputs(model, data[f"drawn{i}_images"])
             found["learning"][str(name)] = learning.simulate(
-                p, e, data[f"drawn{i}_labels"], writers
+                p, e, data[f"drawn{i}_labels"], writers, blank=_drawn_blank(data, i)
             )
     return found
 
@@ -156,13 +170,16 @@ def _tta(
 
     recognizer = Recognizer(model, tta=spec["tta"])
 
-    def accuracy(x: np.ndarray, y: np.ndarray) -> float:
-        return float(np.mean([recognizer.read_image(im).prediction.digit for im in x] == y))
+    def accuracy(x: np.ndarray, y: np.ndarray, blank: np.ndarray | None = None) -> float:
+        right = np.array([recognizer.read_image(im).prediction.digit for im in x]) == y
+        return float((right & ~_blank(blank, len(right))).mean())
 
     found: dict[str, Any] = {"tta_accuracy": accuracy(images, labels)}
     if "drawn_names" in data:
         found["tta_drawn"] = {
-            str(name): accuracy(data[f"drawn{i}_images"], data[f"drawn{i}_labels"])
+            str(name): accuracy(
+                data[f"drawn{i}_images"], data[f"drawn{i}_labels"], _drawn_blank(data, i)
+            )
             for i, name in enumerate(data["drawn_names"])
         }
     singles = images[: min(len(images), 1000)]

@@ -437,37 +437,14 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
 
 
-MAX_IMAGE_PIXELS = 50_000_000
-
-
 def _read_image(name: str) -> tuple[Any, str | None]:
     """A grayscale uint8 picture of a digit, or why it cannot be one."""
-    import cv2
-    import numpy as np
+    from mnist_edge.edge_app.image_file import ImageFileError, read_image
 
-    path = Path(name)
-    if not path.exists():
-        return None, "not found"
-    if not path.is_file():
-        return None, "a folder, not an image file" if path.is_dir() else "not a regular file"
     try:
-        image = cv2.imread(name, cv2.IMREAD_UNCHANGED)
-    except cv2.error:  # OpenCV refuses headers claiming gigapixels
-        return None, "too large for a picture of one digit"
-    if image is None or image.size == 0:
-        return None, "not a readable image"
-    if image.size > MAX_IMAGE_PIXELS:
-        return None, "too large for a picture of one digit"
-    if min(image.shape[:2]) < 2:
-        return None, f"{image.shape[1]}x{image.shape[0]} pixels is too small to hold a digit"
-    if image.ndim == 3 and image.shape[2] == 4:  # transparent background -> white paper
-        alpha = image[:, :, 3:4].astype(np.float32) / 255.0
-        image = (image[:, :, :3] * alpha + 255.0 * (1 - alpha)).astype(np.uint8)
-    if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    if image.dtype != np.uint8:
-        image = cv2.normalize(image, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
-    return image, None
+        return read_image(name), None
+    except ImageFileError as exc:
+        return None, str(exc)
 
 
 def run_predict(args: argparse.Namespace) -> int:

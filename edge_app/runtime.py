@@ -248,6 +248,19 @@ class Model(ABC):
         return self.predict(np.asarray(image)[None])[0]
 
 
+def _fixed_batches(x: np.ndarray, batch: int) -> list[np.ndarray]:
+    """``x`` cut into inputs of exactly ``batch`` rows, the last padded with blanks: how a model
+    exported with a fixed batch reads any number of digits (the padded rows are dropped)."""
+    parts = []
+    for i in range(0, len(x), batch):
+        part = x[i : i + batch]
+        if len(part) < batch:
+            pad = np.zeros((batch - len(part), *part.shape[1:]), part.dtype)
+            part = np.concatenate([part, pad])
+        parts.append(part)
+    return parts
+
+
 def _read_model_file(path: Path, limit: int = 64 << 20) -> bytes:
     try:
         size = path.stat().st_size
@@ -308,6 +321,10 @@ class TFLiteModel(Model):
         self._embedding_index, self.embedding = outputs.get(EMBEDDING, (-1, None))
         self._batch = int(self._interpreter.get_input_details()[0]["shape"][0])
         self._dynamic_batch = self.input.shape[0] == -1
+        # A fixed-batch model given another number of digits: the rows bound, and what the
+        # per-batch invokes returned (None: the interpreter's own tensors hold the result).
+        self._pending: np.ndarray | None = None
+        self._chunked: tuple[np.ndarray, np.ndarray | None] | None = None
         self.description = tflite_description(content)
         self._check_signature()
 
@@ -345,33 +362,62 @@ class TFLiteModel(Model):
 
     def bind(self, images: np.ndarray) -> None:
         x = self.to_input(images)
+        self._pending = self._chunked = None
         if len(x) != self._batch:
-            if not self._dynamic_batch:
-                raise ModelError(
-                    f"{self.path} has a fixed batch of {self._batch}; "
-                    f"cannot run {len(x)} images at once"
-                )
+            if not self._dynamic_batch:  # a fixed-batch export: invoked once per batch
+                self._pending = x
+                return
             self._interpreter.resize_tensor_input(self._input_index, x.shape, strict=True)
             self._interpreter.allocate_tensors()
             self._batch = len(x)
         self._interpreter.set_tensor(self._input_index, x)
 
     def invoke(self) -> None:
-        self._interpreter.invoke()
+        if self._pending is None:
+            self._interpreter.invoke()
+            return
+        it, n = self._interpreter, len(self._pending)
+        probs, embs = [], []
+        for part in _fixed_batches(self._pending, self._batch):
+            it.set_tensor(self._input_index, part)
+            it.invoke()
+            probs.append(it.get_tensor(self._output_index).copy())
+            if self.embedding is not None:
+                embs.append(it.get_tensor(self._embedding_index).copy())
+        self._chunked = (
+            _rows(probs, n, self.output.shape),
+            _rows(embs, n, self.embedding.shape) if self.embedding is not None else None,
+        )
+
+    def _raw(self) -> tuple[np.ndarray, np.ndarray | None]:
+        if self._chunked is not None:
+            return self._chunked
+        get = self._interpreter.get_tensor
+        return get(self._output_index), (
+            None if self.embedding is None else get(self._embedding_index)
+        )
 
     def read(self) -> np.ndarray:
         """Probabilities only: the timed path never copies the embedding it does not use."""
-        return self.output.dequantize(self._interpreter.get_tensor(self._output_index))
+        chunked = self._chunked
+        raw = (
+            chunked[0] if chunked is not None else self._interpreter.get_tensor(self._output_index)
+        )
+        return self.output.dequantize(raw)
 
     def read_outputs(self) -> Outputs:
-        get = self._interpreter.get_tensor
-        probs = self.output.dequantize(get(self._output_index))
-        emb = (
-            None
-            if self.embedding is None
-            else self.embedding.dequantize(get(self._embedding_index))
+        probs, emb = self._raw()
+        return Outputs(
+            self.output.dequantize(probs),
+            None if emb is None or self.embedding is None else self.embedding.dequantize(emb),
         )
-        return Outputs(probs, emb)
+
+
+def _rows(parts: list[np.ndarray], n: int, shape: tuple[int, ...]) -> np.ndarray:
+    """The first ``n`` rows of per-batch outputs (padding dropped); empty in the right shape."""
+    if not parts:
+        return np.zeros((0, *[max(d, 1) for d in shape[1:]]), np.float32)
+    return np.concatenate(parts)[:n]
 
 
 _ORT_TYPES = {
@@ -427,6 +473,10 @@ class OnnxModel(Model):
         self._names = [out.name] + ([emb.name] if emb is not None else [])
         self.description = onnx_description(self._session.get_modelmeta().custom_metadata_map)
         self._check_signature()
+        # A batch fixed in the graph (e.g. exported for batch 1) is fed that many rows per run,
+        # as TFLite fixed-batch models are: TTA and --multi read several digits at once.
+        first = self.input.shape[0] if self.input.shape else -1
+        self._fixed_batch = first if first > 0 else None
         self._feed: dict[str, np.ndarray] = {}
         self._result: list[np.ndarray] | None = None
 
@@ -434,7 +484,20 @@ class OnnxModel(Model):
         self._feed = {self.input.name: self.to_input(images)}
 
     def invoke(self) -> None:
-        self._result = self._session.run(self._names, self._feed)
+        x = self._feed.get(self.input.name)
+        batch = self._fixed_batch
+        if batch is None or x is None or len(x) == batch:
+            self._result = self._session.run(self._names, self._feed)
+            return
+        runs = [
+            self._session.run(self._names, {self.input.name: part})
+            for part in _fixed_batches(x, batch)
+        ]
+        shapes = [self.output.shape] + ([self.embedding.shape] if self.embedding else [])
+        self._result = [
+            _rows([np.asarray(r[k]) for r in runs], len(x), shapes[k])
+            for k in range(len(self._names))
+        ]
 
     def read(self) -> np.ndarray:
         if self._result is None:

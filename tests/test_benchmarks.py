@@ -113,7 +113,7 @@ def test_bad_models_become_rows(tiny_export: Path, tmp_path: Path) -> None:
     r = run_cli(
         "bench", "--models", str(folder), "--out", str(tmp_path / "b"), "--no-cold-start", *FAST
     )
-    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.returncode == 2, r.stderr[-3000:]
     assert "Traceback" not in r.stdout
     rows = {
         x["model"]: x
@@ -140,7 +140,7 @@ def test_timeout_is_a_row_not_a_hang(tiny_export: Path, tmp_path: Path) -> None:
         "30",
         "--no-robust",
     )
-    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.returncode == 2, r.stderr[-3000:]
     row = json.loads((tmp_path / "b" / "results.json").read_text())["results"][0]
     assert row["status"] == "failed" and "timed out" in row["reason"]
 

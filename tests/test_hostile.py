@@ -462,10 +462,10 @@ CASES: list[tuple[str, tuple[str, ...], tuple[tuple[str, Any], ...], tuple[str, 
     ("draw-collect-count-0", (*DRAW, "--collect-count", "0"), (), ("--collect-count",)),
     ("draw-writer-empty", (*DRAW, "--writer", ""), (), ("--writer",)),
     (
-        "draw-collect-and-replay",
-        (*DRAW, "--collect", "{tmp}/c.json", "--replay", "{tmp}/r.json"),
+        "draw-replay-and-reset-profile",
+        (*DRAW, "--reset-profile", "--replay", "{tmp}/r.json"),
         (("r.json", replay({"strokes": [ONE_STROKE]})),),
-        ("--collect", "--replay"),
+        ("--reset-profile",),
     ),
     # ---- draw: TOML config files
     (
