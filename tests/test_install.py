@@ -82,6 +82,12 @@ def test_edge_install_from_wheel(tmp_path: Path, data_dir: Path) -> None:
         assert probe.returncode != 0, job
     moved = _run([str(py), "-m", "mnist_edge.edge_app", "--help"], cwd=elsewhere)
     assert moved.returncode == 0 and "--collect" in moved.stdout
+    # From the repository root too: no folder there shadows the installed package.
+    at_root = _run(
+        [str(py), "-m", "mnist_edge", "draw", "--headless", "--replay", str(replay)], cwd=ROOT
+    )
+    assert at_root.returncode == 0, at_root.stderr[-2000:]
+    assert f"share/mnist-edge/models/{recommended}" in at_root.stderr
     assert json.loads(app.stdout.splitlines()[-1])["digit"] == 1
     bench = _run(
         [

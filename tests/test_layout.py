@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -13,16 +14,19 @@ import pytest
 from mnist_edge.core.registry import EDGE_RUNTIMES, FORMATS, RUNTIMES
 from tests.conftest import ROOT
 
-#: Installed package -> its folder in the repository.
-PACKAGES = {
-    "core": ROOT / "mnist_edge" / "core",
-    "edge_app": ROOT / "edge_app",
-    "train": ROOT / "train",
-    "export": ROOT / "export",
-    "benchmarks": ROOT / "benchmarks",
-    "pipeline": ROOT / "mnist_edge" / "pipeline",
-    "cli": ROOT / "mnist_edge",  # cli.py, data_cli.py, __init__, __main__ (top floor)
-}
+
+def _package_dirs() -> dict[str, Path]:
+    """Installed package -> its folder, as pyproject.toml (the one place it is written) maps it.
+    The package root ``mnist_edge`` (the console script, top floor) is the room ``cli``."""
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        mapping = tomllib.load(f)["tool"]["setuptools"]["package-dir"]
+    return {
+        ("cli" if name == "mnist_edge" else name.removeprefix("mnist_edge.")): ROOT / folder
+        for name, folder in mapping.items()
+    }
+
+
+PACKAGES = _package_dirs()
 #: What each room may import from the project (the README's Layout section says the same).
 ALLOWED = {
     "core": {"core"},
@@ -75,6 +79,22 @@ def test_imports_point_down(room: str) -> None:
     assert not wrong, "\n".join(wrong)
 
 
+def test_one_layout_rule() -> None:
+    """Every top-level code folder is exactly one ``mnist_edge.<folder>`` package, and no partial
+    ``mnist_edge`` folder sits at the root where it would shadow an installed package."""
+    assert not (ROOT / "mnist_edge").exists()
+    mapped = {folder for room, folder in PACKAGES.items() if room != "cli"}
+    assert all(
+        folder.parent == ROOT and folder.name == room
+        for room, folder in PACKAGES.items()
+        if room != "cli"
+    )
+    assert PACKAGES["cli"] == ROOT / "src" / "mnist_edge"
+    code = {p.parent for p in ROOT.glob("*/*.py")} - {ROOT / "tests"}
+    assert code == mapped, sorted(str(p.relative_to(ROOT)) for p in code ^ mapped)
+    assert all((folder / "__init__.py").is_file() for folder in PACKAGES.values())
+
+
 def test_no_stray_top_level_packages() -> None:
     """Nothing in the project imports the repository folders by their bare names."""
     bare = {"train", "export", "benchmarks", "edge_app"}
@@ -106,7 +126,7 @@ def _literal_strings(path: Path) -> set[str]:
 def test_registry_is_the_only_table() -> None:
     """No module but the registry names two or more formats, or two or more runtimes: tables of
     them (maps, preference lists, per-format settings) live in one place only."""
-    registry = ROOT / "mnist_edge" / "core" / "registry.py"
+    registry = PACKAGES["core"] / "registry.py"
     offenders = []
     for room in PACKAGES:
         for path in _files(room):

@@ -8,7 +8,7 @@ from pathlib import Path
 def checkout_root() -> Path | None:
     """The repository root when this code runs from a source checkout (editable install);
     None for an installed wheel, whose package folder has no pyproject.toml above it."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[1]
     pyproject = root / "pyproject.toml"
     try:
         if 'name = "mnist-edge"' in pyproject.read_text(encoding="utf-8"):
