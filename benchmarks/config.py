@@ -8,6 +8,7 @@ from typing import Any
 
 from mnist_edge.core.config import require, require_int, require_number
 from mnist_edge.core.errors import UserError
+from mnist_edge.core.fsutil import check_regular
 from mnist_edge.core.registry import EDGE_RUNTIMES, RUNTIMES
 from mnist_edge.edge_app.tta import DEFAULT_TTA, MAX_VARIANTS
 
@@ -144,6 +145,10 @@ class BenchConfig:
             "--min-accuracy must be between 0 and 1",
         )
         require_number("--timeout", self.timeout, 0.1, 86_400.0)
+        if self.keras_model:  # checked even when no keras row runs: a typo never goes unseen
+            check_regular(
+                self.keras_model, "--keras-model", hint="pass a model.keras from 'mnist-edge train'"
+            )
         seen: dict[str, str] = {}
         for path in self.drawn_eval:  # one result per file: the same file twice would merge
             real = os.path.realpath(path)

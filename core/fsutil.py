@@ -94,7 +94,10 @@ def writable_target(path: str | os.PathLike[str], flag: str = "output") -> Path:
 
 
 def open_regular(
-    path: str | os.PathLike[str], what: str, error: type[UserError] = UserError
+    path: str | os.PathLike[str],
+    what: str,
+    error: type[UserError] = UserError,
+    hint: str | None = None,
 ) -> BinaryIO:
     """Open a user's file for reading: regular files only, and never blocking on a FIFO (which
     ``open`` would, until a writer comes) or reading a device (whose ``st_size`` is 0)."""
@@ -102,7 +105,14 @@ def open_regular(
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise error(f"{what} {name} not found; check the path") from None
+        if name.is_symlink():
+            raise error(
+                f"{what} {name} is a link to {os.path.realpath(name)}, which does not exist; "
+                f"{hint or 'check the path'}"
+            ) from None
+        raise error(f"{what} {name} not found; {hint or 'check the path'}") from None
+    except IsADirectoryError:
+        raise error(f"{what} {name} is a folder; {hint or 'pass a regular file'}") from None
     except PermissionError as exc:
         raise error(f"cannot read {what} {name}: {exc.strerror}; make it readable") from None
     except OSError as exc:
@@ -110,7 +120,7 @@ def open_regular(
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise error(f"{what} {name} is {_kind(mode)}; pass a regular file")
+            raise error(f"{what} {name} is {_kind(mode)}; {hint or 'pass a regular file'}")
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
@@ -118,15 +128,28 @@ def open_regular(
         raise
 
 
+def check_regular(
+    path: str | os.PathLike[str],
+    what: str,
+    error: type[UserError] = UserError,
+    hint: str | None = None,
+) -> Path:
+    """For a file a library opens itself (Keras): what :func:`open_regular` would refuse is
+    refused here, before the library can block on a FIFO or read a device."""
+    open_regular(path, what, error, hint).close()
+    return Path(path)
+
+
 def read_capped(
     path: str | os.PathLike[str],
     limit: int,
     what: str,
     error: type[UserError] = UserError,
+    hint: str | None = None,
 ) -> bytes:
     """The one reader of small user files: :func:`open_regular`, then at most ``limit`` bytes
     (``limit + 1`` are read, so a larger file is refused, never cut)."""
-    with open_regular(path, what, error) as fh:
+    with open_regular(path, what, error, hint) as fh:
         try:
             data = fh.read(limit + 1)
         except OSError as exc:

@@ -23,6 +23,7 @@ import numpy as np
 
 from mnist_edge.core.contract import EMBEDDING, INPUT_SHAPE, LABELS, NUM_CLASSES, PROBABILITIES
 from mnist_edge.core.errors import UserError
+from mnist_edge.core.fsutil import check_regular, read_capped
 from mnist_edge.core.quiet import quiet_stderr
 from mnist_edge.core.registry import (
     EDGE_RUNTIMES,
@@ -261,26 +262,11 @@ def _fixed_batches(x: np.ndarray, batch: int) -> list[np.ndarray]:
     return parts
 
 
+MODEL_HINT = "pass --model PATH to a .tflite or .onnx file exported by 'mnist-edge export'"
+
+
 def _read_model_file(path: Path, limit: int = 64 << 20) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size > limit:
-            raise ModelError(
-                f"model file {path} is {size / 2**20:.0f} MB; mnist-edge models are "
-                "a few hundred KB: pass the right file"
-            )
-        content = path.read_bytes()
-    except FileNotFoundError:
-        raise ModelError(
-            f"model file {path} not found; pass --model PATH to a .tflite or "
-            ".onnx file exported by 'mnist-edge export'"
-        ) from None
-    except IsADirectoryError:
-        raise ModelError(
-            f"{path} is a folder, not a model file; pass a .tflite or .onnx file"
-        ) from None
-    except OSError as exc:
-        raise ModelError(f"cannot read model file {path}: {exc.strerror or exc}") from None
+    content = read_capped(path, limit, "model file", ModelError, MODEL_HINT)  # ~100s of KB
     if not content:
         raise ModelError(f"model file {path} is empty; export it again")
     return content
@@ -609,16 +595,7 @@ def load_model(
         raise ModelError(f"{path} is neither a .tflite nor an .onnx file")
     if threads is not None and not 1 <= threads <= MAX_THREADS:
         raise UserError(f"--threads must be from 1 to {MAX_THREADS}, got {threads}")
-    if path.is_dir():
-        raise ModelError(
-            f"model file {path} is a folder; pass --model PATH to a .tflite or .onnx file "
-            "exported by 'mnist-edge export'"
-        )
-    if not path.is_file():
-        raise ModelError(
-            f"model file {path} not found; pass --model PATH to a .tflite or "
-            ".onnx file exported by 'mnist-edge export'"
-        )
+    check_regular(path, "model file", ModelError, MODEL_HINT)
     name = choose_runtime(family, runtime)
     try:
         model = _LOADERS[family](path, RUNTIMES[name], threads)

@@ -106,6 +106,41 @@ READERS = {
     "train-drawn": ("train", "--epochs", "1", "--limit", "20", "--drawn", "{p}",
                     "--out", "{tmp}/train"),
     "predict-image": ("predict", "{p}"),
+    "draw-model": ("draw", "--headless", "--model", "{p}"),
+    "predict-model": ("predict", "--model", "{p}", "{r}"),
+    "bench-models": ("bench", "--models", "{p}", "--limit", "10", "--out", "{tmp}/bench"),
+    "bench-keras-model": (
+        "bench", "--models", f"{MODELS}/edge-int8.tflite", "--runtimes", "litert",
+        "--limit", "10", "--keras-model", "{p}", "--out", "{tmp}/bench",
+    ),
+    "bench-config": ("bench", "--config", "{p}", "--out", "{tmp}/bench"),
+    "train-config": ("train", "--config", "{p}", "--out", "{tmp}/train"),
+    "train-drawn-eval": ("train", "--epochs", "1", "--limit", "20", "--drawn-eval", "{p}",
+                         "--out", "{tmp}/train"),
+    "export-model": ("export", "--model", "{p}", "--out", "{tmp}/export"),
+    "export-config": ("export", "--config", "{p}", "--out", "{tmp}/export"),
+    "evaluate-model": ("evaluate", "--model", "{p}", "--out", "{tmp}/evaluate"),
+    "pipeline-config": ("pipeline", "--config", "{p}", "--out", "{tmp}/pipeline"),
+    "pipeline-drawn": ("pipeline", "--drawn", "{p}", "--epochs", "1", "--limit", "20",
+                       "--out", "{tmp}/pipeline"),
+}  # fmt: skip
+#: The file name each input is given (some commands choose what to do by the suffix).
+SUFFIX = {"predict-image": ".png", "bench-keras-model": ".keras", "export-model": ".keras",
+          "evaluate-model": ".keras"}  # fmt: skip
+#: Folder arguments: any of these standing where a folder should be is refused, and kept.
+FOLDERS = {
+    "data-dir": ("data", "--data-dir", "{p}"),
+    "data-copy-to": ("data", "--copy-to", "{p}"),
+    "bench-data-dir": ("bench", "--models", f"{MODELS}/edge-int8.tflite", "--runtimes",
+                       "litert", "--limit", "10", "--data-dir", "{p}", "--out", "{tmp}/bench"),
+    "train-data-dir": ("train", "--epochs", "1", "--limit", "20", "--data-dir", "{p}",
+                       "--out", "{tmp}/train"),
+    "bench-out": ("bench", "--models", f"{MODELS}/edge-int8.tflite", "--runtimes", "litert",
+                  "--limit", "10", "--out", "{p}"),
+    "train-out": ("train", "--epochs", "1", "--limit", "20", "--out", "{p}"),
+    "export-out": ("export", "--model", "{tmp}/no.keras", "--out", "{p}"),
+    "evaluate-out": ("evaluate", "--model", "{tmp}/no.keras", "--out", "{p}"),
+    "pipeline-out": ("pipeline", "--epochs", "1", "--limit", "20", "--out", "{p}"),
 }  # fmt: skip
 WRITERS = {
     "record": ("draw", "--headless", "--replay", "{r}", "--record", "{p}"),
@@ -127,10 +162,24 @@ def _args(template: tuple[str, ...], **values: Path) -> list[str]:
 def test_a_hostile_path_as_an_input_is_refused_in_one_line(
     tmp_path: Path, command: str, kind: str
 ) -> None:
-    path = tmp_path / ("hostile.png" if command == "predict-image" else "hostile.json")
+    path = tmp_path / f"hostile{SUFFIX.get(command, '.json')}"
     still = HOSTILE_ALL[kind](path)
-    result = cli(*_args(READERS[command], p=path, tmp=tmp_path), timeout=150)
+    result = cli(*_args(READERS[command], p=path, r=_replay(tmp_path), tmp=tmp_path), timeout=150)
     assert_user_error(result, str(path.name))
+    assert still(), "the path changed"
+
+
+@needs_root
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("kind", [k for k in HOSTILE_ALL if k != "folder"])
+@pytest.mark.parametrize("command", list(FOLDERS))
+def test_a_hostile_path_as_a_folder_is_refused_in_one_line(
+    tmp_path: Path, command: str, kind: str
+) -> None:
+    path = tmp_path / "hostile"
+    still = HOSTILE_ALL[kind](path)
+    result = cli(*_args(FOLDERS[command], p=path, tmp=tmp_path), timeout=150)
+    assert_user_error(result, path.name)
     assert still(), "the path changed"
 
 
@@ -366,6 +415,31 @@ def test_sigterm_mid_replay_says_so_and_fails(tmp_path: Path) -> None:
     assert "Traceback" not in err
     played = 5 + sum(1 for line in out.splitlines() if line.startswith("{"))
     assert played < 800 and f"after {played} of 800" in err
+
+
+def test_sigterm_stops_the_live_app_cleanly(tmp_path: Path) -> None:
+    """systemd stops the kiosk with SIGTERM: the loop ends, files are released, exit 0."""
+    collection = _replay(tmp_path, name="mine.json")
+    before = collection.read_bytes()
+    env = {**os.environ, **ENV}
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnist_edge", "draw", "--no-learn", "--collect", str(collection)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert proc.stderr is not None
+    assert proc.stderr.readline().startswith("mnist-edge: runtime")  # loaded; the loop starts
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-2000:]
+    assert "stopped by SIGTERM" in err and "Traceback" not in err
+    assert collection.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.json"]  # lock and temps gone
 
 
 # ---- small gaps

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from mnist_edge.core.errors import UserError
+from mnist_edge.core.fsutil import check_regular
 from mnist_edge.core.plotting import matplotlib_or_none, save_figure
 from mnist_edge.core.quiet import import_keras
 
@@ -18,14 +19,7 @@ def load_keras_model(path: str | Path) -> Any:
     import zipfile
 
     path = Path(path)
-    if path.is_dir():
-        raise UserError(
-            f"model file {path} is a folder; pass the model.keras written by 'mnist-edge train'"
-        )
-    if not path.is_file():
-        raise UserError(
-            f"model file {path} not found; pass the model.keras written by 'mnist-edge train'"
-        )
+    check_regular(path, "model file", hint="pass the model.keras written by 'mnist-edge train'")
     if not zipfile.is_zipfile(path):
         raise UserError(
             f"{path} is not a .keras file (not a zip archive); pass the model.keras "
