@@ -12,6 +12,7 @@ import datetime as dt
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -299,7 +300,7 @@ class App:
             self.state.digits = self.recognizer.read_many(drawing.ink, drawing.brush)
             self.state.reading = self.state.digits[-1].reading if self.state.digits else None
         else:
-            self.state.reading = self.recognizer.read(drawing.ink)
+            self.state.reading = self.recognizer.read(drawing.ink, drawing.strokes)
         if self.state.reading is not None:
             self.reading_ms.append(self.state.reading.milliseconds)
         self.state.dirty = True
@@ -387,6 +388,7 @@ class App:
         if events:
             self.busy_frames_ms.append((time.perf_counter() - started) * 1000)
 
-    def run(self) -> None:
-        while self.state.running:
+    def run(self, stop: Callable[[], bool] = lambda: False) -> None:
+        """The loop, until the user quits or ``stop()`` says so (SIGTERM)."""
+        while self.state.running and not stop():
             self.frame(self.config.fps)

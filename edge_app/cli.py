@@ -72,6 +72,7 @@ class DrawConfig:
     collect: str | None = None
     writer: str | None = None
     collect_count: int | None = None
+    pen: str | None = None  # a pen model: fuse the strokes' reading with the picture's
 
     def __post_init__(self) -> None:
         if self.size is not None:
@@ -235,6 +236,12 @@ def add_draw_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--screenshot", metavar="PNG", help="save the last frame to PNG")
     parser.add_argument("--threads", type=int, help="inference threads (default: runtime's)")
     parser.add_argument("--fps", type=int, help="frame-rate cap (default 60)")
+    parser.add_argument(
+        "--pen",
+        metavar="FILE",
+        help="a pen model (pen-*.tflite/.onnx): also read the strokes' order and direction and "
+        "fuse both readings (docs/pen.md)",
+    )
     parser.add_argument("--config", help="TOML file with any of these options; flags win")
 
 
@@ -247,6 +254,22 @@ def load(model_arg: str | None, runtime: str, threads: int | None) -> Any:
         return load_model(model_arg, runtime, threads)
     path, name = default_model(runtime)
     return load_model(path, name, threads)
+
+
+def _pen(config: DrawConfig) -> Any:
+    """The pen channel of ``--pen FILE`` (None without): one-line errors for a bad file."""
+    if not config.pen:
+        return None
+    from mnist_edge.edge_app.fusion import PenChannel
+    from mnist_edge.edge_app.pen import load_pen_model
+
+    channel = PenChannel.from_model(load_pen_model(config.pen, config.runtime, config.threads))
+    print(
+        f"mnist-edge: pen model {config.pen}, weight {channel.weight:g}, "
+        f"not sure below {channel.threshold:.2f} when fused",
+        file=sys.stderr,
+    )
+    return channel
 
 
 def _tta(flag: int | None, model: Any) -> int:
@@ -286,11 +309,20 @@ def _learner(config: DrawConfig, model: Any) -> tuple[Any, str | None]:
     learner, note = Learner.open(config.profile, sha256_file(model.path), dim)
     if config.reset_profile:
         problem = learner.reset()
-        note = problem or f"profile {config.profile!r} reset for this model"
+        done = f"profile {config.profile!r} reset for this model"
+        note = problem or "; ".join(filter(None, [note, done]))  # a lock note stays true
     return learner, note
 
 
 def run_draw(args: argparse.Namespace) -> int:
+    from mnist_edge.edge_app.signals import stop_on_sigterm
+
+    stops: list[int] = []  # SIGTERM from the start: a stop asked for while loading still counts
+    with stop_on_sigterm(stops.append):
+        return _run_draw(args, stops)
+
+
+def _run_draw(args: argparse.Namespace, stops: list[int]) -> int:
     from mnist_edge.core.config import build_config
 
     config = build_config(DrawConfig, vars(args), args.config, section="draw")
@@ -323,6 +355,7 @@ def run_draw(args: argparse.Namespace) -> int:
     learner, note = _learner(config, model)
     tta = _tta(config.tta, model)
     threshold = _threshold(config.threshold, model, tta)
+    pen = _pen(config)  # before any window or file is opened: a bad file is one line
     print(
         f"mnist-edge: runtime {model.runtime} {runtime_version(model.runtime) or ''}, "
         f"model {model.path}"
@@ -347,7 +380,7 @@ def run_draw(args: argparse.Namespace) -> int:
     app = App(
         pygame,
         screen,
-        Recognizer(model, threshold, tta, learner),
+        Recognizer(model, threshold, tta, learner, pen),
         AppConfig(
             multi=config.multi,
             brush=config.brush,
@@ -363,11 +396,14 @@ def run_draw(args: argparse.Namespace) -> int:
     if note:
         app.state.say(note, warning=True)
     try:
-        status = _drive(app, config, samples, pygame)
+        status = _drive(app, config, samples, pygame, stops)
     finally:
         for held in (collector, recorder):
             if held is not None:
                 held.close()
+        lost = learner.close() if learner is not None else None
+        if lost:
+            print(f"mnist-edge: {lost}", file=sys.stderr)
         if config.screenshot:
             app.draw(force=True)
             try:
@@ -384,8 +420,8 @@ def run_draw(args: argparse.Namespace) -> int:
     return status
 
 
-def _drive(app: Any, config: DrawConfig, samples: Any, pygame: Any) -> int:
-    """Run the app (or the replay); returns the exit status."""
+def _drive(app: Any, config: DrawConfig, samples: Any, pygame: Any, stops: list[int]) -> int:
+    """Run the app (or the replay); returns the exit status. ``stops``: SIGTERMs so far."""
     status = 0
     from mnist_edge.core.sysinfo import seconds_since_start
     from mnist_edge.edge_app.replay import performance, replay
@@ -397,12 +433,15 @@ def _drive(app: Any, config: DrawConfig, samples: Any, pygame: Any) -> int:
             and any(s.label is not None for s in samples)
             and not config.multi
         )
+        if stops:  # asked to stop while loading: replay nothing
+            app.state.running = False
         stats = replay(app, samples, headless=config.headless, learn=learn)
         for line in stats.summary(learn):
             print(f"mnist-edge: {line}", file=sys.stderr)
         print(f"mnist-edge: {performance(app, stats)}", file=sys.stderr)
-        if stats.stopped_by is not None:
-            status = 128 + stats.stopped_by  # the shell's code for "killed by that signal"
+        stopped_by = stats.stopped_by or (stops[0] if stops else None)
+        if stopped_by is not None:
+            status = 128 + stopped_by  # the shell's code for "killed by that signal"
     elif config.headless:
         app.frame(None)
         since = seconds_since_start()
@@ -412,7 +451,9 @@ def _drive(app: Any, config: DrawConfig, samples: Any, pygame: Any) -> int:
                 file=sys.stderr,
             )
     else:
-        app.run()
+        app.run(stop=lambda: bool(stops))
+        if stops:  # systemd's way to stop the kiosk: a clean end, exit 0
+            print("mnist-edge: stopped by SIGTERM", file=sys.stderr)
     if app.strokes and config.record:
         app.clear()  # files the last drawing into the recording
     return status

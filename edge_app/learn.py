@@ -255,6 +255,7 @@ class Learner:
         self.why_not: str | None = None  # why the profile is in memory only, when it is
         self._base: set[int] = set()  # the ids the file held when this app last read or wrote it
         self._sig: tuple[int, ...] | None = None  # which version of the file that was
+        self.unsaved = False  # a correction or undo that no save has written yet
 
     # ----------------------------------------------------------------- persistence
 
@@ -585,10 +586,19 @@ class Learner:
             return None
         why = self._write()
         if why is None:
+            self.unsaved = False
             return None
         if not self.writable:
             return f"learning is not saved for this profile this session: {why}"
         return f"cannot save the profile ({why}); this correction lasts until the app closes"
+
+    def close(self) -> str | None:
+        """At the app's end: one more try at a save that failed while the app ran (another app
+        held the lock, a full disk); a message if the corrections are lost after all."""
+        if self.path is None or not self.unsaved or not self.writable:
+            return None
+        why = self.save()
+        return None if why is None else f"corrections of this session are not saved: {why}"
 
     def reset(self) -> str | None:
         """Forget every correction, on disk too; if the file cannot be reset, nothing is."""
@@ -648,6 +658,7 @@ class Learner:
         self.ids = np.append(self.ids, np.int64(new_id))
         self.undo_stack.append(new_id)
         self._trim()
+        self.unsaved = True
         return True
 
     def undo(self) -> bool:
@@ -656,6 +667,7 @@ class Learner:
             found = np.flatnonzero(self.ids == self.undo_stack.pop())
             if found.size:
                 self._select(self.ids != self.ids[found[0]])
+                self.unsaved = True
                 return True
         return False
 

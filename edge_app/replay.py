@@ -8,7 +8,6 @@ in memory only) and reports online accuracy with and without learning.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import signal
 import sys
@@ -21,6 +20,7 @@ import numpy as np
 from mnist_edge.core.sysinfo import peak_rss_mb, rss_mb
 from mnist_edge.edge_app.app import App
 from mnist_edge.edge_app.learn import Learner
+from mnist_edge.edge_app.signals import stop_on_sigterm
 from mnist_edge.edge_app.strokes import Sample
 
 
@@ -114,24 +114,6 @@ def _learner_for(app: App, writer: str, learners: dict[str, Learner]) -> Learner
 MAX_EVENTS_PER_FRAME = 4096
 
 
-@contextlib.contextmanager
-def _stop_on_sigterm(stats: ReplayStats) -> Iterator[None]:
-    """SIGTERM (``timeout``, systemd) ends the replay after the current sample, reported."""
-
-    def stop(signum: int, _frame: Any) -> None:
-        stats.stopped_by = signum
-
-    try:
-        previous = signal.signal(signal.SIGTERM, stop)
-    except ValueError:  # not the main thread: nothing to install
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def replay(
     app: App,
     samples: list[Sample],
@@ -149,7 +131,7 @@ def replay(
     stats = ReplayStats(samples=len(samples))
     if learn and app.recognizer.model.embedding is None:
         raise ValueError("this model has no embedding output: it cannot learn")
-    with _stop_on_sigterm(stats):
+    with stop_on_sigterm(lambda signum: setattr(stats, "stopped_by", signum)):
         _play(app, samples, stats, headless=headless, learn=learn, out=out, pace=pace)
     return stats
 

@@ -538,6 +538,31 @@ def test_a_lock_held_too_long_keeps_the_correction_in_memory(
     assert len(Learner.open("me", SHA, DIM, tmp_path)[0]) == 2  # both saved once free
 
 
+def test_a_save_refused_while_the_app_ran_is_made_when_it_closes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(learn, "LOCK_WAIT", 0.2)
+    learner, _ = Learner.open("me", SHA, DIM, tmp_path)
+    assert learner.close() is None  # nothing learned: nothing written
+    assert not (tmp_path / "me" / f"{SHA[:16]}.npz").exists()
+    lock = tmp_path / "me" / f".{SHA[:16]}.npz.lock"
+    lock.parent.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(lock)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        assert learner.add(np.ones(DIM), 4) and learner.save() is not None
+        assert "not saved" in _one_line(learner.close())  # still held: said, not hidden
+    finally:
+        holder.communicate("", timeout=10)
+    assert learner.close() is None  # the app's last act: the refused save lands
+    assert Learner.open("me", SHA, DIM, tmp_path)[0].labels.tolist() == [4]
+
+
 def test_a_lock_file_removed_by_its_holder_is_locked_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
