@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from mnist_edge.core.config import require, require_int, require_number
+from mnist_edge.core.config import DATA_DIR_HELP, option, require, require_int, require_number
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import check_regular
 from mnist_edge.core.registry import EDGE_RUNTIMES, RUNTIMES
@@ -73,26 +73,60 @@ def runtime_pythons_from_env() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class BenchConfig:
-    models: tuple[str, ...] = ()  # folders (with manifest.json) or model files; default: shipped
-    runtimes: tuple[str, ...] = ()  # default: every runtime that can run each model
-    threads: tuple[int, ...] = (1,)
-    batch_sizes: tuple[int, ...] = (1, 32)
-    warmup: int = 50
-    min_runs: int = 300
-    min_time: float = 2.0
-    limit: int | None = None
-    data_dir: str | None = None
-    out: str | None = None
-    force: bool = False
-    min_accuracy: float | None = None
-    keras_model: str | None = None
-    cold_start: bool = True
-    robust: bool = True
-    timeout: float = 900.0
-    isolation: str = "process"  # "none": measure in this process (emulators without binfmt)
-    runtime_python: dict[str, str] = field(default_factory=dict)
-    drawn_eval: tuple[str, ...] = ()  # labelled replay files: accuracy per file
-    tta: int = DEFAULT_TTA  # also measure the app's reading of N variants (1: read once only)
+    models: tuple[str, ...] = option(
+        (),
+        "model files, or folders with manifest.json",
+        metavar="DIR_OR_FILE",
+        nargs="+",
+        default_text="the shipped models",
+    )
+    runtimes: tuple[str, ...] = option(
+        (),
+        f"comma-separated: {','.join(ALL_RUNTIMES)}",
+        comma=True,
+        default_text="every installed runtime that can run each model",
+    )
+    threads: tuple[int, ...] = option((1,), "comma-separated thread counts", comma=True)
+    batch_sizes: tuple[int, ...] = option(
+        (1, 32), "comma-separated batch sizes for throughput", comma=True
+    )
+    warmup: int = option(50, "warm-up calls per row")
+    min_runs: int = option(300, "timed single-image calls, at least")
+    min_time: float = option(2.0, "seconds of timed calls, at least")
+    limit: int | None = option(None, "accuracy on the first N test images only")
+    data_dir: str | None = option(None, DATA_DIR_HELP)
+    out: str | None = option(None, "output directory", default_text="runs/bench-TIMESTAMP")
+    force: bool = option(False, "write into an existing output directory")
+    min_accuracy: float | None = option(
+        None, "exit 1 if any ok row's accuracy is below this (0-1); any failed row exits 2"
+    )
+    keras_model: str | None = option(None, ".keras file for the TensorFlow reference row")
+    cold_start: bool = option(True, "measure the cold start in a fresh process")
+    robust: bool = option(True, "measure the re-drawn (robust) accuracy")
+    timeout: float = option(900.0, "seconds before a row is abandoned")
+    isolation: str = option(
+        "process",
+        "process: each row in a fresh worker process; none: in this process, for emulators "
+        "that cannot start another interpreter",
+    )
+    runtime_python: dict[str, str] = option(
+        help="run RUNTIME's rows with another interpreter, e.g. "
+        "tflite-runtime=.venv-tflite/bin/python; repeatable",
+        metavar="RUNTIME=PYTHON",
+        default_factory=dict,
+    )
+    drawn_eval: tuple[str, ...] = option(
+        (),
+        "labelled drawn digits (mnist-edge-strokes/1): accuracy per file, rendered as the app "
+        "renders them; repeatable",
+        metavar="REPLAY",
+    )
+    tta: int = option(
+        DEFAULT_TTA,
+        "also measure reading N variants per digit, averaged, as the app does (accuracy and "
+        "time per reading; 1 skips it)",
+        default_text=f"{DEFAULT_TTA}, the app's",
+    )
 
     def settings(self) -> dict[str, Any]:
         """How the figures were measured, as results.json records it (the CLI and the pipeline)."""

@@ -6,10 +6,12 @@ Each job defines one frozen dataclass whose ``__post_init__`` validates values w
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
 import os
 import tomllib
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from mnist_edge.core.errors import UserError
@@ -108,3 +110,117 @@ def require_number(flag: str, value: object, low: float, high: float) -> None:
         and low <= value <= high
     )
     require(ok, f"{flag} must be a number from {low:g} to {high:g}, got {value!r}"[:200])
+
+
+# ---- options declared once: a config field carries its help; flags are generated from it
+
+CONFIG_HELP = "TOML file with any of these options; flags win"
+DATA_DIR_HELP = "folder with the MNIST IDX files (or $MNIST_EDGE_DATA; downloaded when absent)"
+
+
+def option(
+    default: Any = dataclasses.MISSING,
+    help: str = "",
+    *,
+    metavar: str | None = None,
+    default_text: str | None = None,
+    comma: bool = False,
+    nargs: str | None = None,
+    flag: bool = True,
+    default_factory: Any = dataclasses.MISSING,
+) -> Any:
+    """A config field with what its flag needs: ``help``; ``default_text`` replaces the
+    generated "(default ...)" (``""``: none); ``comma``: the flag takes one comma-separated
+    value; ``flag=False``: settable from a TOML file only."""
+    meta = {
+        "help": help,
+        "metavar": metavar,
+        "default_text": default_text,
+        "comma": comma,
+        "nargs": nargs,
+        "flag": flag,
+    }
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _default_of(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+def _shown(value: Any) -> str | None:
+    if value is None or value is False or value == () or value == {}:
+        return None
+    if value is True:
+        return "on"
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def add_options(
+    parser: argparse.ArgumentParser,
+    cls: type,
+    *,
+    names: Iterable[str] | None = None,
+    defaults: dict[str, Any] | None = None,
+    config_flag: bool = True,
+) -> None:
+    """Flags for the fields of ``cls`` (or only ``names``), from their :func:`option` metadata.
+
+    Every flag defaults to None so that :func:`build_config` can tell "not given" from a value
+    and let the TOML file and the dataclass fill in; ``defaults`` are the defaults to show when
+    another config passes these fields through with defaults of its own (the pipeline)."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.metadata.get("flag", False)}
+    wanted = list(fields) if names is None else list(names)
+    for name in wanted:
+        f = fields[name]
+        meta = f.metadata
+        default = (defaults or {}).get(name, _default_of(f))
+        text = meta["default_text"]
+        if text is None:
+            text = _shown(default)
+        help_text = meta["help"] + (f" (default {text})" if text else "")
+        kwargs: dict[str, Any] = {"dest": name, "default": None, "help": help_text}
+        if meta["metavar"]:
+            kwargs["metavar"] = meta["metavar"]
+        annotation = str(f.type).replace(" ", "")
+        if annotation.startswith("bool"):
+            if default is True or "None" in annotation:
+                kwargs["action"] = argparse.BooleanOptionalAction
+            else:
+                kwargs["action"] = "store_true"
+        elif annotation.startswith(("tuple", "list", "dict")) and not meta["comma"]:
+            if meta["nargs"]:
+                kwargs["nargs"] = meta["nargs"]
+            else:
+                kwargs["action"] = "append"
+        elif annotation.startswith("int"):
+            kwargs["type"] = int
+        elif annotation.startswith("float"):
+            kwargs["type"] = float
+        parser.add_argument("--" + name.replace("_", "-"), **kwargs)
+    if config_flag:
+        parser.add_argument("--config", help=CONFIG_HELP)
+
+
+def option_names(cls: type) -> list[str]:
+    """The fields of ``cls`` that have a flag."""
+    return [f.name for f in dataclasses.fields(cls) if f.metadata.get("flag", False)]
+
+
+def passed(cls: type, name: str, default: Any = dataclasses.MISSING, **changes: Any) -> Any:
+    """A field that another job's config declares, passed through (the pipeline gives train's
+    and bench's options): its help and flag come from there; ``default`` may differ."""
+    source = next(f for f in dataclasses.fields(cls) if f.name == name)
+    meta = {**source.metadata, **changes}
+    if default is not dataclasses.MISSING:
+        return dataclasses.field(default=default, metadata=meta)
+    if source.default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=source.default_factory, metadata=meta)
+    return dataclasses.field(default=source.default, metadata=meta)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_edge.core.config import require, require_int
+from mnist_edge.core.config import DATA_DIR_HELP, option, require, require_int
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.registry import FORMATS
 
@@ -51,17 +51,27 @@ def parse_agreements(items: list[str] | dict[str, float] | None) -> dict[str, fl
 
 @dataclass(frozen=True)
 class ExportConfig:
-    model: str
-    out: str | None = None  # default: <model folder>/export
-    formats: tuple[str, ...] = tuple(FORMATS)
-    calibration_samples: int = 500
-    data_dir: str | None = None
-    opset: int = 17
-    seed: int = 0
-    force: bool = False
-    min_agreement: dict[str, float] = field(default_factory=dict)
+    model: str = option("", "model.keras written by 'mnist-edge train'", default_text="")
+    out: str | None = option(None, "output directory", default_text="MODEL_FOLDER/export")
+    formats: tuple[str, ...] = option(
+        tuple(FORMATS), f"comma-separated: {','.join(FORMATS)}", comma=True, default_text="all"
+    )
+    calibration_samples: int = option(500, "training images used to calibrate int8")
+    data_dir: str | None = option(None, DATA_DIR_HELP)
+    opset: int = option(17, "ONNX opset, 17-21")
+    seed: int = option(0, "seed for picking calibration images")
+    force: bool = option(False, "write into an existing output directory")
+    min_agreement: dict[str, float] = option(
+        help="override the validation threshold of a precision, e.g. int8=0.99; repeatable",
+        metavar="PRECISION=FRACTION",
+        default_factory=dict,
+    )
 
     def __post_init__(self) -> None:
+        require(
+            isinstance(self.model, str) and bool(self.model),
+            "--model is required: the model.keras written by 'mnist-edge train'",
+        )
         object.__setattr__(self, "formats", parse_formats(self.formats))
         object.__setattr__(self, "min_agreement", parse_agreements(self.min_agreement))
         require(

@@ -11,30 +11,55 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mnist_edge.core.config import require, require_int, require_number
+from mnist_edge.benchmarks.config import BenchConfig
+from mnist_edge.core.config import (
+    add_options,
+    option,
+    passed,
+    require,
+    require_int,
+    require_number,
+)
+from mnist_edge.train.config import TrainConfig
+
+#: PipelineConfig field -> the field of the stage's config it is passed to.
+TRAIN_FIELDS = {n: n for n in ("arch", "epochs", "patience", "data_dir", "seed", "limit", "drawn")}
+BENCH_FIELDS = {
+    "drawn_eval": "drawn_eval",
+    "runtime_python": "runtime_python",
+    "bench_min_time": "min_time",
+    "bench_min_runs": "min_runs",
+}
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    arch: str = "edge"
-    epochs: int = 45  # the shipped model's recipe
-    patience: int = 8  # early stopping (epochs without a better validation score)
-    out: str = "runs/pipeline"
-    data_dir: str | None = None
-    seed: int = 0
-    limit: int | None = None
-    drawn: tuple[str, ...] = ()  # replay files to train on (writer-split validation)
-    drawn_eval: tuple[str, ...] = ()  # replay files to measure on, never trained on
-    promote: bool = False
-    models_dir: str | None = None  # where --promote writes (default: models/ of this checkout)
-    resume: bool = False
-    force: bool = False
-    bench_min_time: float = 2.0
-    bench_min_runs: int = 300
-    runtime_python: tuple[str, ...] = ()
+    arch: str = passed(TrainConfig, "arch")
+    epochs: int = passed(TrainConfig, "epochs", 45)  # the shipped model's recipe
+    patience: int = passed(TrainConfig, "patience")
+    out: str = option("runs/pipeline", "working folder")
+    data_dir: str | None = passed(TrainConfig, "data_dir")
+    seed: int = passed(TrainConfig, "seed")
+    limit: int | None = passed(TrainConfig, "limit")
+    drawn: tuple[str, ...] = passed(TrainConfig, "drawn")
+    drawn_eval: tuple[str, ...] = passed(
+        BenchConfig,
+        "drawn_eval",
+        help="labelled drawn digits to measure on (never trained on): replayed through the "
+        "app and benchmarked; repeatable",
+    )
+    promote: bool = option(False, "copy the exported models, manifest and model card into models/")
+    models_dir: str | None = option(
+        None, "where --promote writes", default_text="models/ of this checkout"
+    )
+    resume: bool = option(False, "keep the stages a previous run finished")
+    force: bool = option(False, "redo every stage in an existing --out")
+    bench_min_time: float = passed(BenchConfig, "min_time")
+    bench_min_runs: int = passed(BenchConfig, "min_runs")
+    runtime_python: dict[str, str] = passed(BenchConfig, "runtime_python")
 
     def __post_init__(self) -> None:
-        for name in ("runtime_python", "drawn", "drawn_eval"):
+        for name in ("drawn", "drawn_eval"):
             value = getattr(self, name)
             object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
         require(
@@ -49,18 +74,10 @@ class PipelineConfig:
     def out_dir(self) -> Path:
         return Path(self.out)
 
-    def train_config(self) -> Any:
-        from mnist_edge.train.config import TrainConfig
-
+    def train_config(self) -> TrainConfig:
         return TrainConfig(
-            arch=self.arch,
-            epochs=self.epochs,
-            data_dir=self.data_dir,
+            **{theirs: getattr(self, ours) for ours, theirs in TRAIN_FIELDS.items()},
             out=str(self.out_dir / "train"),
-            seed=self.seed,
-            limit=self.limit,
-            patience=self.patience,
-            drawn=self.drawn,
             force=True,
         )
 
@@ -74,17 +91,12 @@ class PipelineConfig:
             force=True,
         )
 
-    def bench_config(self) -> Any:
-        from mnist_edge.benchmarks.config import BenchConfig
-
+    def bench_config(self) -> BenchConfig:
         return BenchConfig(
+            **{theirs: getattr(self, ours) for ours, theirs in BENCH_FIELDS.items()},
             models=(str(self.out_dir / "export"),),
             data_dir=self.data_dir,
             out=str(self.out_dir / "bench"),
-            min_time=self.bench_min_time,
-            min_runs=self.bench_min_runs,
-            drawn_eval=self.drawn_eval,
-            runtime_python=list(self.runtime_python),
             force=True,
         )
 
@@ -96,62 +108,4 @@ class PipelineConfig:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--arch", help="architecture to train (default edge)")
-    parser.add_argument("--epochs", type=int, help="training epochs (default 45)")
-    parser.add_argument(
-        "--patience",
-        type=int,
-        help="stop after this many epochs without a better validation score, "
-        "counted from mid-schedule (default 8)",
-    )
-    parser.add_argument("--out", help="working folder (default runs/pipeline)")
-    parser.add_argument(
-        "--data-dir",
-        help="folder with the MNIST IDX files (or $MNIST_EDGE_DATA;"
-        " downloaded and verified when absent)",
-    )
-    parser.add_argument("--seed", type=int, help="random seed (default 0)")
-    parser.add_argument("--limit", type=int, help="train on the first N images (quick runs)")
-    parser.add_argument(
-        "--drawn",
-        action="append",
-        metavar="REPLAY",
-        help="drawn digits (mnist-edge-strokes/1, with writers) to train on "
-        "next to MNIST; repeatable",
-    )
-    parser.add_argument(
-        "--drawn-eval",
-        action="append",
-        metavar="REPLAY",
-        help="labelled drawn digits to measure on (never trained on): "
-        "replayed through the app and benchmarked; repeatable",
-    )
-    parser.add_argument(
-        "--promote",
-        action="store_true",
-        default=None,
-        help="copy the exported models, manifest and model card into models/",
-    )
-    parser.add_argument("--models-dir", help="where --promote writes (default: ./models)")
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        default=None,
-        help="keep the stages a previous run finished",
-    )
-    parser.add_argument(
-        "--force", action="store_true", default=None, help="redo every stage in an existing --out"
-    )
-    parser.add_argument(
-        "--bench-min-time", type=float, help="seconds of timed calls per benchmark row (default 2)"
-    )
-    parser.add_argument(
-        "--bench-min-runs", type=int, help="timed calls per benchmark row, at least (default 300)"
-    )
-    parser.add_argument(
-        "--runtime-python",
-        action="append",
-        metavar="RUNTIME=PYTHON",
-        help="benchmark RUNTIME with another interpreter (see 'bench')",
-    )
-    parser.add_argument("--config", help="TOML file with any of these options; flags win")
+    add_options(parser, PipelineConfig)

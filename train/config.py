@@ -2,50 +2,83 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mnist_edge.core.config import require, require_int, require_number
+from mnist_edge.core.config import DATA_DIR_HELP, option, require, require_int, require_number
 from mnist_edge.train.architectures import ARCHITECTURES
+from mnist_edge.train.augment import POLICIES
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
 DEFAULT_EMA = 0.999
 
 
+def _choices(names: Iterable[str]) -> str:
+    return ", ".join(names)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    arch: str = "edge"
-    epochs: int = 30
-    batch_size: int = 128
-    lr: float = 3e-3
-    data_dir: str | None = None
-    out: str | None = None  # default: runs/<arch>
-    limit: int | None = None
-    seed: int = 0
+    arch: str = option("edge", f"architecture: {_choices(ARCHITECTURES)}")
+    epochs: int = option(30, "maximum epochs")
+    batch_size: int = option(128, "batch size")
+    lr: float = option(3e-3, "peak learning rate of the cosine schedule")
+    data_dir: str | None = option(None, DATA_DIR_HELP)
+    out: str | None = option(None, "output directory", default_text="runs/ARCH")
+    limit: int | None = option(None, "train on the first N training images only")
+    seed: int = option(0, "random seed")
     # The validation splits (MNIST and held-out writers) have their own seed, so runs with
     # different --seed values are validated, and compared, on the same digits and writers.
-    split_seed: int = 0
-    val_fraction: float = 1 / 12  # 5,000 of the 60,000 training images
-    patience: int = 8
-    augment: str | None = None  # default: the architecture's own policy
-    strategy: str = "default"
-    force: bool = False
+    split_seed: int = option(
+        0,
+        "seed of the validation splits, MNIST and held-out writers; kept apart from --seed "
+        "so runs are compared on the same validation digits",
+    )
+    val_fraction: float = option(1 / 12, "share of MNIST training images held out", flag=False)
+    patience: int = option(8, "early-stopping patience in epochs, counted from mid-schedule")
+    augment: str | None = option(
+        None, f"augmentation policy: {_choices(POLICIES)}", default_text="the architecture's own"
+    )
+    strategy: str = option("default", f"tf.distribute strategy: {_choices(STRATEGIES)}")
+    force: bool = option(False, "write into an existing output directory")
     # Real drawn digits (issue: read digits as people draw them).
-    drawn: tuple[str, ...] = ()  # replay files mixed into training, split by writer
-    drawn_eval: tuple[str, ...] = ()  # replay files measured at the end, never trained on
-    drawn_share: float = 0.15  # of every batch (19 of 128): chosen on held-out writers, see README
-    drawn_val_fraction: float = 0.2  # share of each site's writers held out for validation
-    label_smoothing: float = 0.0
+    drawn: tuple[str, ...] = option(
+        (),
+        "real drawn digits (mnist-edge-strokes/1, labelled, with a 'writer' per sample) to "
+        "train on next to MNIST; repeatable. Rendered as the app renders them; validation is "
+        "split by writer",
+        metavar="REPLAY",
+    )
+    drawn_eval: tuple[str, ...] = option(
+        (), "labelled drawn digits to measure at the end (never trained on)", metavar="REPLAY"
+    )
+    drawn_share: float = option(
+        0.15, "share of every batch taken from --drawn digits", default_text="0.15: 19 of 128"
+    )
+    drawn_val_fraction: float = option(
+        0.2, "share of each site's writers held out for validation", flag=False
+    )
+    label_smoothing: float = option(0.0, "label smoothing", default_text="0")
     # Momentum of the moving average of the weights validated beside the raw ones each epoch
-    # (chosen over five seeds, see README). None: DEFAULT_EMA with the default strategy, off
-    # with the distributed ones; 0: off.
-    ema: float | None = None
-    calibrate: bool = True  # fit a temperature on held-out drawn digits, fold it in
-    threshold: float = 0.6  # the app's "not sure" threshold before calibration chooses one
+    # (chosen over five seeds, see docs/training.md).
+    ema: float | None = option(
+        None,
+        "validate an exponential moving average of the weights beside the raw ones each epoch "
+        "and keep the better; 0: off",
+        metavar="MOMENTUM",
+        default_text=f"{DEFAULT_EMA} with the default strategy, off with the distributed ones",
+    )
+    calibrate: bool = option(
+        True,
+        "fit a temperature on held-out drawn writers and fold it into the model",
+        default_text="on with --drawn",
+    )
+    threshold: float = option(
+        0.6, "the app's 'not sure' threshold before calibration chooses one", flag=False
+    )
 
     def __post_init__(self) -> None:
-        from mnist_edge.train.augment import POLICIES
-
         for name in ("drawn", "drawn_eval"):
             value = getattr(self, name)
             object.__setattr__(
@@ -109,3 +142,18 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "out": self.out_dir, "augment": self.augmentation}
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    model: str = option("", "a model.keras written by 'mnist-edge train'", default_text="")
+    data_dir: str | None = option(None, DATA_DIR_HELP)
+    out: str | None = option(
+        None, "where to write evaluation.json and plots", default_text="the model's folder"
+    )
+
+    def __post_init__(self) -> None:
+        require(
+            isinstance(self.model, str) and bool(self.model),
+            "--model is required: the model.keras written by 'mnist-edge train'",
+        )

@@ -41,15 +41,15 @@ COMMANDS: dict[str, Command] = {
         Command(
             "train",
             "mnist_edge.train.cli",
-            "add_train_arguments",
-            "run_train",
+            "add_arguments",
+            "run",
             "train a CNN on MNIST (workstation, TensorFlow)",
         ),
         Command(
             "evaluate",
-            "mnist_edge.train.cli",
-            "add_evaluate_arguments",
-            "run_evaluate",
+            "mnist_edge.train.evaluate_cli",
+            "add_arguments",
+            "run",
             "re-compute test metrics and plots for a saved model.keras",
         ),
         Command(

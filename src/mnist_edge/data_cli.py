@@ -3,36 +3,39 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 
 from mnist_edge.core import data
+from mnist_edge.core.config import add_options, build_config, option, require
 
 
-def _folder(value: str) -> str:
-    # An empty value (an unset shell variable) must not silently mean "not given".
-    if not value.strip():
-        raise argparse.ArgumentTypeError("expected a folder, got an empty string")
-    return value
+@dataclass(frozen=True)
+class DataConfig:
+    data_dir: str | None = option(None, f"folder with the IDX files (or ${data.ENV_DATA})")
+    copy_to: str | None = option(None, "copy the verified files into DIR", metavar="DIR")
+    download: bool = option(True, "download into the user cache when MNIST is not found")
+
+    def __post_init__(self) -> None:
+        # An empty value (an unset shell variable) must not silently mean "not given".
+        for flag, value in (("--data-dir", self.data_dir), ("--copy-to", self.copy_to)):
+            require(
+                value is None or value.strip() != "",
+                f"{flag} expected a folder, got an empty string",
+            )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data-dir", type=_folder, help=f"folder with the IDX files (or ${data.ENV_DATA})"
-    )
-    parser.add_argument(
-        "--copy-to", type=_folder, metavar="DIR", help="copy the verified files into DIR"
-    )
-    parser.add_argument(
-        "--no-download", action="store_true", help="fail instead of downloading into the user cache"
-    )
+    add_options(parser, DataConfig)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.copy_to:
-        data.check_copy_target(args.copy_to)  # a hopeless target fails before any download
+    config = build_config(DataConfig, vars(args), args.config, section="data")
+    if config.copy_to:
+        data.check_copy_target(config.copy_to)  # a hopeless target fails before any download
     for split in ("train", "test"):
-        loaded = data.load_split(split, args.data_dir, download=not args.no_download)
+        loaded = data.load_split(split, config.data_dir, download=config.download)
         print(f"{split}: {len(loaded):,} images verified")
-    print(f"MNIST at {data.resolve_data_dir(args.data_dir, download=False)}")
-    if args.copy_to:
-        print(f"copied to {data.copy_to(args.copy_to, args.data_dir)}")
+    print(f"MNIST at {data.resolve_data_dir(config.data_dir, download=False)}")
+    if config.copy_to:
+        print(f"copied to {data.copy_to(config.copy_to, config.data_dir)}")
     return 0
