@@ -20,6 +20,7 @@ from typing import Any
 
 from mnist_edge.benchmarks.drawn import replay_accuracy
 from mnist_edge.core.fsutil import write_text_atomic
+from mnist_edge.core.text import markdown_table, percent
 
 
 def _bench(model: Path, data_dir: str | None) -> dict[str, Any]:
@@ -68,22 +69,25 @@ def row(run: Path, replay: Path | None, data_dir: str | None) -> dict[str, Any]:
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
-    head = (
-        "| arch | params | MACs | epochs | train min | float acc | int8 acc | int8 KB | "
-        "int8 LiteRT µs p50 / min | robust acc | drawn dev set |"
-    )
-    lines = [head, "|" + "---|" * 11]
-    for r in rows:
-        dev = "-" if r["dev"] is None else f"{r['dev']:.2%}"
-        robust = "-" if r["robust"] is None else f"{r['robust']:.2%}"
-        lines.append(
-            f"| `{r['arch']}` | {r['params']:,} | {r['macs'] / 1e6:.2f} M | "
-            f"{r['epochs']} | {r['train_s'] / 60:.1f} | {r['float']:.2%} | "
-            f"{r['int8']:.2%} | "
-            f"{r['int8_kb']:.1f} | {r['p50_us']:.0f} / {r['min_us']:.0f} | {robust} | "
-            f"{dev} |"
-        )
-    return "\n".join(lines)
+    head = ["arch", "params", "MACs", "epochs", "train min", "float acc", "int8 acc", "int8 KB",
+            "int8 LiteRT µs p50 / min", "robust acc", "drawn dev set"]  # fmt: skip
+    body = [
+        [
+            f"`{r['arch']}`",
+            f"{r['params']:,}",
+            f"{r['macs'] / 1e6:.2f} M",
+            r["epochs"],
+            f"{r['train_s'] / 60:.1f}",
+            percent(r["float"]),
+            percent(r["int8"]),
+            f"{r['int8_kb']:.1f}",
+            f"{r['p50_us']:.0f} / {r['min_us']:.0f}",
+            percent(r["robust"]),
+            percent(r["dev"]),
+        ]
+        for r in rows
+    ]
+    return markdown_table(head, body)
 
 
 def main(argv: list[str] | None = None) -> int:

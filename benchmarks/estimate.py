@@ -19,6 +19,7 @@ from pathlib import Path
 from mnist_edge.benchmarks.results import Result
 from mnist_edge.core.fsutil import write_text_atomic
 from mnist_edge.core.registry import EDGE_RUNTIMES, FORMATS
+from mnist_edge.core.text import markdown_table
 
 
 @dataclass(frozen=True)
@@ -68,13 +69,12 @@ def table(results: list[Result], macs: int | None) -> str:
         "measured here p50 µs",
         *[f"{t.name.split(' (')[0]} estimate µs" for t in TARGETS],
     ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        lines.append(
-            f"| {r.format} | {r.runtime} | {r.latency_us['p50']:.0f} | "
-            + " | ".join(f"~{estimate(r, t):.0f}" for t in TARGETS)
-            + " |"
-        )
+    body = [
+        [r.format, r.runtime, f"{r.latency_us['p50']:.0f}"]
+        + [f"~{estimate(r, t):.0f}" for t in TARGETS]
+        for r in rows
+    ]
+    lines = [markdown_table(head, body)]
     notes = ["", "Assumptions (per core, single thread):", ""]
     for p in (REFERENCE, *TARGETS):
         notes.append(

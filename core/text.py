@@ -25,3 +25,29 @@ def error_line(exc: BaseException, limit: int = 240) -> str:
     their context), cut to ``limit`` characters; the type name if it says nothing."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return (lines[-1] if lines else type(exc).__name__)[:limit]
+
+
+def text_table(head: Sequence[str], rows: Sequence[Sequence[str]], width: int = 100) -> str:
+    """A plain-text table for the terminal, at most ``width`` characters wide: columns padded to
+    their widest cell; the last column (free text, e.g. a status) takes what is left, cut."""
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    widths[-1] = len(head[-1])
+    room = max(12, width - sum(w + 2 for w in widths[:-1]))
+    out = [
+        "  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip(),
+        "  ".join("-" * w for w in widths[:-1]) + "  " + "-" * min(room, 20),
+    ]
+    for row in rows:
+        last = row[-1] if len(row[-1]) <= room else row[-1][: room - 1] + "…"
+        out.append("  ".join(c.ljust(w) for c, w in zip(row[:-1], widths)) + "  " + last)
+    return "\n".join(line if len(line) <= width else line[: width - 1] + "…" for line in out)
+
+
+def fixed(value: object, spec: str, missing: str = "-") -> str:
+    """``format(value, spec)``; ``missing`` for None (a figure that was not measured)."""
+    return missing if value is None else format(value, spec)
+
+
+def points(fraction: float | None) -> str:
+    """0.99504 -> '99.50' (a percentage without its sign, for columns headed '%')."""
+    return fixed(None if fraction is None else fraction * 100, ".2f")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mnist_edge.core.contract import EMBEDDING, INPUT_NAME, INPUT_SHAPE, PROBABILITIES
-from mnist_edge.export.calibration import CalibrationReader
+from mnist_edge.export.representative import CalibrationReader
 
 WORK_PREFIX = "mnist-edge-export-"
 

@@ -32,7 +32,7 @@ from mnist_edge.core.quiet import quiet_stderr
 from mnist_edge.core.registry import FORMATS, RUNTIMES, ExportFormat
 from mnist_edge.core.text import error_line
 from mnist_edge.edge_app.runtime import load_model
-from mnist_edge.export.calibration import CalibrationReader
+from mnist_edge.export.representative import CalibrationReader
 from mnist_edge.export.config import ExportConfig
 from mnist_edge.export.context import ExportContext
 from mnist_edge.export.validate import Validation, validate_file

@@ -18,19 +18,20 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mnist_edge.core import data
-from mnist_edge.core.data import DataError, load_split, parse_idx
+from mnist_edge.core import data, download, idx
+from mnist_edge.core.data import load_split
 from mnist_edge.core.errors import UserError
+from mnist_edge.core.idx import DataError, parse_idx
 
 
-def idx_images(count: int, rows: int = 28, cols: int = 28, magic: int = data.IMAGE_MAGIC) -> bytes:
+def idx_images(count: int, rows: int = 28, cols: int = 28, magic: int = idx.IMAGE_MAGIC) -> bytes:
     header = b"".join(v.to_bytes(4, "big") for v in (magic, count, rows, cols))
     pixels = count * rows * cols
     return header + bytes(range(256)) * (pixels // 256) + bytes(pixels % 256)
 
 
 def idx_labels(values: list[int]) -> bytes:
-    return data.LABEL_MAGIC.to_bytes(4, "big") + len(values).to_bytes(4, "big") + bytes(values)
+    return idx.LABEL_MAGIC.to_bytes(4, "big") + len(values).to_bytes(4, "big") + bytes(values)
 
 
 def test_parse_images_and_labels() -> None:
@@ -143,13 +144,13 @@ def test_download_into_cache_verified(
     url, _ = mirror
     monkeypatch.delenv("MNIST_EDGE_DATA")
     # The first mirror has nothing (404), the second one serves the files.
-    monkeypatch.setenv(data.ENV_MIRRORS, f"{url}missing/,{url}")
+    monkeypatch.setenv(download.ENV_MIRRORS, f"{url}missing/,{url}")
     test = load_split("test")
     assert len(test) == 10000
     cached = sorted(p.name for p in data.cache_dir().iterdir())
     assert cached == sorted(f"{s.name}.gz" for s in data.ALL_FILES)
     # Second call reads the cache, no server needed.
-    monkeypatch.setenv(data.ENV_MIRRORS, "http://127.0.0.1:9/")
+    monkeypatch.setenv(download.ENV_MIRRORS, "http://127.0.0.1:9/")
     assert len(load_split("test")) == 10000
 
 
@@ -162,7 +163,7 @@ def test_corrupt_download_leaves_nothing(
     raw[50] = (raw[50] + 1) % 10
     bad.write_bytes(gzip.compress(bytes(raw)))
     monkeypatch.delenv("MNIST_EDGE_DATA")
-    monkeypatch.setenv(data.ENV_MIRRORS, url)
+    monkeypatch.setenv(download.ENV_MIRRORS, url)
     with pytest.raises(DataError, match=r"could not download t10k-labels.*checksum"):
         load_split("test")
     leftovers = [p.name for p in data.cache_dir().iterdir()]
@@ -172,7 +173,7 @@ def test_corrupt_download_leaves_nothing(
 
 def test_unreachable_mirror(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MNIST_EDGE_DATA")
-    monkeypatch.setenv(data.ENV_MIRRORS, "http://127.0.0.1:9/")  # discard port: refused
+    monkeypatch.setenv(download.ENV_MIRRORS, "http://127.0.0.1:9/")  # discard port: refused
     with pytest.raises(DataError, match=r"could not download .*--data-dir"):
         load_split("test")
 
@@ -209,7 +210,7 @@ def test_gzip_bomb_stops_at_the_canonical_size(tmp_path: Path) -> None:
     header = idx_labels([])[:4] + T10K_LABELS.count.to_bytes(4, "big")  # the canonical header
     path = tmp_path / "t10k-labels-idx1-ubyte.gz"
     path.write_bytes(gzip_bomb(header, 100))
-    peak, error = _peak_memory(lambda: data.load_file(path, T10K_LABELS))
+    peak, error = _peak_memory(lambda: idx.load_file(path, T10K_LABELS))
     assert isinstance(error, DataError) and "more than the 10,008 bytes" in str(error), error
     assert peak < 8 << 20, f"held {peak / 1e6:.0f} MB to reject a 10 kB file"
 
@@ -218,7 +219,7 @@ def test_header_promising_too_much_is_rejected_early(tmp_path: Path) -> None:
     header = idx_labels([])[:4] + (2**32 - 1).to_bytes(4, "big")
     path = tmp_path / "t10k-labels-idx1-ubyte.gz"
     path.write_bytes(gzip_bomb(header, 50))
-    peak, error = _peak_memory(lambda: data.load_file(path, T10K_LABELS))
+    peak, error = _peak_memory(lambda: idx.load_file(path, T10K_LABELS))
     assert isinstance(error, DataError) and "the canonical file has 10000" in str(error), error
     assert peak < 8 << 20, f"held {peak / 1e6:.0f} MB"
 
@@ -228,7 +229,7 @@ def test_oversized_raw_file_is_not_read(tmp_path: Path) -> None:
     with path.open("wb") as fh:  # sparse: 300 MB on paper, nothing on disk
         fh.write(idx_labels([1] * 16))
         fh.truncate(300 << 20)
-    peak, error = _peak_memory(lambda: data.load_file(path, T10K_LABELS))
+    peak, error = _peak_memory(lambda: idx.load_file(path, T10K_LABELS))
     assert isinstance(error, DataError) and "larger than the 10,008 bytes" in str(error), error
     assert peak < 8 << 20, f"held {peak / 1e6:.0f} MB"
 
@@ -239,23 +240,23 @@ def test_flood_of_empty_gzip_members_is_bounded(data_dir: Path, tmp_path: Path) 
     path = tmp_path / "t10k-labels-idx1-ubyte.gz"
     path.write_bytes(gz_member(good) + gz_member(b"") * 100_000)
     with pytest.raises(DataError, match="larger than any gzip"):
-        data.load_file(path, T10K_LABELS)
+        idx.load_file(path, T10K_LABELS)
 
 
 def test_multi_member_and_trailing_garbage(data_dir: Path, tmp_path: Path) -> None:
     good = gzip.decompress((data_dir / "t10k-labels-idx1-ubyte.gz").read_bytes())
     path = tmp_path / "t10k-labels-idx1-ubyte.gz"
     path.write_bytes(gz_member(good[:5000]) + gz_member(good[5000:]))  # gzip allows members
-    assert len(data.load_file(path, T10K_LABELS)[0]) == 10000
+    assert len(idx.load_file(path, T10K_LABELS)[0]) == 10000
     path.write_bytes(gz_member(good) + b"garbage")
     with pytest.raises(DataError, match="corrupt or truncated gzip"):
-        data.load_file(path, T10K_LABELS)
+        idx.load_file(path, T10K_LABELS)
 
 
 def test_bomb_inside_a_data_dir_is_one_line(data_dir: Path, tmp_path: Path) -> None:
     bad = _copy_mnist(data_dir, tmp_path / "bad")
     header = (
-        data.IMAGE_MAGIC.to_bytes(4, "big") + (10000).to_bytes(4, "big") + bytes([0, 0, 0, 28]) * 2
+        idx.IMAGE_MAGIC.to_bytes(4, "big") + (10000).to_bytes(4, "big") + bytes([0, 0, 0, 28]) * 2
     )
     (bad / "t10k-images-idx3-ubyte.gz").write_bytes(gzip_bomb(header, 200))
     with pytest.raises(DataError, match="decompresses to more than"):
@@ -473,10 +474,10 @@ def trickle(gap: float) -> Behave:
 
 
 def _download(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str) -> DataError:
-    monkeypatch.setenv(data.ENV_MIRRORS, url)
+    monkeypatch.setenv(download.ENV_MIRRORS, url)
     monkeypatch.setenv("MNIST_EDGE_DOWNLOAD_TIMEOUT", "2")
     with pytest.raises(DataError) as info:
-        data.download_file(T10K_LABELS, tmp_path / "cache")
+        download.download_file(T10K_LABELS, tmp_path / "cache")
     assert not list(tmp_path.rglob("*.gz")) and not list(tmp_path.rglob(".mnist-edge-tmp-*"))
     return info.value
 
@@ -545,23 +546,23 @@ def test_endless_mirror_is_cut_at_the_canonical_size(
     ["notaurl", "ftp://example.org/mnist/", "http://", "https:///x/", "http://h:xx/", ","],
 )
 def test_mirror_urls_are_checked_up_front(monkeypatch: pytest.MonkeyPatch, mirrors: str) -> None:
-    monkeypatch.setenv(data.ENV_MIRRORS, mirrors)
+    monkeypatch.setenv(download.ENV_MIRRORS, mirrors)
     with pytest.raises(DataError, match="MNIST_EDGE_MIRRORS"):
-        data.mirrors()
+        download.mirrors()
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-5", "nan", "inf"])
 def test_download_timeout_is_checked(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("MNIST_EDGE_DOWNLOAD_TIMEOUT", value)
     with pytest.raises(DataError, match="MNIST_EDGE_DOWNLOAD_TIMEOUT"):
-        data.download_timeout()
+        download.download_timeout()
 
 
 def test_failed_download_leaves_no_cache_folder(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, hostile_mirror: Callable[[Behave], str]
 ) -> None:
     monkeypatch.delenv("MNIST_EDGE_DATA")
-    monkeypatch.setenv(data.ENV_MIRRORS, hostile_mirror(not_found))
+    monkeypatch.setenv(download.ENV_MIRRORS, hostile_mirror(not_found))
     with pytest.raises(DataError, match="HTTP 404"):
         load_split("test")
     assert not (tmp_path / "cache").exists()

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from mnist_edge.core.errors import UserError
-from mnist_edge.train import distributed
+from mnist_edge.train import distributed, resume, workers
 from tests.conftest import ROOT, TRAIN_ARTIFACTS, run_cli
 
 ARTIFACTS = TRAIN_ARTIFACTS
@@ -35,24 +35,24 @@ def tf_config(ports: list[int], index: int, kind: str = "worker") -> str:
 
 def test_worker_and_chief_from_tf_config(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TF_CONFIG", raising=False)
-    assert distributed.worker() == distributed.Task(None, 0, 1, True)  # a cluster of one
+    assert workers.worker() == workers.Task(None, 0, 1, True)  # a cluster of one
     monkeypatch.setenv("TF_CONFIG", tf_config([1, 2], 0))
-    assert distributed.worker() == distributed.Task("worker", 0, 2, True)
+    assert workers.worker() == workers.Task("worker", 0, 2, True)
     monkeypatch.setenv("TF_CONFIG", tf_config([1, 2], 1))
-    assert distributed.worker() == distributed.Task("worker", 1, 2, False)
+    assert workers.worker() == workers.Task("worker", 1, 2, False)
     with_chief = {"chief": ["h0:1"], "worker": ["h1:1", "h2:1"]}
     monkeypatch.setenv(
         "TF_CONFIG", json.dumps({"cluster": with_chief, "task": {"type": "worker", "index": 0}})
     )
-    assert not distributed.worker().chief  # with a "chief" task, worker 0 is not the chief
+    assert not workers.worker().chief  # with a "chief" task, worker 0 is not the chief
     monkeypatch.setenv(
         "TF_CONFIG", json.dumps({"cluster": with_chief, "task": {"type": "chief", "index": 0}})
     )
-    assert distributed.worker() == distributed.Task("chief", 0, 3, True)
+    assert workers.worker() == workers.Task("chief", 0, 3, True)
     for bad in (tf_config([1, 2], 2), "{not json", json.dumps({"cluster": {}, "task": {}})):
         monkeypatch.setenv("TF_CONFIG", bad)
         with pytest.raises(UserError, match="TF_CONFIG"):
-            distributed.worker()
+            workers.worker()
 
 
 def test_logical_cpus_setting(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,38 +67,38 @@ def test_logical_cpus_setting(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_backup_folders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv(distributed.BACKUP_ENV, raising=False)
-    chief, other = distributed.Task("worker", 0, 2, True), distributed.Task("worker", 1, 2, False)
+    monkeypatch.delenv(resume.BACKUP_ENV, raising=False)
+    chief, other = workers.Task("worker", 0, 2, True), workers.Task("worker", 1, 2, False)
     out = str(tmp_path / "run")
-    assert distributed.backup_dir(out, chief) == tmp_path / "run" / "backup"
-    elsewhere = distributed.backup_dir(out, other)
+    assert resume.backup_dir(out, chief) == tmp_path / "run" / "backup"
+    elsewhere = resume.backup_dir(out, other)
     assert tmp_path / "run" not in elsewhere.parents and elsewhere.name == "worker-1"
-    assert elsewhere == distributed.backup_dir(out, other)  # the same after a restart
-    assert distributed.backup_epoch(elsewhere) == 0
-    monkeypatch.setenv(distributed.BACKUP_ENV, str(tmp_path / "b"))
-    assert distributed.backup_dir(out, other) == tmp_path / "b" / "worker-1"
+    assert elsewhere == resume.backup_dir(out, other)  # the same after a restart
+    assert resume.backup_epoch(elsewhere) == 0
+    monkeypatch.setenv(resume.BACKUP_ENV, str(tmp_path / "b"))
+    assert resume.backup_dir(out, other) == tmp_path / "b" / "worker-1"
     (tmp_path / "b" / "worker-1").mkdir(parents=True)
-    (tmp_path / "b" / "worker-1" / distributed.KERAS_METADATA).write_text('{"epoch": 2}')
-    assert distributed.backup_epoch(tmp_path / "b" / "worker-1") == 2
+    (tmp_path / "b" / "worker-1" / resume.KERAS_METADATA).write_text('{"epoch": 2}')
+    assert resume.backup_epoch(tmp_path / "b" / "worker-1") == 2
 
 
 def test_only_the_chief_claims_out(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     out = tmp_path / "run"
     monkeypatch.setenv("TF_CONFIG", tf_config([1, 2], 1))
-    with distributed.worker_output_dir(str(out), force=False) as where:
+    with resume.worker_output_dir(str(out), force=False) as where:
         (where / "model.keras").write_text("not the chief's")
         assert out not in where.parents
     assert not out.exists() and not where.exists()  # its temporary folder is deleted
     monkeypatch.setenv("TF_CONFIG", tf_config([1, 2], 0))
-    with distributed.worker_output_dir(str(out), force=False) as where:
+    with resume.worker_output_dir(str(out), force=False) as where:
         assert where == out
         (where / "history.csv").write_text("epoch\n1\n")
-    finished = distributed.worker_output_dir(str(out), force=False)
+    finished = resume.worker_output_dir(str(out), force=False)
     with pytest.raises(UserError, match="not empty"), finished:  # a finished run: not resumed
         pass
     (out / "backup").mkdir()
-    (out / "backup" / distributed.KERAS_METADATA).write_text('{"epoch": 1}')
-    with distributed.worker_output_dir(str(out), force=False) as where:  # an interrupted one is
+    (out / "backup" / resume.KERAS_METADATA).write_text('{"epoch": 1}')
+    with resume.worker_output_dir(str(out), force=False) as where:  # an interrupted one is
         assert where == out
 
 
@@ -112,7 +112,8 @@ def test_mirrored_splits_the_global_batch() -> None:
     """Two logical CPUs, two replicas, each gets half of --batch-size."""
     probe = (
         "import numpy as np\n"
-        "from mnist_edge.train.trainer import _strategy, make_dataset\n"
+        "from mnist_edge.train.dataset import make_dataset\n"
+        "from mnist_edge.train.trainer import _strategy\n"
         "s = _strategy('mirrored')\n"
         "x, y = np.zeros((300, 28, 28), np.uint8), np.arange(300) % 10\n"
         "ds = s.experimental_distribute_dataset(make_dataset(x, y, 32, 0, 'touch'))\n"
@@ -325,7 +326,7 @@ def test_multi_worker_resumes_after_a_lost_worker(tmp_path: Path) -> None:
         lost = first[0].read_text()
         assert "lost a worker" in lost and "restart every worker" in lost, lost[-3000:]
         assert "Traceback" not in lost, lost[-3000:]
-        done = distributed.backup_epoch(out / "backup")  # 1; 2 if epoch 2 beat the kill
+        done = resume.backup_epoch(out / "backup")  # 1; 2 if epoch 2 beat the kill
         assert done in (1, 2), os.listdir(out)
         before = set(os.listdir(cluster.tmp))  # the killed worker's own temporary folder
 

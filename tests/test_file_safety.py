@@ -509,7 +509,7 @@ def test_export_is_quiet_and_an_agreement_failure_names_the_flag(tmp_path: Path)
 @pytest.mark.timeout(20)
 @pytest.mark.parametrize("kind", ["fifo", "folder"])
 def test_an_mnist_file_that_is_not_a_file_is_one_line(tmp_path: Path, kind: str) -> None:
-    from mnist_edge.core.data import FILES, DataError, read_raw
+    from mnist_edge.core.idx import FILES, DataError, read_raw
 
     _images, labels = FILES["train"]
     path = tmp_path / "train-labels-idx1-ubyte"

@@ -159,7 +159,7 @@ def test_evaluate_corrupt_model(tmp_path: Path) -> None:
 
 
 def test_best_checkpoint_selection_and_stopping(tmp_path: Path) -> None:
-    from mnist_edge.train.trainer import _Selection
+    from mnist_edge.train.selection import Selection as _Selection
 
     class FakeModel:
         stop_training = False
@@ -191,7 +191,7 @@ def test_best_checkpoint_selection_and_stopping(tmp_path: Path) -> None:
 
 def test_selection_uses_both_validation_sets(tmp_path: Path) -> None:
     """With drawn validation, the epoch with the lowest mean error over both sets is kept."""
-    from mnist_edge.train.trainer import _Selection
+    from mnist_edge.train.selection import Selection as _Selection
 
     drawn_x, drawn_y = np.zeros((4, 28, 28), np.uint8), np.array([0, 1, 2, 3])
     drawn_acc = iter([0.25, 1.0, 0.5])
@@ -224,7 +224,7 @@ def test_selection_uses_both_validation_sets(tmp_path: Path) -> None:
 def test_averaged_weights_swap_in_and_back_bit_for_bit() -> None:
     import keras
 
-    from mnist_edge.train.trainer import averaged_weights
+    from mnist_edge.train.selection import averaged_weights
 
     model = ARCHITECTURES["edge"].build()
     model.compile(
@@ -249,7 +249,7 @@ def test_averaged_weights_swap_in_and_back_bit_for_bit() -> None:
 def test_ema_selection_keeps_the_better_of_raw_and_average(tmp_path: Path) -> None:
     """Each epoch the raw weights and their moving average are both validated; the better is
     the candidate (the average on ties), and each kind's own best is tracked."""
-    from mnist_edge.train.trainer import _Selection
+    from mnist_edge.train.selection import Selection as _Selection
 
     x_val, y_val = np.zeros((4, 28, 28), np.uint8), np.array([0, 1, 2, 3])
     # Per epoch: MNIST validation accuracy of (raw, average), as the fake model predicts it.
@@ -311,8 +311,9 @@ def test_ema_training_reports_both_kinds(tmp_path: Path, data_dir: Path) -> None
     from mnist_edge.core.config import build_config
     from mnist_edge.core.data import load_split
     from mnist_edge.train.config import TrainConfig
+    from mnist_edge.train.dataset import split_train_val
     from mnist_edge.train.evaluate import load_keras_model
-    from mnist_edge.train.trainer import split_train_val, train
+    from mnist_edge.train.trainer import train
 
     config = build_config(
         TrainConfig,

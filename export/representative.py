@@ -1,4 +1,4 @@
-"""One calibration reader for both quantizers (TFLite converter and onnxruntime).
+"""Representative data for int8 quantization: one reader for both quantizers (TFLite, onnxruntime).
 
 Images come from the training set only (a seeded random sample), never from the test set.
 """
