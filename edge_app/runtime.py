@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from mnist_edge.core.calibration_record import Calibration
 from mnist_edge.core.contract import EMBEDDING, INPUT_SHAPE, LABELS, NUM_CLASSES, PROBABILITIES
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import check_regular, read_capped
@@ -126,21 +127,18 @@ class Model(ABC):
     def threshold_for(self, tta: int) -> float | None:
         """The calibrated threshold for readings averaged over ``tta`` variants; a model
         calibrated only for plain reading gives its plain threshold (the best it knows)."""
-        if tta > 1 and (own := self.calibrated_tta_threshold(tta)) is not None:
-            return own
-        value = self._calibration().get("threshold")
-        return float(value) if _probability(value) else None
+        calibration = self.calibration
+        return None if calibration is None else calibration.threshold_for(tta)
 
     def calibrated_tta_threshold(self, tta: int) -> float | None:
         """The threshold training chose for exactly ``tta`` averaged variants, if any."""
-        per_count = self._calibration().get("tta")
-        entry = per_count.get(str(tta)) if isinstance(per_count, dict) else None
-        value = entry.get("threshold") if isinstance(entry, dict) else None
-        return float(value) if _probability(value) else None
+        own = self.calibration.tta.get(tta) if self.calibration is not None else None
+        return None if own is None else own.threshold
 
-    def _calibration(self) -> dict[str, Any]:
-        calibration = (self.description or {}).get("calibration")
-        return calibration if isinstance(calibration, dict) else {}
+    @property
+    def calibration(self) -> Calibration | None:
+        """The calibration record in the model's metadata (checked: a model is user input)."""
+        return Calibration.from_json((self.description or {}).get("calibration"))
 
     @property
     def has_embedding(self) -> bool:
@@ -500,11 +498,6 @@ class OnnxModel(Model):
             else self.embedding.dequantize(np.asarray(self._result[1]))
         )
         return Outputs(probs, emb)
-
-
-def _probability(value: Any) -> bool:
-    """A threshold from metadata is usable: a number strictly between 0 and 1."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1
 
 
 def _dims(shape: list[Any]) -> tuple[int, ...]:

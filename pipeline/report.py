@@ -6,6 +6,7 @@ from typing import Any
 
 from mnist_edge.benchmarks.report import learning_table, table, tta_table
 from mnist_edge.benchmarks.results import Result
+from mnist_edge.core.calibration_record import Calibration
 from mnist_edge.core.text import markdown_table
 from mnist_edge.core.text import percent as pct
 from mnist_edge.edge_app.tta import DEFAULT_TTA
@@ -101,41 +102,39 @@ def drawn_lines(metrics: dict[str, Any]) -> list[str]:
 
 
 def calibration_lines(metrics: dict[str, Any]) -> list[str]:
-    cal = metrics.get("calibration")
-    if not cal:
+    cal = Calibration.from_json(metrics.get("calibration"))
+    if cal is None or cal.temperature is None or cal.threshold is None:
         return []
-    b, a = cal["before"], cal["after"]
+    b, a = cal.before, cal.after
+    if b is None or a is None or b.ece is None or a.ece is None:
+        return []
     return [
-        f"- calibration: temperature {cal['temperature']:.2f} fitted on "
-        f"{cal['fitted_on']}, folded into the last layer (argmax unchanged). "
-        f"ECE {b['ece']:.3f} -> {a['ece']:.3f}; below the {cal['threshold']:.0%} threshold "
-        f"for reading once: {pct(b['misreads_flagged'])} -> {pct(a['misreads_flagged'])} of "
-        f"misreads, {pct(b['correct_flagged'])} -> {pct(a['correct_flagged'])} of correct "
-        f"readings (measured on {cal['measured_on']})",
+        f"- calibration: temperature {cal.temperature:.2f} fitted on "
+        f"{cal.fitted_on}, folded into the last layer (argmax unchanged). "
+        f"ECE {b.ece:.3f} -> {a.ece:.3f}; below the {cal.threshold:.0%} threshold "
+        f"for reading once: {pct(b.misreads_flagged)} -> {pct(a.misreads_flagged)} of "
+        f"misreads, {pct(b.correct_flagged)} -> {pct(a.correct_flagged)} of correct "
+        f"readings (measured on {cal.measured_on})",
         *tta_calibration_lines(cal),
     ]
 
 
-def _default_tta_entry(cal: dict[str, Any]) -> dict[str, Any]:
-    """What calibration found for the app's default --tta count ({} if it was not calibrated)."""
-    return (cal.get("tta") or {}).get(str(DEFAULT_TTA)) or {}
-
-
-def app_threshold(cal: dict[str, Any]) -> float:
+def app_threshold(raw: Any) -> float | None:
     """The threshold the app uses by default: the one calibrated for its --tta count."""
-    return float(_default_tta_entry(cal).get("threshold", cal["threshold"]))
+    cal = Calibration.from_json(raw)
+    return None if cal is None else cal.threshold_for(DEFAULT_TTA)
 
 
-def tta_calibration_lines(cal: dict[str, Any]) -> list[str]:
+def tta_calibration_lines(cal: Calibration) -> list[str]:
     """The threshold for the app's test-time augmentation, chosen by the same rule."""
-    entry = _default_tta_entry(cal)
-    if not entry:
+    entry = cal.tta.get(DEFAULT_TTA)
+    if entry is None or entry.after is None:
         return []  # reading once, or a model calibrated before per-count thresholds existed
-    a = entry["after"]
+    a = entry.after
     return [
         f"- the app's default reading, {DEFAULT_TTA} variants averaged (`--tta {DEFAULT_TTA}`): "
-        f"threshold {entry['threshold']:.0%}, chosen by the same rule on the same writers; "
-        f"{pct(a['misreads_flagged'])} of misreads and {pct(a['correct_flagged'])} of correct "
+        f"threshold {entry.threshold:.0%}, chosen by the same rule on the same writers; "
+        f"{pct(a.misreads_flagged)} of misreads and {pct(a.correct_flagged)} of correct "
         "readings below it on the other writers"
     ]
 

@@ -93,7 +93,7 @@ def test_held_out_writers_follow_the_split_seed_not_the_seed(tmp_path: Path) -> 
     """Runs with different --seed values are validated on the same writers (and so can be
     compared); only --split-seed moves the split."""
     from mnist_edge.train.config import TrainConfig
-    from mnist_edge.train.trainer import _load_drawn
+    from mnist_edge.train.drawn_training import load_drawn_parts as _load_drawn
 
     path = str(_writers_file(tmp_path))
 
@@ -224,7 +224,7 @@ def test_tta_threshold_is_what_the_app_flags() -> None:
     import cv2
 
     from mnist_edge.edge_app.recognizer import Recognizer
-    from mnist_edge.train.trainer import _calibrate_tta
+    from mnist_edge.train.drawn_training import calibrate_tta as _calibrate_tta
 
     rng = np.random.default_rng(0)
     images = np.zeros((240, 28, 28), np.uint8)
@@ -237,20 +237,20 @@ def test_tta_threshold_is_what_the_app_flags() -> None:
     labels = np.where(rng.random(240) < 0.85, plain, rng.integers(0, 10, 240))
     fit = np.arange(240) % 2 == 0
     found = _calibrate_tta(scorer, images, labels, fit, ~fit, default=0.6)
-    assert set(found) == {str(n) for n in range(2, MAX_VARIANTS + 1)}
+    assert set(found) == set(range(2, MAX_VARIANTS + 1))
     for n in (2, 5, MAX_VARIANTS):
-        entry = found[str(n)]
-        app = Recognizer(scorer, threshold=entry["threshold"], tta=n)  # type: ignore[arg-type]
+        entry = found[n]
+        app = Recognizer(scorer, threshold=entry.threshold, tta=n)  # type: ignore[arg-type]
         # Chosen by the rule on what the app reads (averaged variants) of the fitting half.
         seen = np.stack([app.read_image(image).prediction.probabilities for image in images[fit]])
-        assert entry["threshold"] == calibration.choose_threshold(seen, labels[fit], default=0.6)
-        assert entry["threshold"] in calibration.GRID
+        assert entry.threshold == calibration.choose_threshold(seen, labels[fit], default=0.6)
+        assert entry.threshold in calibration.GRID
         readings = [app.read_image(image).prediction for image in images[~fit]]
         wrong = np.array([r.digit for r in readings]) != labels[~fit]
         unsure = np.array([not app.sure(r) for r in readings])
-        assert entry["after"]["misreads"] == wrong.sum() > 0
-        assert entry["after"]["misreads_flagged"] == pytest.approx(unsure[wrong].mean())
-        assert entry["after"]["correct_flagged"] == pytest.approx(unsure[~wrong].mean())
+        assert entry.after is not None and entry.after.misreads == wrong.sum() > 0
+        assert entry.after.misreads_flagged == pytest.approx(unsure[wrong].mean())
+        assert entry.after.correct_flagged == pytest.approx(unsure[~wrong].mean())
 
 
 class _Described(Model):
