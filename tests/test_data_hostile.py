@@ -16,14 +16,14 @@ import stat
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mnist_edge import cli
-from mnist_edge.core import data
+from mnist_edge.core import data, idx
 from mnist_edge.core.fsutil import LOCK_FILE, TMP_PREFIX
 from tests.conftest import assert_user_error, run_cli
 from tests.test_data import (
@@ -44,7 +44,7 @@ from tests.test_data import (
     trickle,
 )
 
-IMAGES_HEADER = b"".join(v.to_bytes(4, "big") for v in (data.IMAGE_MAGIC, 60000, 28, 28))
+IMAGES_HEADER = b"".join(v.to_bytes(4, "big") for v in (idx.IMAGE_MAGIC, 60000, 28, 28))
 LABELS_HEADER = idx_labels([])[:4] + (60000).to_bytes(4, "big")
 
 
@@ -433,5 +433,52 @@ def test_hostile_input(
     assert _tree(tmp_path) == before, "the case's own files changed"
 
 
-def test_the_table_is_wide() -> None:
-    assert len(CASES) >= 40 and len({c.name for c in CASES}) == len(CASES)
+@dataclass
+class _Recording(Ctx):
+    """A context that notes which MNIST files a case's setup replaces."""
+
+    replaced: list[str] = field(default_factory=list)
+
+    def mnist(self, name: str | None = None, content: bytes | str | None = None) -> Path:
+        self.replaced.extend([name] if name else [])
+        return super().mnist(name, content)
+
+
+def _way_in(case: Case, folder: Path, real: Path) -> tuple[str, list[str]]:
+    """Run a case's setup (no server, no command): which way in it attacks, and the MNIST files
+    it replaces."""
+    folder.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("MNIST_EDGE_MIRRORS", raising=False)
+        ctx = _Recording(folder, real, mp, lambda _: "http://127.0.0.1:9/")
+        args = case.setup(ctx)
+        if "MNIST_EDGE_MIRRORS" in os.environ:
+            return "download", ctx.replaced
+    if "--copy-to" in args:
+        return "copy-to", ctx.replaced
+    return ("file" if ctx.replaced else "data-dir"), ctx.replaced
+
+
+def test_the_table_is_wide(tmp_path: Path, data_dir: Path) -> None:
+    """Every way in is attacked: a hostile file in the data folder (the images and the labels,
+    gzipped and raw), a bad --data-dir, --copy-to, hostile mirrors and download settings, and
+    the faults only a monkeypatch can make (in-process); each case named once."""
+    names = [c.name for c in CASES]
+    assert len(names) == len(set(names)) >= 40, "case names must be unique"
+    kinds: dict[str, list[str]] = {"file": [], "data-dir": [], "copy-to": [], "download": []}
+    replaced: set[str] = set()
+    for i, case in enumerate(CASES):
+        kind, files = _way_in(case, tmp_path / f"case{i}", data_dir)
+        kinds[kind].append(case.name)
+        replaced.update(files)
+    counts = {kind: len(found) for kind, found in kinds.items()}
+    assert counts["file"] >= 12 and counts["data-dir"] >= 4, counts
+    assert counts["copy-to"] >= 6 and counts["download"] >= 15, counts
+    gzipped_and_raw = {
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "train-images-idx3-ubyte",
+    }
+    assert gzipped_and_raw <= replaced, replaced
+    in_process = [c.name for c in CASES if c.in_process]
+    assert 4 <= len(in_process) <= len(CASES) // 5, in_process  # faults; the rest: real commands

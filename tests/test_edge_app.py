@@ -82,10 +82,15 @@ def test_image_to_canvas_polarity() -> None:
 
 
 def test_strokes_roundtrip(tmp_path: Path) -> None:
-    samples = [Sample([[(0.1, 0.2), (0.5, 0.6)], [(0.3, 0.3)]], 4), Sample([[(0.5, 0.5)]])]
+    """Every sample comes back whole: each stroke of each, the label, the writer."""
+    samples = [
+        Sample([[(0.1, 0.2), (0.5, 0.6)], [(0.3, 0.3)]], 4, writer="site/alice"),
+        Sample([[(0.5, 0.5)], [(0.12345, 0.98765), (1.0, 0.0)]]),
+        Sample([], 0),
+    ]
     save_samples(tmp_path / "s.json", samples)
     again = load_samples(tmp_path / "s.json")
-    assert [s.label for s in again] == [4, None] and again[0].strokes == samples[0].strokes
+    assert again == samples
 
 
 @pytest.mark.parametrize(

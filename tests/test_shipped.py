@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -12,10 +13,12 @@ from mnist_edge.core.fsutil import sha256_file
 from mnist_edge.core.registry import FORMATS
 from mnist_edge.edge_app.runtime import load_model
 from mnist_edge.edge_app.shipped import default_model
-from tests.conftest import ROOT
+from tests.conftest import DRAWN, ROOT, run_cli
 
 MODELS = ROOT / "models"
 MANIFEST = json.loads((MODELS / "manifest.json").read_text())
+FP32 = load_model(MODELS / "edge-fp32.tflite")
+FLOAT_OUTPUTS = ("tflite-fp32", "tflite-fp16", "tflite-dynamic", "onnx-fp32")
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +26,94 @@ def test_set(data_dir: Path):  # type: ignore[no-untyped-def]
     from mnist_edge.core.data import load_split
 
     return load_split("test", data_dir)
+
+
+def _soften(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Divide the logits by ``temperature`` (``1 / T`` undoes a folded ``T``)."""
+    logits = np.log(np.clip(probs.astype(np.float64), 1e-12, 1.0)) / temperature
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _nll(probs: np.ndarray, labels: np.ndarray) -> float:
+    return float(-np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, 1.0)).mean())
+
+
+def _flagged(probs: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
+    """The calibration record's figures: ECE (15 equal bins), misreads, and the shares of
+    misreads and of correct readings under ``threshold``."""
+    confidence, correct = probs.max(axis=1), probs.argmax(axis=1) == labels
+    edges = np.linspace(0.0, 1.0, 16)
+    ece = 0.0
+    for lo, hi in itertools.pairwise(edges):
+        inside = (confidence > lo) & (confidence <= hi)
+        if inside.any():
+            ece += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    unsure = confidence < threshold
+    return {
+        "ece": ece,
+        "misreads": int((~correct).sum()),
+        "misreads_flagged": float(unsure[~correct].mean()) if (~correct).any() else 0.0,
+        "correct_flagged": float(unsure[correct].mean()),
+    }
+
+
+@pytest.fixture(scope="module")
+def drawn_validation() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The drawn digits training calibrated on: the held-out writers the metadata names, in
+    unipen-train.json, sample i rendered as training renders it (on the app's canvas for
+    SCREENS[i % 6], default brush). Images, labels, and which half the temperature was fitted on
+    (every other writer; the other half measured)."""
+    from mnist_edge.edge_app.layout import SCREENS, compute
+    from mnist_edge.edge_app.preprocess import strokes_to_digit
+    from mnist_edge.edge_app.strokes import default_brush, load_samples
+
+    drawn = FP32.description["metrics"]["drawn"]
+    assert [f["file"] for f in drawn["files"]] == ["unipen-train.json"]
+    held = drawn["validation"]["writers_held_out"]
+    images, labels, writers = [], [], []
+    for i, sample in enumerate(load_samples(DRAWN / "unipen-train.json")):
+        if sample.writer in held:
+            canvas = compute(*SCREENS[i % len(SCREENS)]).canvas
+            brush = default_brush(canvas.w, canvas.h)
+            images.append(strokes_to_digit(sample.strokes, canvas.w, canvas.h, brush))
+            labels.append(sample.label)
+            writers.append(sample.writer)
+    assert len(labels) == drawn["validation"]["samples"]
+    return np.stack(images), np.array(labels), np.isin(writers, sorted(held)[::2])
+
+
+@pytest.mark.parametrize("entry", MANIFEST["models"], ids=lambda e: e["format"])
+def test_the_stated_temperature_is_folded_in(entry: dict, drawn_validation) -> None:  # type: ignore[no-untyped-def]
+    """The temperature each file's metadata states is the one folded into its last layer: the
+    file's own probabilities need no further scaling (refitting T on the writers it was fitted
+    on gives 1); undoing the stated T reproduces the record's "before" figures, and the file as it
+    is its "after" ones. The card states the same temperature."""
+    images, labels, fit = drawn_validation
+    model = load_model(MODELS / entry["file"])
+    record = model.description["calibration"]
+    temperature = record["temperature"]
+    assert record == FP32.description["calibration"] and 1.2 < temperature < 5
+    card = (MODELS / "README.md").read_text()
+    assert f"temperature {temperature:.2f} fitted on {record['fitted_on']}" in card
+    assert record["fitted_on"].endswith(f"({int(fit.sum())} samples)")
+    assert record["measured_on"].endswith(f"({int((~fit).sum())} samples)")
+    probs = model.predict_proba_batched(images).astype(np.float64)
+    accuracy = float((probs.argmax(1) == labels).mean())
+    assert accuracy == pytest.approx(model.description["metrics"]["drawn_val_accuracy"], abs=2e-3)
+    if entry["format"] not in FLOAT_OUTPUTS:
+        return  # 8-bit probabilities are too coarse to refit T on; the record is the fp32 one's
+    grid = np.geomspace(0.5, 20, 800)
+    refit = grid[np.argmin([_nll(_soften(probs[fit], t), labels[fit]) for t in grid])]
+    assert refit == pytest.approx(1.0, abs=0.02), "the file still wants a temperature"
+    if entry["precision"] != "fp32":
+        return  # fp16 and dynamic range move the figures in the third decimal
+    measure = ~fit
+    unfolded = _soften(probs, 1 / temperature)[measure]
+    before = _flagged(unfolded, labels[measure], record["threshold_before"])
+    after = _flagged(probs[measure], labels[measure], record["threshold"])
+    for figures, expected in ((before, record["before"]), (after, record["after"])):
+        assert figures == pytest.approx(expected, abs=1e-5), (figures, expected)
 
 
 @pytest.mark.parametrize("entry", MANIFEST["models"], ids=lambda e: e["format"])
@@ -35,9 +126,8 @@ def test_shipped_file_reproduces_its_manifest(entry: dict, test_set) -> None:  #
     accuracy = float((probs.argmax(1) == test_set.labels).mean())
     assert accuracy == pytest.approx(entry["accuracy"], abs=2e-4)
     assert model.embedding is not None and entry["outputs"] == ["probabilities", "embedding"]
-    calibration = model.description["calibration"]
-    if calibration:  # the temperature the metadata states is the one folded into the model
-        assert calibration["temperature"] > 0 and "after" in calibration
+    # Every file carries the one calibration record (test_the_stated_temperature_is_folded_in).
+    assert model.description["calibration"] == FP32.description["calibration"]
 
 
 def test_shipped_targets(test_set) -> None:  # type: ignore[no-untyped-def]
@@ -51,7 +141,10 @@ def test_shipped_targets(test_set) -> None:  # type: ignore[no-untyped-def]
     assert path.name == by_format[recommended["format"]]["file"]
     assert runtime == recommended["runtime"]
     # The calibrated "not sure" threshold travels with every file.
-    assert 0.5 <= load_model(path).threshold <= 0.95
+    for entry in MANIFEST["models"]:
+        model = load_model(MODELS / entry["file"])
+        assert model.threshold == model.description["calibration"]["threshold"], entry["file"]
+        assert 0.5 <= model.threshold <= 0.95
 
 
 @pytest.mark.parametrize("key", ["tflite-int8", "onnx-int8"])
@@ -75,10 +168,9 @@ def test_shipped_int8_read_as_the_app_reads(key: str, test_set) -> None:  # type
 
 
 def test_shipped_model_reads_the_drawn_yardstick(tmp_path: Path) -> None:
-    """unipen-dev.json replayed stroke by stroke through the real app with the int8 model."""
-    import json as _json
-
-    from tests.conftest import DRAWN, run_cli
+    """unipen-dev.json replayed stroke by stroke through the real app with the int8 model reads
+    what the shipped benchmark states for that file, runtime and the app's TTA."""
+    from mnist_edge.edge_app.tta import DEFAULT_TTA
 
     r = run_cli(
         "draw",
@@ -90,9 +182,15 @@ def test_shipped_model_reads_the_drawn_yardstick(tmp_path: Path) -> None:
         timeout=300,
     )
     assert r.returncode == 0, r.stderr[-2000:]
-    rows = [_json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    rows = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
     accuracy = sum(x["digit"] == x["label"] for x in rows) / len(rows)
+    bench = json.loads((MODELS / "benchmark-results.json").read_text())
+    row = next(
+        r for r in bench["results"] if r["model"] == "edge-int8.tflite" and r["runtime"] == "litert"
+    )
+    assert bench["settings"]["tta"] == DEFAULT_TTA
     assert len(rows) == 2000 and accuracy >= 0.99, accuracy
+    assert accuracy == pytest.approx(row["tta_drawn"]["unipen-dev.json"], abs=5e-4)
 
 
 def test_to_mnist_costs_at_most_0_3_points(test_set) -> None:  # type: ignore[no-untyped-def]
