@@ -7,15 +7,19 @@ user (a :class:`~mnist_edge.edge_app.learn.Learner`), in that order.
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from mnist_edge.edge_app.fusion import FusedPrediction, PenChannel
 from mnist_edge.edge_app.learn import Learner
 from mnist_edge.edge_app.preprocess import to_mnist
 from mnist_edge.edge_app.runtime import Model, Prediction
 from mnist_edge.edge_app.segment import Piece, split_digits
+from mnist_edge.edge_app.strokes import Stroke
 from mnist_edge.edge_app.tta import averaged, batch_variants
 
 
@@ -36,16 +40,22 @@ class DigitReading:
 
 class Recognizer:
     def __init__(
-        self, model: Model, threshold: float = 0.6, tta: int = 1, learner: Learner | None = None
+        self,
+        model: Model,
+        threshold: float = 0.6,
+        tta: int = 1,
+        learner: Learner | None = None,
+        pen: PenChannel | None = None,
     ) -> None:
         self.model = model
         self.threshold = threshold
         self.tta = tta
         self.learner = learner
+        self.pen = pen  # read with the strokes when a drawing has them (docs/pen.md)
 
     def _predict(self, images: np.ndarray) -> list[Prediction]:
         if self.tta <= 1:
-            return self.model.predict(images)
+            return self.model.run(images).predictions()
         out = self.model.run(batch_variants(images, self.tta))
         probs = averaged(out.probabilities, self.tta)
         emb = (
@@ -64,7 +74,10 @@ class Recognizer:
         if self.learner is not None and len(self.learner):
             adjusted = self.learner.adjust(prediction.probabilities, prediction.embedding)
             p = adjusted.probabilities
-            prediction = Prediction(int(p.argmax()), float(p.max()), p, prediction.embedding)
+            # replace keeps the class: a fused reading stays judged by the fused threshold
+            prediction = dataclasses.replace(
+                prediction, digit=int(p.argmax()), confidence=float(p.max()), probabilities=p
+            )
             learned = adjusted.changed
         return Reading(
             prediction, image, (time.perf_counter() - started) * 1000, model_digit, learned
@@ -75,13 +88,18 @@ class Recognizer:
         started = time.perf_counter()
         return self._finish(self._predict(image[None])[0], image, started)
 
-    def read(self, canvas: np.ndarray) -> Reading | None:
-        """Read one digit; None for an empty canvas."""
+    def read(self, canvas: np.ndarray, strokes: Sequence[Stroke] | None = None) -> Reading | None:
+        """Read one digit; None for an empty canvas. With ``strokes`` (the drawing's, in
+        canvas-normalised points) and a pen channel, the picture's and the pen's readings are
+        fused; the embedding stays the picture's, so learning reads the same space either way."""
         if not np.any(canvas):
             return None
         started = time.perf_counter()
         image = to_mnist(canvas)
-        return self._finish(self._predict(image[None])[0], image, started)
+        prediction = self._predict(image[None])[0]
+        if self.pen is not None and strokes:
+            prediction = self.pen.combine(prediction, strokes, canvas.shape[1] / canvas.shape[0])
+        return self._finish(prediction, image, started)
 
     def read_many(self, canvas: np.ndarray, brush: int) -> list[DigitReading]:
         """Read every digit on the canvas, left to right, in one batch."""
@@ -97,4 +115,6 @@ class Recognizer:
         ]
 
     def sure(self, prediction: Prediction) -> bool:
-        return prediction.confidence >= self.threshold
+        fused = isinstance(prediction, FusedPrediction) and self.pen is not None
+        threshold = self.pen.threshold if fused else self.threshold  # type: ignore[union-attr]
+        return prediction.confidence >= threshold

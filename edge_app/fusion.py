@@ -1,0 +1,68 @@
+"""Fusing the picture's reading with the pen's: a weighted sum of log-probabilities.
+
+``fused ∝ exp((log p_image + weight * log p_pen) / temperature)``: the product of the two
+readings, the pen's tempered by ``weight`` (0: the picture alone), and a temperature because a
+product of two calibrated readings is over-confident. Weight, temperature and the fused "not
+sure" threshold are calibrated on held-out writers (``train.pen_fusion``) and travel in the pen
+model's metadata.
+Without strokes, or without a pen model, the reading is the picture's, unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from mnist_edge.edge_app.pen import batch_features, fusion_of
+from mnist_edge.edge_app.runtime import Model, Prediction
+from mnist_edge.edge_app.strokes import Stroke
+
+FLOOR = 1e-6  # an int8 probability of 0 must not veto a digit outright
+
+
+def fuse(image: np.ndarray, pen: np.ndarray, weight: float, temperature: float = 1.0) -> np.ndarray:
+    """[N, 10] image and pen probabilities -> [N, 10] fused probabilities."""
+    if weight == 0 and temperature == 1:
+        return np.asarray(image, np.float32)
+    z = np.log(np.maximum(image, FLOOR)) + weight * np.log(np.maximum(pen, FLOOR))
+    z /= temperature
+    z -= z.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class FusedPrediction(Prediction):
+    """A prediction that read the pen too: the app judges it by the fused threshold."""
+
+    fused: bool = True
+
+
+@dataclass(frozen=True)
+class PenChannel:
+    """A loaded pen model with the fusion it was calibrated for."""
+
+    model: Model
+    weight: float
+    threshold: float
+    temperature: float = 1.0
+
+    @classmethod
+    def from_model(cls, model: Model, threshold: float | None = None) -> PenChannel:
+        """The fusion the file was calibrated for; a file without one fuses as a plain product."""
+        fusion = fusion_of(model) or {"weight": 1.0, "threshold": 0.6, "temperature": 1.0}
+        chosen = fusion["threshold"] if threshold is None else threshold
+        return cls(model, fusion["weight"], chosen, fusion["temperature"])
+
+    def probabilities(self, drawings: Sequence[Sequence[Stroke]], aspect: float) -> np.ndarray:
+        return self.model.run(batch_features(drawings, aspect)).probabilities
+
+    def combine(self, image: Prediction, strokes: Sequence[Stroke], aspect: float) -> Prediction:
+        """The image reading fused with the pen's; the image embedding kept (for learning)."""
+        if not any(len(s) for s in strokes):
+            return image
+        pen = self.probabilities([strokes], aspect)
+        p = fuse(image.probabilities[None], pen, self.weight, self.temperature)[0]
+        return FusedPrediction(int(p.argmax()), float(p.max()), p, image.embedding)

@@ -1,0 +1,66 @@
+"""The pen model's exports agree with Keras; training and export run end to end (TensorFlow)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import DRAWN, MODELS
+
+from mnist_edge.edge_app.pen import batch_features, load_pen_model
+from mnist_edge.train.pen import load_pen_data
+
+pytestmark = pytest.mark.tf
+
+UJI = DRAWN / "uji-train.json"
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    data = load_pen_data([str(UJI)])
+    x = batch_features([s.strokes for s in data.samples])
+    return x[data.held], data.labels[data.held]
+
+
+@pytest.mark.parametrize(
+    ("name", "least"),
+    [
+        ("pen-fp32.tflite", 0.999),
+        ("pen-fp32.onnx", 0.999),
+        ("pen-int8.tflite", 0.99),
+        ("pen-int8.onnx", 0.99),
+    ],
+)
+def test_shipped_exports_agree_with_keras(held_out, name, least):
+    import keras
+
+    x, _ = held_out
+    reference = np.asarray(keras.models.load_model(MODELS / "pen.keras").predict(x, verbose=0))
+    probs = load_pen_model(MODELS / name).run(x).probabilities
+    assert (probs.argmax(1) == reference.argmax(1)).mean() >= least
+    tolerance = 1e-4 if "fp32" in name else 0.2
+    assert np.abs(probs - reference).max() <= tolerance
+
+
+@pytest.mark.slow
+def test_train_and_export_end_to_end(tmp_path):
+    from mnist_edge.export.pen import run
+    from mnist_edge.train.pen import PenTrainConfig, train
+
+    metrics = train(PenTrainConfig((str(UJI),), str(tmp_path / "run"), epochs=8))
+    assert metrics["val_samples"] == 160 and metrics["train_samples"] == 640
+    fusion = tmp_path / "fusion.json"
+    fusion.write_text(json.dumps({"fusion": {"weight": 0.5, "temperature": 1.0, "threshold": 0.7}}))
+    lines = run(tmp_path / "run" / "pen.keras", [str(UJI)], tmp_path / "out", fusion)
+    assert len(lines) == 4
+    manifest = json.loads((tmp_path / "out" / "pen-manifest.json").read_text())
+    assert {m["format"] for m in manifest["models"]} == {
+        "tflite-fp32",
+        "tflite-int8",
+        "onnx-fp32",
+        "onnx-int8",
+    }
+    model = load_pen_model(tmp_path / "out" / "pen-int8.tflite")
+    assert model.description is not None
+    assert model.description["fusion"]["weight"] == 0.5

@@ -1,0 +1,214 @@
+"""Calibrate and measure the fusion of the picture's and the pen's readings (docs/pen.md).
+
+On the writers held out from both drawn files (``train.pen.load_pen_data``), each digit is read
+as the app reads it: rendered on the app's default canvas, the shipped image model with TTA and
+its calibrated threshold (today's default), and the exported pen model. The fusion's weight
+(lowest log-loss on a grid) and its "not sure" threshold (``calibration.choose_threshold``, the
+product's rule) are cross-fitted leaving one writer out: each held-out writer is read with
+parameters fitted on all the other held-out writers, so no figure comes from parameters chosen
+with that digit's writer (halves of 21 writers left one half with no misread to fit a threshold
+on: see docs/pen.md). The parameters shipped are then fitted on all held-out writers.
+
+    python -m mnist_edge.train.pen_fusion --pen runs/pen/export/pen-int8.tflite \
+        --drawn unipen-train.json uji-train.json --out runs/pen/fusion.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mnist_edge.core.errors import UserError
+from mnist_edge.edge_app.fusion import PenChannel, fuse
+from mnist_edge.edge_app.pen import batch_features, load_pen_model
+from mnist_edge.edge_app.recognizer import Recognizer
+from mnist_edge.edge_app.runtime import load_model
+from mnist_edge.edge_app.strokes import as_the_app_takes, render
+from mnist_edge.edge_app.tta import DEFAULT_TTA
+from mnist_edge.train.calibration import choose_threshold, flagged
+from mnist_edge.train.drawn import app_canvases
+from mnist_edge.train.pen import load_pen_data
+
+WEIGHTS = tuple(round(0.05 * i, 2) for i in range(41))  # 0 (picture alone) ... 2
+TEMPERATURES = tuple(round(1.0 + 0.1 * i, 1) for i in range(16))  # 1 ... 2.5
+
+
+@dataclass(frozen=True)
+class Fit:
+    weight: float
+    temperature: float
+    threshold: float
+
+
+def fit(image: np.ndarray, pen: np.ndarray, labels: np.ndarray) -> Fit:
+    """Weight and temperature: the lowest log-loss on the grid; threshold: the product's rule."""
+
+    def nll(wt: tuple[float, float]) -> float:
+        p = fuse(image, pen, *wt)
+        return float(-np.log(np.maximum(p[np.arange(len(labels)), labels], 1e-12)).mean())
+
+    weight, temperature = min(((w, t) for w in WEIGHTS for t in TEMPERATURES), key=nll)
+    fused = fuse(image, pen, weight, temperature)
+    return Fit(weight, temperature, choose_threshold(fused, labels))
+
+
+def summary(probs: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, Any]:
+    predicted = probs.argmax(1)
+    wrong = predicted != labels
+    confusions = Counter(
+        f"{t}->{p}" for t, p in zip(labels[wrong].tolist(), predicted[wrong].tolist(), strict=True)
+    )
+    return {
+        "digits": len(labels),
+        "misreads": int(wrong.sum()),
+        "accuracy": float(1 - wrong.mean()),
+        "threshold": threshold,
+        **flagged(probs, labels, threshold),
+        "confusions": dict(confusions.most_common()),
+        "1/7": confusions["1->7"] + confusions["7->1"],
+        "4/9": confusions["4->9"] + confusions["9->4"],
+    }
+
+
+def measure(image_path: str, pen_path: str, drawn: list[str], tta: int) -> dict[str, Any]:
+    data = load_pen_data(drawn)
+    held = np.flatnonzero(data.held)
+    samples = [data.samples[i] for i in held]
+    labels, writers, files = data.labels[held], data.writers[held], data.files[held]
+    canvas = app_canvases()[0]  # the app's default window
+    image_model = load_model(image_path)
+    threshold = image_model.threshold_for(tta) or 0.6
+    pen_model = load_pen_model(pen_path)
+    today = Recognizer(image_model, threshold, tta)
+    image = np.zeros((len(samples), 10), np.float32)
+    for i, s in enumerate(samples):
+        ink = render(as_the_app_takes(s.strokes), canvas.width, canvas.height, canvas.brush)
+        reading = today.read(ink)
+        assert reading is not None
+        image[i] = reading.prediction.probabilities
+    pen = pen_model.run(batch_features([s.strokes for s in samples])).probabilities
+    cross = np.zeros_like(image)
+    cross_threshold = np.zeros(len(labels))
+    fits = {}
+    for writer in sorted(set(writers.tolist())):
+        mine = writers == writer
+        f = fit(image[~mine], pen[~mine], labels[~mine])
+        fits[writer] = f.__dict__
+        cross[mine] = fuse(image[mine], pen[mine], f.weight, f.temperature)
+        cross_threshold[mine] = f.threshold
+    # cross-fitted "not sure": each writer judged by the threshold fitted without them
+    unsure = cross.max(1) < cross_threshold
+    wrong = cross.argmax(1) != labels
+    final = fit(image, pen, labels)
+    report: dict[str, Any] = {
+        "image_model": image_path,
+        "pen_model": pen_path,
+        "tta": tta,
+        "canvas": canvas.__dict__,
+        "writers": len(set(writers.tolist())),
+        "today": summary(image, labels, threshold),
+        "pen_alone": summary(pen, labels, 0.5),
+        "fused_cross_fitted": {
+            **summary(cross, labels, float("nan")),
+            "misreads_flagged": float(unsure[wrong].mean()) if wrong.any() else 0.0,
+            "correct_flagged": float(unsure[~wrong].mean()),
+            "fits": fits,
+        },
+        "per_file": {},
+        "fusion": {
+            "weight": final.weight,
+            "temperature": final.temperature,
+            "threshold": final.threshold,
+            "tta": tta,
+            "image_model_sha256": _sha(image_path),
+            "fitted_on": "held-out writers of " + ", ".join(Path(p).name for p in drawn),
+        },
+    }
+    for f in sorted(set(files.tolist())):
+        m = files == f
+        report["per_file"][f] = {
+            "today_misreads": int((image[m].argmax(1) != labels[m]).sum()),
+            "fused_misreads": int((cross[m].argmax(1) != labels[m]).sum()),
+            "digits": int(m.sum()),
+        }
+    report["milliseconds"] = timing(image_model, pen_model, samples, canvas, threshold, tta, final)
+    return report
+
+
+def _sha(path: str) -> str:
+    from mnist_edge.core.fsutil import sha256_file
+
+    return sha256_file(path)
+
+
+def timing(
+    image_model: Any,
+    pen_model: Any,
+    samples: list[Any],
+    canvas: Any,
+    threshold: float,
+    tta: int,
+    final: Fit,
+) -> dict[str, float]:
+    """p50 of the app's reading (Reading.milliseconds), picture alone and fused."""
+    out = {}
+    pen = PenChannel(pen_model, final.weight, final.threshold, final.temperature)
+    for name, recognizer in (
+        ("today", Recognizer(image_model, threshold, tta)),
+        ("fused", Recognizer(image_model, threshold, tta, pen=pen)),
+    ):
+        times = []
+        for s in samples[:400]:
+            strokes = as_the_app_takes(s.strokes)
+            ink = render(strokes, canvas.width, canvas.height, canvas.brush)
+            reading = recognizer.read(ink, strokes)
+            assert reading is not None
+            times.append(reading.milliseconds)
+        out[f"{name}_p50"] = float(np.percentile(times, 50))
+        out[f"{name}_p99"] = float(np.percentile(times, 99))
+    started = time.perf_counter()
+    for s in samples[:400]:
+        pen_model.run(batch_features([s.strokes]))
+    out["pen_features_and_model_mean"] = (time.perf_counter() - started) * 1000 / 400
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m mnist_edge.train.pen_fusion", description=__doc__
+    )
+    parser.add_argument("--image", default="models/edge-int8.tflite")
+    parser.add_argument("--pen", default="runs/pen/export/pen-int8.tflite")
+    parser.add_argument("--drawn", nargs="+", required=True)
+    parser.add_argument("--tta", type=int, default=DEFAULT_TTA)
+    parser.add_argument("--out", default="runs/pen/fusion.json")
+    args = parser.parse_args(argv)
+    try:
+        report = measure(args.image, args.pen, args.drawn, args.tta)
+    except UserError as exc:
+        print(f"mnist-edge: {exc}", file=sys.stderr)
+        return 2
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=1))
+    today, fused = report["today"], report["fused_cross_fitted"]
+    print(
+        f"today {today['misreads']} misreads ({today['misreads_flagged']:.0%} flagged, "
+        f"{today['correct_flagged']:.2%} of correct), fused {fused['misreads']} "
+        f"({fused['misreads_flagged']:.0%}, {fused['correct_flagged']:.2%}); "
+        f"1/7 {today['1/7']} -> {fused['1/7']}, 4/9 {today['4/9']} -> {fused['4/9']}; "
+        f"ms p50 {report['milliseconds']['today_p50']:.2f} -> "
+        f"{report['milliseconds']['fused_p50']:.2f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
