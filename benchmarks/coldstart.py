@@ -28,7 +28,7 @@ def main() -> int:
     else:
         from mnist_edge.edge_app.runtime import load_model
 
-        load_model(spec["model"], spec["runtime"], spec["threads"]).predict_one(digit[0])
+        load_model(spec["model"], spec["runtime"], spec["threads"]).run(digit[0])
     sys.stdout.write("@@RESULT@@" + json.dumps({"peak_rss_mb": peak_rss_mb()}) + "\n")
     sys.stdout.flush()
     return 0

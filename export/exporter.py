@@ -32,9 +32,9 @@ from mnist_edge.core.quiet import quiet_stderr
 from mnist_edge.core.registry import FORMATS, RUNTIMES, ExportFormat
 from mnist_edge.core.text import error_line
 from mnist_edge.edge_app.runtime import load_model
-from mnist_edge.export.representative import CalibrationReader
 from mnist_edge.export.config import ExportConfig
 from mnist_edge.export.context import ExportContext
+from mnist_edge.export.representative import CalibrationReader
 from mnist_edge.export.validate import Validation, validate_file
 
 MANIFEST = "manifest.json"
@@ -214,7 +214,7 @@ def _build(
         # Describe the validated file, then prove the described bytes still predict the same.
         final = family.embed_metadata(content, run.description(fmt, validation))
         tmp.write_bytes(final)
-        again = load_model(tmp).predict_proba_batched(run.test.images[:500])
+        again = load_model(tmp).run(run.test.images[:500]).probabilities
         if not np.allclose(again, probs[:500], atol=1e-6):
             raise _Failed("predictions changed after embedding metadata")
     return validation, final

@@ -28,7 +28,7 @@ def validate_file(
     reference_embedding: np.ndarray,
 ) -> tuple[Validation, np.ndarray]:
     model = load_model(path, runtime="auto")
-    probs = model.predict_proba_batched(images)
+    probs = model.run(images).probabilities
     n = len(reference_embedding)
     embedding_diff = float("inf")
     if model.embedding is not None:

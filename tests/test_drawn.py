@@ -286,7 +286,7 @@ def test_threshold_for_tta_from_metadata() -> None:
 def test_default_tta_follows_the_models_calibration() -> None:
     """Reading DEFAULT_TTA variants is the default only where the model carries a threshold
     calibrated for that count; a model calibrated for reading once reads once."""
-    from mnist_edge.edge_app.cli import _tta
+    from mnist_edge.edge_app.reading import choose_tta as _tta
     from mnist_edge.edge_app.tta import DEFAULT_TTA
 
     both = _Described(

@@ -46,7 +46,7 @@ def test_parity_with_keras(tiny_export: Path, tiny_run: Path) -> None:
     for entry in manifest["models"]:
         model = load_model(tiny_export / entry["file"])
         assert model.embedding is not None and model.embedding.name == EMBEDDING
-        probs = model.predict_proba_batched(test.images)
+        probs = model.run(test.images).probabilities
         emb = np.concatenate(
             [model.run(test.images[i : i + 500]).embedding for i in range(0, 2000, 500)]
         )

@@ -312,7 +312,7 @@ def _fixed_batch_case(tmp_path: Path, family: str, case: str) -> None:
             np.testing.assert_allclose(a.probabilities, b.probabilities, rtol=1e-4, atol=1e-6)
             assert a.embedding is not None and b.embedding is not None
             np.testing.assert_allclose(a.embedding, b.embedding, rtol=1e-4, atol=1e-5)
-            np.testing.assert_allclose(one.predict_proba(x), b.probabilities, atol=1e-6)
+            np.testing.assert_allclose(one.run(x).probabilities, b.probabilities, atol=1e-6)
     elif case == "predict-tta":
         _bar_png(tmp_path / "bar.png")
         r = run_cli(

@@ -4,6 +4,7 @@ traceback or a hang, and loses nothing the user had. No TensorFlow, no MNIST."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -514,13 +515,10 @@ sys.stdin.read()
 """
 
 
-def test_a_lock_held_too_long_keeps_the_correction_in_memory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(learn, "LOCK_WAIT", 0.2)
-    learner, _ = Learner.open("me", SHA, DIM, tmp_path)
-    lock = tmp_path / "me" / f".{SHA[:16]}.npz.lock"
-    lock.parent.mkdir()
+@contextlib.contextmanager
+def _held(lock: Path) -> Iterator[None]:
+    """Another process holds ``lock`` for the block."""
+    lock.parent.mkdir(exist_ok=True)
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(lock)],
         stdin=subprocess.PIPE,
@@ -529,11 +527,20 @@ def test_a_lock_held_too_long_keeps_the_correction_in_memory(
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        yield
+    finally:
+        holder.communicate("", timeout=10)
+
+
+def test_a_lock_held_too_long_keeps_the_correction_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(learn, "LOCK_WAIT", 0.2)
+    learner, _ = Learner.open("me", SHA, DIM, tmp_path)
+    with _held(tmp_path / "me" / f".{SHA[:16]}.npz.lock"):
         assert learner.add(np.ones(DIM), 4)
         problem = _one_line(learner.save())
         assert "another mnist-edge app" in problem and len(learner) == 1
-    finally:
-        holder.communicate("", timeout=10)
     assert learner.add(-np.ones(DIM), 5) and learner.save() is None
     assert len(Learner.open("me", SHA, DIM, tmp_path)[0]) == 2  # both saved once free
 
@@ -545,20 +552,9 @@ def test_a_save_refused_while_the_app_ran_is_made_when_it_closes(
     learner, _ = Learner.open("me", SHA, DIM, tmp_path)
     assert learner.close() is None  # nothing learned: nothing written
     assert not (tmp_path / "me" / f"{SHA[:16]}.npz").exists()
-    lock = tmp_path / "me" / f".{SHA[:16]}.npz.lock"
-    lock.parent.mkdir()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(lock)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    with _held(tmp_path / "me" / f".{SHA[:16]}.npz.lock"):
         assert learner.add(np.ones(DIM), 4) and learner.save() is not None
         assert "not saved" in _one_line(learner.close())  # still held: said, not hidden
-    finally:
-        holder.communicate("", timeout=10)
     assert learner.close() is None  # the app's last act: the refused save lands
     assert Learner.open("me", SHA, DIM, tmp_path)[0].labels.tolist() == [4]
 

@@ -98,7 +98,7 @@ def test_the_stated_temperature_is_folded_in(entry: dict, drawn_validation) -> N
     assert f"temperature {temperature:.2f} fitted on {record['fitted_on']}" in card
     assert record["fitted_on"].endswith(f"({int(fit.sum())} samples)")
     assert record["measured_on"].endswith(f"({int((~fit).sum())} samples)")
-    probs = model.predict_proba_batched(images).astype(np.float64)
+    probs = model.run(images).probabilities.astype(np.float64)
     accuracy = float((probs.argmax(1) == labels).mean())
     assert accuracy == pytest.approx(model.description["metrics"]["drawn_val_accuracy"], abs=2e-3)
     if entry["format"] not in FLOAT_OUTPUTS:
@@ -122,7 +122,7 @@ def test_shipped_file_reproduces_its_manifest(entry: dict, test_set) -> None:  #
     assert sha256_file(path) == entry["sha256"] and path.stat().st_size == entry["bytes"]
     model = load_model(path)
     assert model.description["format"] == entry["format"] == FORMATS[entry["format"]].key
-    probs = model.predict_proba_batched(test_set.images)
+    probs = model.run(test_set.images).probabilities
     accuracy = float((probs.argmax(1) == test_set.labels).mean())
     assert accuracy == pytest.approx(entry["accuracy"], abs=2e-4)
     assert model.embedding is not None and entry["outputs"] == ["probabilities", "embedding"]
@@ -197,7 +197,7 @@ def test_to_mnist_costs_at_most_0_3_points(test_set) -> None:  # type: ignore[no
     from mnist_edge.edge_app.preprocess import to_mnist
 
     model = load_model(MODELS / "edge-int8.tflite")
-    raw = (model.predict_proba_batched(test_set.images).argmax(1) == test_set.labels).mean()
+    raw = (model.run(test_set.images).probabilities.argmax(1) == test_set.labels).mean()
     prepared = np.stack([to_mnist(image) for image in test_set.images])
-    via_app = (model.predict_proba_batched(prepared).argmax(1) == test_set.labels).mean()
+    via_app = (model.run(prepared).probabilities.argmax(1) == test_set.labels).mean()
     assert raw - via_app <= 0.003

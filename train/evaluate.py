@@ -12,6 +12,7 @@ from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import check_regular
 from mnist_edge.core.plotting import matplotlib_or_none, save_figure
 from mnist_edge.core.quiet import import_keras
+from mnist_edge.core.text import error_line
 
 
 def load_keras_model(path: str | Path) -> Any:
@@ -29,7 +30,7 @@ def load_keras_model(path: str | Path) -> Any:
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as exc:  # zipfile, h5py, JSON and Keras errors alike
-        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        reason = error_line(exc, 160)
         raise UserError(
             f"cannot load model {path}: {reason}; is it a complete .keras file "
             "saved by 'mnist-edge train'?"

@@ -17,6 +17,7 @@ import numpy as np
 
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import atomic_path, output_dir, write_json_atomic
+from mnist_edge.core.text import error_line
 from mnist_edge.train.workers import Task, worker
 
 BACKUP_ENV = "MNIST_EDGE_BACKUP_DIR"
@@ -183,7 +184,7 @@ class Resume:
 
     def lost(self, exc: Exception) -> UserError:
         """A collective failed: a peer died or restarted. Restarting every worker resumes."""
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        first = error_line(exc, 200)
         return UserError(
             f"multi-worker training lost a worker ({type(exc).__name__}: {first}); restart "
             f"every worker with the same command to resume from the backup in {self.directory}"

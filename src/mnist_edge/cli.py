@@ -68,16 +68,16 @@ COMMANDS: dict[str, Command] = {
         ),
         Command(
             "draw",
-            "mnist_edge.edge_app.cli",
-            "add_draw_arguments",
-            "run_draw",
+            "mnist_edge.edge_app.draw_cli",
+            "add_arguments",
+            "run",
             "the touch-drawing app: draw a digit, see the prediction live",
         ),
         Command(
             "predict",
-            "mnist_edge.edge_app.cli",
-            "add_predict_arguments",
-            "run_predict",
+            "mnist_edge.edge_app.predict_cli",
+            "add_arguments",
+            "run",
             "read digits from image files",
         ),
         Command(

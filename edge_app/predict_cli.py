@@ -1,0 +1,75 @@
+"""``mnist-edge predict``: read digits from image files, as the app reads a canvas."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+from mnist_edge.core.config import add_options, build_config
+from mnist_edge.core.errors import UserError
+from mnist_edge.edge_app.config import PredictConfig
+from mnist_edge.edge_app.reading import choose_threshold, choose_tta, load_default
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files of one digit")
+    add_options(parser, PredictConfig)
+
+
+def _read_image(name: str) -> tuple[Any, str | None]:
+    """A grayscale uint8 picture of a digit, or why it cannot be one."""
+    from mnist_edge.edge_app.image_file import ImageFileError, read_image
+
+    try:
+        return read_image(name), None
+    except ImageFileError as exc:
+        return None, str(exc)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mnist_edge.edge_app.preprocess import image_to_canvas
+    from mnist_edge.edge_app.recognizer import Recognizer
+
+    config = build_config(PredictConfig, vars(args), args.config, section="predict")
+    model = load_default(config.model, config.runtime, None)
+    tta = choose_tta(config.tta, model)
+    recognizer = Recognizer(model, choose_threshold(config.threshold, model, tta), tta)
+    failures: list[str] = []
+    for name in config.images:
+        image, why = _read_image(name)
+        if image is None:
+            failures.append(f"{name}: {why}")
+            if len(config.images) > 1:
+                print(f"{name}: skipped: {why}", file=sys.stderr)
+            continue
+        reading = recognizer.read(image_to_canvas(image))
+        if reading is None:
+            result = {"file": name, "digit": None, "confidence": 0.0, "sure": False}
+            text = "no ink found"
+        else:
+            p = reading.prediction
+            sure = recognizer.sure(p)
+            confidence = p.confidence if math.isfinite(p.confidence) else 0.0
+            result = {
+                "file": name,
+                "digit": p.digit,
+                "confidence": round(confidence, 4),
+                "sure": sure,
+                "top3": [[d, round(c, 4)] for d, c in p.top(3)],
+            }
+            text = (
+                f"{p.digit} ({confidence:.1%})"
+                if sure
+                else f"not sure: {p.digit} ({confidence:.1%})"
+            )
+        print(json.dumps(result, allow_nan=False) if config.json else f"{name}: {text}")
+    if len(failures) == 1 and len(config.images) == 1:
+        raise UserError(f"{failures[0]}; pass a picture of one digit (PNG, JPEG, ...)")
+    if failures:
+        raise UserError(
+            f"{len(failures)} of {len(config.images)} images could not be read (listed above)"
+        )
+    return 0
