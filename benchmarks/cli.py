@@ -22,31 +22,36 @@ def run(args: argparse.Namespace) -> int:
     from mnist_edge.core.config import build_config
 
     config = build_config(BenchConfig, vars(args), args.config, section="bench")
-    from mnist_edge.benchmarks import environment, report, runner
+    from mnist_edge.benchmarks import environment, pen, report, runner
     from mnist_edge.core.fsutil import output_dir
+
+    pen_files = pen.discover(config.pen)  # a bad --pen file is one line, before any row runs
 
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     with output_dir(
         config.out or f"runs/bench-{stamp}", force=config.force, what="benchmark"
     ) as out:
         results, counts = runner.run(config)
+        pen_results = pen.run(config, pen_files)
         env = environment.describe()
         env["runtime_python"] = config.runtime_python or None
         meta = {
             "images": counts["images"],
             "settings": config.settings(),
         }
-        written = report.write_all(out, env, results, config.batch_sizes, meta)
+        written = report.write_all(out, env, results, config.batch_sizes, meta, pen=pen_results)
     print(report.table(results, config.batch_sizes))
     if tta := report.tta_lines(results, config.tta):
         print("\n" + "\n".join(tta))
+    if pen_lines := pen.pen_lines(pen_results):
+        print("\n" + "\n".join(pen_lines))
     if learned := report.learning_lines(results):
         print("\non-device learning, every misreading corrected (one profile per writer):")
         print("\n".join(learned))
     print(f"wrote {', '.join(written)} to {out}")
     if not any(name.endswith(".png") for name in written):
         print(f"mnist-edge: no plots written; {report.PLOTS_HINT}", file=sys.stderr)
-    failed = [r for r in results if r.status == FAILED]
+    failed = [r for r in (*results, *pen_results) if r.status == FAILED]
     low: list[str] = []
     if config.min_accuracy is not None:
         low = [
@@ -67,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         named = "; ".join(f"{r.model} on {r.runtime}: {r.reason[:160]}" for r in failed[:5])
         more = f" (and {len(failed) - 5} more)" if len(failed) > 5 else ""
         raise UserError(
-            f"{len(failed)} of {len(results)} benchmark rows failed ({named}{more}); the "
-            f"rows that ran are in {out}"
+            f"{len(failed)} of {len(results) + len(pen_results)} benchmark rows failed "
+            f"({named}{more}); the rows that ran are in {out}"
         )
     return 1 if low else 0

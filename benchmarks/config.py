@@ -127,6 +127,13 @@ class BenchConfig:
         "time per reading; 1 skips it)",
         default_text=f"{DEFAULT_TTA}, the app's",
     )
+    pen: tuple[str, ...] = option(
+        (),
+        "pen models (pen-*.tflite/.onnx): also measure each alone and fused with the app's "
+        "image model on the --drawn-eval files, and its latency (docs/pen.md)",
+        metavar="FILE",
+        nargs="+",
+    )
 
     def settings(self) -> dict[str, Any]:
         """How the figures were measured, as results.json records it (the CLI and the pipeline)."""
@@ -144,6 +151,7 @@ class BenchConfig:
         object.__setattr__(self, "models", split_list(self.models))
         object.__setattr__(self, "runtimes", split_list(self.runtimes))
         object.__setattr__(self, "drawn_eval", tuple(split_list(self.drawn_eval)))
+        object.__setattr__(self, "pen", tuple(split_list(self.pen)))
         object.__setattr__(self, "threads", int_list(self.threads, "--threads", (1,)))
         object.__setattr__(
             self, "batch_sizes", int_list(self.batch_sizes, "--batch-sizes", (1, 32))
@@ -183,6 +191,12 @@ class BenchConfig:
             check_regular(
                 self.keras_model, "--keras-model", hint="pass a model.keras from 'mnist-edge train'"
             )
+        require(
+            not self.pen or bool(self.drawn_eval),
+            "--pen needs --drawn-eval FILE: only drawn digits have strokes to read",
+        )
+        for path in self.pen:
+            check_regular(path, "--pen", hint="pass a pen model, e.g. models/pen-int8.tflite")
         seen: dict[str, str] = {}
         for path in self.drawn_eval:  # one result per file: the same file twice would merge
             real = os.path.realpath(path)

@@ -1,6 +1,6 @@
 """Estimate single-image latency on a Raspberry Pi 4 / 5 from a benchmark run on another CPU.
 
-    python -m mnist_edge.benchmarks.estimate RESULTS_JSON [--macs N] [--out FILE.md]
+    python -m mnist_edge.benchmarks.estimate RESULTS_JSON [--macs N] [--out FILE.md] [--pen]
 
 An *estimate*, not a measurement: each row's measured invoke time is scaled by the ratio of
 per-core peak multiply-accumulate throughput for its arithmetic (fp32 or int8) between the
@@ -103,8 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("results", type=Path, help="results.json of 'mnist-edge bench'")
     parser.add_argument("--macs", type=int, help="the model's multiply-adds (for the notes)")
     parser.add_argument("--out", type=Path, help="write the Markdown here")
+    parser.add_argument(
+        "--pen", action="store_true", help="the pen channel's rows ('bench --pen') instead"
+    )
     args = parser.parse_args(argv)
-    rows = json.loads(args.results.read_text())["results"]
+    rows = json.loads(args.results.read_text()).get("pen" if args.pen else "results")
+    if rows is None:
+        parser.error(f"{args.results} has no pen rows; measure them with 'mnist-edge bench --pen'")
     text = table([Result.from_json(r) for r in rows], args.macs)
     if args.out:
         write_text_atomic(args.out, text + "\n")

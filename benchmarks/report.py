@@ -11,6 +11,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+from mnist_edge.benchmarks.pen import PenResult, pen_section
 from mnist_edge.benchmarks.plots import plots
 from mnist_edge.benchmarks.report_learning import learning_lines, learning_section, learning_table
 from mnist_edge.benchmarks.report_tta import drawn_names, tta_lines, tta_section, tta_table
@@ -140,11 +141,19 @@ def write_all(
     results: list[Result],
     batch_sizes: tuple[int, ...],
     meta: dict[str, Any],
+    pen: list[PenResult] | None = None,
 ) -> list[str]:
-    """results.json/.csv/.md and, where matplotlib is installed, the plots."""
+    """results.json/.csv/.md and, where matplotlib is installed, the plots; ``pen``: the pen
+    channel's rows (``bench --pen``), under "pen" in results.json and a section of results.md."""
+    pen = pen or []
     write_json_atomic(
         out / "results.json",
-        {"environment": environment, **meta, "results": [r.to_json() for r in results]},
+        {
+            "environment": environment,
+            **meta,
+            "results": [r.to_json() for r in results],
+            **({"pen": [r.to_json() for r in pen]} if pen else {}),
+        },
     )
     write_text_atomic(out / "results.csv", _csv(results, batch_sizes))
     env_lines = "\n".join(f"- **{k}**: {v}" for k, v in environment.items())
@@ -154,7 +163,8 @@ def write_all(
         f"Images: {meta.get('images')} (accuracy), single-image latency over "
         f"real test digits.\n\n{table(results, batch_sizes, markdown=True)}\n"
         + tta_section(results, meta.get("settings", {}).get("tta", 1))
-        + learning_section(results),
+        + learning_section(results)
+        + pen_section(pen),
     )
     written = ["results.json", "results.csv", "results.md"]
     if matplotlib_or_none() is None:  # the edge extra has no matplotlib: tables only

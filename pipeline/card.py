@@ -18,6 +18,7 @@ from mnist_edge.pipeline.policy import headline, recommend
 from mnist_edge.pipeline.report import (
     app_threshold,
     export_table,
+    pen_lines,
     replay_lines,
     training_lines,
 )
@@ -30,6 +31,7 @@ def model_card(
     environment: dict[str, Any],
     replays: dict[str, Any],
     command: list[str],
+    pen: dict[str, Any] | None = None,
 ) -> str:
     arch = metrics.get("architecture") or {}
     augmentation = metrics.get("augmentation") or {}
@@ -110,6 +112,10 @@ def model_card(
                 if (tta := tta_table(results, DEFAULT_TTA))
                 else []
             ),
+            "## Pen channel (an option, not the default)",
+            "",
+            *pen_lines(pen),
+            "",
             "## Known limits",
             "",
             "- One digit per canvas unless the app runs with `--multi` (connected ink, left to "

@@ -149,6 +149,55 @@ def replay_lines(replays: dict[str, Any]) -> list[str]:
     ]
 
 
+#: The pen channel's verdict: measured once (docs/pen.md, issue 22) with the shipped pen model and
+#: edge-int8.tflite; the pipeline trains the image model only and changes none of it.
+PEN_VERDICT = (
+    "Verdict of the adoption rule written before measuring (docs/pen.md): "
+    "**not adopted**, shipped as an option. On 1,708 digits of 21 writers held out from both "
+    "drawn files, cross-fitted, the fused reading makes 10 misreads against today's 11 (the "
+    'target was a third fewer, at most 7) and its "not sure" threshold flags 40 % of them (4 of '
+    "10; 50 % required); a reading stays under 2 ms (0.90 ms fused, in-process). The pen model "
+    "alone reads 98.71 %; 10 of today's 11 misreads are one writer's, and the confusions the pen "
+    "was built for (1/7, 4/9) barely occur in these stylus files."
+)
+
+
+def pen_lines(pen_manifest: dict[str, Any] | None) -> list[str]:
+    """The pen channel: what it is, the rule's verdict, how to turn it on, and its files (from
+    ``pen-manifest.json`` where the models folder has one)."""
+    lines = [
+        "- What: a second small model (67,690 parameters, 504,288 multiply-adds per drawing; "
+        "its cost on a Pi 4: docs/raspberry-pi.md) reads the drawing's strokes, their order and "
+        "direction "
+        "(64 points along the ink with pen-up marks, normalised like the picture: "
+        "`mnist_edge.edge_app.pen.features`), and where strokes exist (drawing, `--replay`, "
+        "`--collect`) its reading is fused with the picture's: "
+        "`p ~ exp((log p_image + w log p_pen) / T)`, the weight, temperature and fused "
+        '"not sure" threshold carried in its metadata. A picture alone (`predict`, `--multi` '
+        "numbers) reads as before; learning keeps the image model's embedding.",
+        f"- {PEN_VERDICT}",
+        "- Turn it on: `mnist-edge draw --pen models/pen-int8.tflite` (or any `pen-*.tflite` / "
+        "`.onnx`); measure it: `mnist-edge bench --pen models/pen-int8.tflite --drawn-eval "
+        "FILE`.",
+    ]
+    models = (pen_manifest or {}).get("models")
+    if not isinstance(models, list) or not models:
+        return [*lines, "- the pen models are not in this models folder"]
+    rows = [
+        (
+            f"`{m.get('file')}`",
+            f"{m.get('bytes', 0) / 1024:.0f}",
+            pct(m.get("accuracy")),
+            pct(m.get("agreement")),
+            m.get("runtime", "-"),
+        )
+        for m in models
+        if isinstance(m, dict)
+    ]
+    head = ("file", "KB", "held-out writers", "agreement with Keras", "validated on")
+    return [*lines, "", markdown_table(head, rows)]
+
+
 def render_report(
     metrics: dict[str, Any],
     manifest: dict[str, Any],
@@ -156,7 +205,9 @@ def render_report(
     environment: dict[str, Any],
     replays: dict[str, Any],
     timings: dict[str, float],
+    pen: dict[str, Any] | None = None,
 ) -> str:
+    """REPORT.md; ``pen``: the models folder's pen-manifest.json, for the pen channel's files."""
     picks = recommend(results)
     learned = learning_table(results)
     tta = tta_table(results, DEFAULT_TTA)
@@ -196,6 +247,10 @@ def render_report(
         "",
         *(["## Test-time augmentation", "", tta, ""] if tta else []),
         *(["## On-device learning", "", learned, ""] if learned else []),
+        "## Pen channel (an option, not the default)",
+        "",
+        *pen_lines(pen),
+        "",
         "## Time",
         "",
         *[f"- {k}: {v:.0f} s" for k, v in timings.items()],

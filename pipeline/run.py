@@ -108,9 +108,12 @@ def run_pipeline(config: PipelineConfig) -> tuple[Path, Result | None]:
         manifest = _read_json(out / "export" / "manifest.json")
         replays = replay_stage(config, timings, recommend(results).get("tflite"))
         report = out / "REPORT.md"
+        pen = pen_manifest(target)
         write_text_atomic(
             report,
-            render_report(metrics, manifest, results, bench["environment"], replays, timings),
+            render_report(
+                metrics, manifest, results, bench["environment"], replays, timings, pen=pen
+            ),
         )
         write_json_atomic(out / "timings.json", timings)
         if target is not None:
@@ -118,12 +121,32 @@ def run_pipeline(config: PipelineConfig) -> tuple[Path, Result | None]:
                 out,
                 target,
                 model_card(
-                    metrics, manifest, results, bench["environment"], replays, command(config)
+                    metrics,
+                    manifest,
+                    results,
+                    bench["environment"],
+                    replays,
+                    command(config),
+                    pen=pen,
                 ),
                 recommend(results).get("tflite"),
             )
             print(f"promoted into {target}", file=sys.stderr)
     return report, recommend(results).get("tflite")
+
+
+def pen_manifest(target: Path | None) -> dict[str, Any] | None:
+    """The pen models' manifest (docs/pen.md) of the models folder promoted into (else this
+    checkout's models/), for the report's and card's pen section; None where there is none.
+    The pipeline neither trains nor copies the pen models."""
+    folder = target or checkout_models_dir()
+    if folder is None or not (folder / "pen-manifest.json").is_file():
+        return None
+    try:  # a section of the report: an unreadable file leaves it without the table, no more
+        value = json.loads((folder / "pen-manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _read_json(path: Path) -> dict[str, Any]:

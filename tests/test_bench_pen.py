@@ -1,0 +1,223 @@
+"""``bench --pen``: the shipped pen models measured alone and fused, on real drawn digits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnist_edge.benchmarks import pen as bench_pen
+from mnist_edge.benchmarks.config import BenchConfig
+from mnist_edge.core.errors import UserError
+from tests.conftest import DRAWN, MODELS, QUICK_BENCH, ROOT, assert_user_error, run_cli
+
+QUICK = {"warmup": 2, "min_runs": 200, "min_time": 0.0}
+PENS = ("pen-int8.tflite", "pen-int8.onnx")
+
+
+@pytest.fixture(scope="module")
+def drawn_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 60 digits of unipen-dev.json (a yardstick: figures only, nothing chosen)."""
+    document = json.loads((DRAWN / "unipen-dev.json").read_text())
+    document["samples"] = document["samples"][:60]
+    path = tmp_path_factory.mktemp("drawn") / "dev60.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+@pytest.fixture(scope="module")
+def rows(drawn_file: Path) -> dict[str, bench_pen.PenResult]:
+    config = BenchConfig(
+        drawn_eval=(str(drawn_file),),
+        pen=tuple(str(MODELS / p) for p in PENS),
+        runtimes=("litert", "onnxruntime"),
+        **QUICK,
+    )
+    results = bench_pen.run(config, bench_pen.discover(config.pen))
+    skipped = {(r.model, r.runtime): r.reason for r in results if not r.ok}
+    assert skipped == {  # asked for explicitly: each runtime that cannot run a file says why
+        ("pen-int8.tflite", "onnxruntime"): "onnxruntime cannot run .tflite models",
+        ("pen-int8.onnx", "litert"): "litert cannot run .onnx models",
+    }
+    return {r.model: r for r in results if r.ok}
+
+
+def _app_read(drawn_file: Path, runtime: str, pen: str | None) -> list[tuple[int, int]]:
+    """(label, digit) per sample, from the app itself: ``draw --headless --replay``."""
+    extra = ["--pen", str(MODELS / pen)] if pen else []
+    r = run_cli(
+        "draw", "--headless", "--replay", str(drawn_file), "--no-learn", "--tta", "5",
+        "--runtime", runtime, *extra,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    return [(line["label"], line["digit"]) for line in lines]
+
+
+def test_rows_are_real_figures(rows: dict[str, bench_pen.PenResult], drawn_file: Path) -> None:
+    from mnist_edge.benchmarks.pen import app_strokes
+    from mnist_edge.edge_app.pen import features, load_pen_model
+    from mnist_edge.edge_app.strokes import load_samples
+
+    samples = load_samples(drawn_file)
+    labels = np.array([s.label for s in samples])
+    x = np.stack([features(app_strokes(s.strokes)) for s in samples])  # none is blank here
+    assert set(rows) == set(PENS)
+    for name, runtime in zip(PENS, ("litert", "onnxruntime"), strict=True):
+        row = rows[name]
+        assert row.ok and row.runtime == runtime and row.threads == 1, row
+        figures = row.drawn["dev60.json"]
+        expected = load_pen_model(MODELS / name, runtime).run(x).probabilities.argmax(1) == labels
+        assert figures.samples == 60
+        assert figures.pen == pytest.approx(expected.mean())
+        assert 0.9 <= figures.pen <= 1 and 0.9 <= figures.fused <= 1
+        assert row.bytes == (MODELS / name).stat().st_size
+        assert (row.weight, row.temperature, row.threshold) == (0.2, 1.2, 0.7)  # its metadata
+        assert row.tta == 5
+        timed = (row.latency_us, row.invoke_us, row.features_us)
+        for stats in (*timed, row.image_reading_us, row.fused_reading_us):
+            assert stats["runs"] >= 200 and 0 < stats["p50"] <= stats["p99"]
+        assert row.latency_us["p50"] > row.features_us["p50"] * 0.5  # features + the model call
+        assert row.fused_reading_us["p50"] > row.image_reading_us["p50"] * 0.8
+
+
+def test_image_and_fused_readings_are_the_apps(
+    rows: dict[str, bench_pen.PenResult], drawn_file: Path
+) -> None:
+    """The image model the app loads on the runtime, read as the app reads, alone and with
+    ``--pen``: the same share right as the app's own replay prints."""
+    row = rows["pen-int8.tflite"]
+    assert row.image_model == "edge-fp16.tflite"  # the manifest's choice on litert
+    assert row.fitted_for_image_model is False  # the fusion was fitted with edge-int8.tflite
+    for pen, got in (
+        (None, row.drawn["dev60.json"].image),
+        (row.model, row.drawn["dev60.json"].fused),
+    ):
+        read = _app_read(drawn_file, "litert", pen)
+        assert len(read) == 60
+        assert got == pytest.approx(np.mean([label == digit for label, digit in read]))
+    assert rows["pen-int8.onnx"].image_model.endswith(".onnx")
+
+
+def test_fused_equals_the_recognizer_with_a_pen(rows, drawn_file: Path) -> None:
+    """Independently of the benchmark's caching: Recognizer.read with the pen channel."""
+    from mnist_edge.edge_app.fusion import PenChannel
+    from mnist_edge.edge_app.layout import DEFAULT_SIZE, compute
+    from mnist_edge.edge_app.pen import load_pen_model
+    from mnist_edge.edge_app.recognizer import Recognizer
+    from mnist_edge.edge_app.runtime import load_model
+    from mnist_edge.edge_app.shipped import default_model
+    from mnist_edge.edge_app.strokes import as_the_app_takes, default_brush, load_samples, render
+
+    path, runtime = default_model("onnxruntime")
+    image = load_model(path, runtime)
+    channel = PenChannel.from_model(load_pen_model(MODELS / "pen-int8.onnx", "onnxruntime"))
+    recognizer = Recognizer(image, 0.6, 5, pen=channel)
+    canvas = compute(*DEFAULT_SIZE).canvas
+    right = []
+    for s in load_samples(drawn_file):
+        strokes = as_the_app_takes(s.strokes)
+        ink = render(strokes, canvas.w, canvas.h, default_brush(canvas.w, canvas.h))
+        reading = recognizer.read(ink, strokes)
+        right.append(reading is not None and reading.prediction.digit == s.label)
+    assert rows["pen-int8.onnx"].drawn["dev60.json"].fused == pytest.approx(np.mean(right))
+
+
+def test_report_sections(rows: dict[str, bench_pen.PenResult]) -> None:
+    results = list(rows.values())
+    table = bench_pen.pen_table(results)
+    assert table.startswith("| pen model | runtime |") and table.count("\n") == 3
+    assert "dev60.json: image -> fused %" in table and "edge-fp16.tflite, TTA 5" in table
+    lines = bench_pen.pen_lines(results)
+    assert lines and all(len(line) <= 100 for line in lines)
+    assert any("pen-int8.onnx on onnxruntime" in line for line in lines)
+    data = results[0].to_json()
+    assert data["drawn"]["dev60.json"]["samples"] == 60 and data["latency_us"]["p99"] > 0
+    assert bench_pen.pen_section([]) == "" and bench_pen.pen_lines([]) == []
+
+
+def test_bench_cli_writes_pen_rows(drawn_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    r = run_cli(
+        "bench", "--models", str(MODELS / "edge-int8.tflite"), "--runtimes", "litert",
+        "--pen", str(MODELS / "pen-int8.tflite"), "--drawn-eval", str(drawn_file),
+        "--no-cold-start", "--no-robust", "--out", str(out), *QUICK_BENCH,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    report = json.loads((out / "results.json").read_text())
+    (pen,) = report["pen"]
+    assert pen["model"] == "pen-int8.tflite" and pen["status"] == "ok"
+    assert pen["runtime"] == "litert" and pen["bytes"] == 82080
+    assert set(pen["drawn"]["dev60.json"]) == {"samples", "pen", "image", "fused"}
+    assert pen["latency_us"]["runs"] >= 20
+    assert "## Pen channel (`--pen`)" in (out / "results.md").read_text()
+    assert "pen-int8.tflite on litert: dev60.json pen" in r.stdout
+
+
+def test_bench_pen_errors(drawn_file: Path, tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="--pen needs --drawn-eval"):
+        BenchConfig(pen=(str(MODELS / "pen-int8.tflite"),))
+    with pytest.raises(UserError, match=r"--pen .*not found"):
+        BenchConfig(pen=(str(tmp_path / "nope.tflite"),), drawn_eval=(str(drawn_file),))
+    assert_user_error(
+        run_cli(
+            "bench", "--models", str(MODELS / "edge-int8.tflite"), "--drawn-eval",
+            str(drawn_file), "--pen", str(MODELS / "edge-int8.tflite"), "--out",
+            str(tmp_path / "b"),
+        ),
+        "a pen model takes",
+    )  # fmt: skip
+    assert not (tmp_path / "b").exists()  # refused before any row ran
+
+
+def test_estimate_reads_the_pen_rows(
+    rows: dict[str, bench_pen.PenResult], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mnist_edge.benchmarks.estimate import REFERENCE, TARGETS, main
+
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"results": [], "pen": [r.to_json() for r in rows.values()]}))
+    assert main([str(results), "--pen", "--macs", "504288"]) == 0
+    out = capsys.readouterr().out
+    row = rows["pen-int8.tflite"]
+    invoke, whole = row.invoke_us["p50"], row.latency_us["p50"]
+    assert 0 < invoke < whole  # the runtime's invoke is a small part of features + call
+    pi4 = invoke * REFERENCE.peak("int8") / TARGETS[0].peak("int8") + (whole - invoke) / 0.25
+    assert f"| tflite-int8 | litert | {whole:.0f} | ~{pi4:.0f} |" in out
+    assert "| onnx-int8 | onnxruntime |" in out and "504,288 multiply-adds" in out
+    results.write_text(json.dumps({"results": []}))
+    with pytest.raises(SystemExit):
+        main([str(results), "--pen"])
+    assert "has no pen rows" in capsys.readouterr().err
+
+
+def test_pipeline_and_card_pen_section(tmp_path: Path) -> None:
+    from mnist_edge.pipeline.report import pen_lines
+    from mnist_edge.pipeline.run import pen_manifest
+
+    manifest = pen_manifest(None)  # this checkout's models/
+    assert manifest is not None
+    lines = pen_lines(manifest)
+    text = "\n".join(lines)
+    assert "**not adopted**" in text and "10 misreads against today's 11" in text
+    assert "40 % of them (4 of 10; 50 % required)" in text
+    assert "`mnist-edge draw --pen models/pen-int8.tflite`" in text
+    for m in manifest["models"]:
+        assert f"| `{m['file']}` | {m['bytes'] / 1024:.0f} |" in text
+    # models/README.md (the card, edited by hand: regenerating it retrains) says the same
+    section = "\n".join(["## Pen channel (an option, not the default)", "", *lines, ""])
+    assert section in (MODELS / "README.md").read_text()
+    assert pen_manifest(tmp_path) is None
+    (tmp_path / "pen-manifest.json").write_text("{broken")
+    assert pen_manifest(tmp_path) is None  # a report section never stops the pipeline
+    assert pen_lines(None)[-1] == "- the pen models are not in this models folder"
+
+
+def test_a_wheel_carries_the_pen_manifest() -> None:
+    import tomllib
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    shipped = data["data-files"]["share/mnist-edge/models"]
+    assert "models/pen-manifest.json" in shipped and "models/*.tflite" in shipped
