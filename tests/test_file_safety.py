@@ -516,3 +516,13 @@ def test_an_mnist_file_that_is_not_a_file_is_one_line(tmp_path: Path, kind: str)
     HOSTILE[kind](path)
     with pytest.raises(DataError, match="regular file"):
         read_raw(path, labels)
+
+
+def test_the_collect_cost_benchmark_saves_into_a_copy(tmp_path: Path) -> None:
+    from mnist_edge.benchmarks.collect_cost import measure
+
+    mine = _replay(tmp_path, [Sample([LINE], 1, "w"), Sample([HOOK], 7, "w"), Sample([LINE], 1)])
+    before = mine.read_bytes()
+    opened, times = measure(mine, 5)
+    assert opened >= 0 and len(times) == 3 and all(t > 0 for t in times)  # every digit saved
+    assert mine.read_bytes() == before
