@@ -71,7 +71,19 @@ def drawn_digits(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     with each sample's writer ("?" where the file names none) and whether the app would read
     nothing at all (blank, or drawn off the canvas): such a sample scores as a miss."""
     canvas = compute(*DEFAULT_SIZE).canvas
-    samples = [s for s in load_samples(path) if s.label is not None]
+    everything = load_samples(path)
+    samples = [s for s in everything if isinstance(s.label, int)]
+    numbers = sum(isinstance(s.label, str) for s in everything)
+    if numbers:  # numbers are scored by reading them through the app: benchmarks/numbers.py
+        print(
+            f"mnist-edge: --drawn-eval {path}: {numbers} number samples skipped (the digit rows "
+            "read single digits; 'mnist-edge draw --multi --replay' reads numbers)",
+            file=sys.stderr,
+        )
+    if not samples:
+        from mnist_edge.core.errors import UserError
+
+        raise UserError(f"--drawn-eval {path} has no single-digit samples to score")
     canvases = (app_canvas(s.strokes, canvas.w, canvas.h) for s in samples)
     pairs = [(to_mnist(c), app_reads_nothing(c)) for c in canvases]  # one canvas at a time
     images = np.stack([image for image, _ in pairs])

@@ -111,7 +111,7 @@ class Calibration:
             return None
         tta: dict[int, TtaThreshold] = {}
         per_count = raw.get("tta")
-        for key, entry in (per_count.items() if isinstance(per_count, dict) else ()):
+        for key, entry in per_count.items() if isinstance(per_count, dict) else ():
             count = int(key) if isinstance(key, str) and key.isdigit() else None
             value = _probability(entry.get("threshold")) if isinstance(entry, dict) else None
             if count is not None and 1 < count <= 64 and value is not None:

@@ -297,7 +297,9 @@ class App:
         self.last_prediction = time.perf_counter()
         drawing = self.state.drawing
         if self.config.multi:
-            self.state.digits = self.recognizer.read_many(drawing.ink, drawing.brush)
+            self.state.digits = self.recognizer.read_number(
+                drawing.strokes, drawing.width, drawing.height, drawing.brush
+            )
             self.state.reading = self.state.digits[-1].reading if self.state.digits else None
         else:
             self.state.reading = self.recognizer.read(drawing.ink, drawing.strokes)

@@ -35,7 +35,8 @@ class Collector:
         self.writer = writer
         self.target = target
         self._rng = np.random.default_rng(seed)
-        labels = [s.label for s in self.file.samples if s.label is not None]
+        # Number samples (string labels) do not count toward the balance of single digits.
+        labels = [s.label for s in self.file.samples if isinstance(s.label, int)]
         counts = np.bincount(labels, minlength=10)[:10]
         # Continue balanced: the first round asks for the digits this file has fewest of.
         self._queue: list[int] = []
@@ -115,6 +116,6 @@ class Collector:
             return f"Could not undo ({exc})"
         if last is None:
             return "Nothing saved in this session to undo"
-        if last.label is not None:
+        if isinstance(last.label, int):
             self._queue.insert(0, last.label)
         return f"Removed the last {last.label}"

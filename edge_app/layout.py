@@ -78,6 +78,8 @@ def compute(width: int, height: int, *, wide_canvas: bool = False) -> Layout:
     """Lay out a ``width`` x ``height`` logical screen. ``wide_canvas`` for several digits."""
     margin = max(8, min(width, height) // 40)
     portrait = height > width * 1.15
+    if wide_canvas:
+        return _strip(width, height, margin, portrait)
     if portrait:
         side = min(width - 2 * margin, int(height * 0.55))
         canvas_w = width - 2 * margin if wide_canvas else side
@@ -125,4 +127,51 @@ def compute(width: int, height: int, *, wide_canvas: bool = False) -> Layout:
     clear = Rect(panel.x, buttons_y, half, button_h)
     undo = Rect(panel.x + half + margin, buttons_y, panel.w - half - margin, button_h)
     status = Rect(panel.x, buttons_y + button_h + margin // 2, panel.w, status_h)
+    return Layout(width, height, canvas, digit, preview, bars, clear, undo, status, portrait)
+
+
+def strip_height(width: int, height: int, margin: int) -> int:
+    """The writing strip's height: half the shorter side (room for digits at a comfortable
+    finger size), and in portrait no taller than half the width, so the strip stays a strip."""
+    return max((min(width, height) + 1) // 2, min(height // 2, (width - 2 * margin) // 2))
+
+
+def _strip(width: int, height: int, margin: int, portrait: bool) -> Layout:
+    """``--multi``: a writing strip as wide as the screen across the top; below it the number
+    (with a preview strip of what the model sees) on the left, the bars and buttons on the
+    right in landscape, stacked in portrait."""
+    strip_h = min(strip_height(width, height, margin), height - 2 * margin - 2 * MIN_BUTTON)
+    canvas = Rect(margin, margin, width - 2 * margin, strip_h)
+    top = canvas.y + canvas.h + margin
+    panel = Rect(margin, top, width - 2 * margin, height - top - margin)
+    status_h = max(18, min(width, height) // 26)
+    button_h = max(MIN_BUTTON, panel.h // 6 if portrait else panel.h // 4)
+    if portrait:
+        number_h = (panel.h - button_h - status_h - 4 * margin) * 4 // 9
+        preview_h = max(28, number_h // 3)
+        digit = Rect(panel.x, panel.y, panel.w, number_h - preview_h - margin)
+        preview = Rect(panel.x, digit.y + digit.h + margin, panel.w, preview_h)
+        bars_top = preview.y + preview.h + margin
+        bars = Rect(
+            panel.x,
+            bars_top,
+            panel.w,
+            panel.y + panel.h - button_h - status_h - 2 * margin - bars_top,
+        )
+        right_x, right_w = panel.x, panel.w
+    else:
+        left_w = panel.w * 11 // 20
+        area_h = panel.h - status_h - margin // 2
+        preview_h = max(28, area_h // 4)
+        digit = Rect(panel.x, panel.y, left_w, area_h - preview_h - margin)
+        preview = Rect(panel.x, digit.y + digit.h + margin, left_w, preview_h)
+        right_x = panel.x + left_w + margin
+        right_w = panel.w - left_w - margin
+        bars = Rect(right_x, panel.y, right_w, area_h - button_h - margin)
+    buttons_y = bars.y + bars.h + margin
+    half = (right_w - margin) // 2
+    clear = Rect(right_x, buttons_y, half, button_h)
+    undo = Rect(right_x + half + margin, buttons_y, right_w - half - margin, button_h)
+    status_y = buttons_y + button_h + margin // 2
+    status = Rect(panel.x, status_y, panel.w, min(status_h, height - status_y))
     return Layout(width, height, canvas, digit, preview, bars, clear, undo, status, portrait)

@@ -16,6 +16,7 @@ import numpy as np
 
 from mnist_edge.edge_app.fusion import FusedPrediction, PenChannel
 from mnist_edge.edge_app.learn import Learner
+from mnist_edge.edge_app.numbers import NumberDigit, NumberReader
 from mnist_edge.edge_app.preprocess import to_mnist
 from mnist_edge.edge_app.runtime import Model, Prediction
 from mnist_edge.edge_app.segment import Piece, split_digits
@@ -112,6 +113,34 @@ class Recognizer:
         return [
             DigitReading(piece, self._finish(pred, img, started))
             for piece, pred, img in zip(pieces, predictions, images)
+        ]
+
+    def read_number(
+        self, strokes: list[list[tuple[float, float]]], width: int, height: int, brush: int
+    ) -> list[NumberDigit]:
+        """Read a number from its strokes (time order, canvas-normalized), left to right.
+
+        The split comes from :class:`~mnist_edge.edge_app.numbers.NumberReader` (all candidate
+        digits in one batched call, cached between reads); each digit it chose is then read
+        exactly as a single digit is (its own ink through ``to_mnist``, TTA, learning)."""
+        started = time.perf_counter()
+        # Made on first use (not in __init__): single-digit reading never pays for it.
+        reader: NumberReader | None = getattr(self, "_number_reader", None)
+        if reader is None or reader.model is not self.model:
+            reader = self._number_reader = NumberReader(self.model)
+        split = reader.split(strokes, width, height, brush)
+        if not split.digits:
+            return []
+        todo = [c for c in split.digits if c.key not in reader.finals]
+        if todo:
+            images = NumberReader.exact_images(todo, strokes, width, height, brush)
+            for c, img, pred in zip(todo, images, self._predict(images)):
+                reader.finals[c.key] = (img, pred)
+        images = [reader.finals[c.key][0] for c in split.digits]
+        predictions = [reader.finals[c.key][1] for c in split.digits]
+        return [
+            NumberDigit(c.box, tuple(own), self._finish(pred, img, started))
+            for c, own, pred, img in zip(split.digits, split.strokes_of, predictions, images)
         ]
 
     def sure(self, prediction: Prediction) -> bool:

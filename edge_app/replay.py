@@ -21,7 +21,7 @@ from mnist_edge.core.sysinfo import peak_rss_mb, rss_mb
 from mnist_edge.edge_app.app import App
 from mnist_edge.edge_app.learn import Learner
 from mnist_edge.edge_app.signals import stop_on_sigterm
-from mnist_edge.edge_app.strokes import Sample
+from mnist_edge.edge_app.strokes import Sample, is_number
 
 
 @dataclass
@@ -40,6 +40,8 @@ class ReplayStats:
     writers: dict[str, WriterScore] = field(default_factory=dict)
     rss_after_first: float | None = None
     played: int = 0
+    numbers: int = 0  # samples labelled with a number (read with --multi)
+    numbers_sure: int = 0  # ... read exactly with every digit sure (as the screen shows it)
     stopped_by: int | None = None  # the signal that ended the replay early
 
     def summary(self, learn: bool) -> list[str]:
@@ -53,6 +55,11 @@ class ReplayStats:
             lines.append(
                 f"replayed {self.played} samples, read {self.correct}/{self.labelled} "
                 f"correctly ({self.correct / self.labelled:.2%})"
+            )
+        if self.numbers:
+            lines.append(
+                f"numbers: {self.numbers_sure}/{self.numbers} read exactly with every digit "
+                f"sure ({self.numbers_sure / self.numbers:.2%})"
             )
         if learn and self.writers:
             total = WriterScore()
@@ -170,10 +177,26 @@ def _play(
         if sample.writer is not None:
             result["writer"] = sample.writer
         if app.config.multi:
+            # "number" is what the screen shows ("?" where not sure); "read" the digits read.
             result["number"] = "".join(
                 app.view.label_of(d.reading, app.recognizer) for d in app.state.digits
             )
+            result["read"] = "".join(
+                app.recognizer.model.labels[d.reading.prediction.digit] for d in app.state.digits
+            )
+            result["sure"] = "?" not in result["number"] and bool(app.state.digits)
         reading = app.reading
+        if is_number(sample.label):  # a number: scored as a whole, never corrected digit-wise
+            stats.labelled += 1
+            stats.correct += int(result.get("read") == sample.label)
+            stats.numbers += 1
+            stats.numbers_sure += int(result.get("number") == sample.label)
+            out.write(json.dumps(result) + "\n")
+            out.flush()
+            stats.played = number
+            if number == min(100, len(samples)):
+                stats.rss_after_first = rss_mb()
+            continue
         if reading is None:
             result.update(digit=None, confidence=0.0, sure=False)
         else:

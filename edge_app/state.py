@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mnist_edge.edge_app.recognizer import DigitReading, Reading
+from mnist_edge.edge_app.numbers import NumberDigit
+from mnist_edge.edge_app.recognizer import Reading
 from mnist_edge.edge_app.strokes import Stroke, draw_segment, render, to_pixels
 
 Point = tuple[float, float]
@@ -85,7 +86,7 @@ class Message:
 class AppState:
     drawing: Drawing
     reading: Reading | None = None
-    digits: list[DigitReading] = field(default_factory=list)
+    digits: list[NumberDigit] = field(default_factory=list)  # --multi: the number, left to right
     running: bool = True
     message: Message | None = None
     prompt: str = ""  # what --collect asks for ("Draw a 4"), shown above the result

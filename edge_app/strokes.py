@@ -32,13 +32,28 @@ MAX_SAMPLES = 200_000
 MAX_STROKES = 100  # per sample
 MAX_POINTS = 5_000  # per stroke: a finger at 120 Hz for 40 s
 MAX_WRITER = 200  # characters
+MAX_NUMBER_DIGITS = 12  # a number sample's label: a PIN, a price, a phone number fits
+
+
+def label_text(label: int | str) -> str:
+    """A sample's label as the digits it asks for: 7 -> "7", "4071" -> "4071"."""
+    return str(label)
+
+
+def is_number(label: int | str | None) -> bool:
+    """A number sample (label a string of digits), as opposed to one digit (an int 0-9)."""
+    return isinstance(label, str)
 
 
 @dataclass
 class Sample:
     strokes: list[Stroke] = field(default_factory=list)
-    label: int | None = None
+    #: One digit (int 0-9), or a number: a string of 1-MAX_NUMBER_DIGITS digits ("4071").
+    label: int | str | None = None
     writer: str | None = None
+    #: A number sample may say which digit (0-based position in the label) each stroke is
+    #: part of: composed numbers do, so segmentation can be scored and spacing measured.
+    stroke_digits: list[int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -48,6 +63,8 @@ class Sample:
             data["label"] = self.label
         if self.writer is not None:
             data["writer"] = self.writer
+        if self.stroke_digits is not None:
+            data["stroke_digits"] = list(self.stroke_digits)
         return data
 
 
@@ -102,10 +119,19 @@ def _parse_sample(path: Path, index: int, raw: Any) -> Sample:
     if not isinstance(raw, dict) or not isinstance(raw.get("strokes"), list):
         raise ReplayError(f"{where}: needs a 'strokes' list")
     label = raw.get("label")
-    if label is not None and (
+    if isinstance(label, str):
+        if not (0 < len(label) <= MAX_NUMBER_DIGITS and label.isascii() and label.isdigit()):
+            raise ReplayError(
+                f"{where}: a number's label must be a string of 1-{MAX_NUMBER_DIGITS} digits "
+                f"0-9, got {label[:40]!r}"
+            )
+    elif label is not None and (
         not isinstance(label, int) or isinstance(label, bool) or not 0 <= label <= 9
     ):
-        raise ReplayError(f"{where}: label must be an integer 0-9, got {str(label)[:40]!r}")
+        raise ReplayError(
+            f"{where}: label must be an integer 0-9 (a digit) or a string of digits "
+            f"(a number), got {str(label)[:40]!r}"
+        )
     writer = raw.get("writer")
     if writer is not None and (not isinstance(writer, str) or not 0 < len(writer) <= MAX_WRITER):
         raise ReplayError(f"{where}: writer must be a name of 1-{MAX_WRITER} characters")
@@ -129,7 +155,20 @@ def _parse_sample(path: Path, index: int, raw: Any) -> Sample:
                 )
             points.append((xy[0], xy[1]))  # type: ignore[arg-type]
         strokes.append(points)
-    return Sample(strokes, label, writer)
+    owners = raw.get("stroke_digits")
+    if owners is not None:
+        digits = len(label) if isinstance(label, str) else 0
+        if not (
+            isinstance(owners, list)
+            and len(owners) == len(strokes)
+            and all(isinstance(o, int) and not isinstance(o, bool) for o in owners)
+            and all(0 <= o < digits for o in owners)
+        ):
+            raise ReplayError(
+                f"{where}: stroke_digits must list, for each stroke, the position of its digit "
+                "in the number's label"
+            )
+    return Sample(strokes, label, writer, owners)
 
 
 def encode_sample(sample: Sample) -> bytes:

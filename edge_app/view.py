@@ -95,17 +95,7 @@ class View:
         s.blit(self.canvas_surface, (L.canvas.x, L.canvas.y))
         pg.draw.rect(s, ACCENT if drawing_active else MUTED, L.canvas.tuple, 2)
         if multi:
-            for d in state.digits:
-                box = (
-                    L.canvas.x + d.piece.left,
-                    L.canvas.y + d.piece.top,
-                    d.piece.right - d.piece.left,
-                    d.piece.bottom - d.piece.top,
-                )
-                color = GOOD if recognizer.sure(d.reading.prediction) else UNSURE
-                pg.draw.rect(s, color, box, 2)
-                tag = self.font.render(self.label_of(d.reading, recognizer), True, color)
-                s.blit(tag, (box[0] + 2, max(L.canvas.y, box[1] - tag.get_height())))
+            self.draw_digit_boxes(state, recognizer)
         self.draw_result(state, multi, recognizer)
         self.draw_preview(state, multi)
         self.draw_bars(state)
@@ -127,6 +117,32 @@ class View:
             self.screen.blit(pg.transform.rotate(self.surface, -self.rotation), (0, 0))
         pg.display.flip()
 
+    def fit(self, text: str, font: Any, width: int) -> str:
+        """``text`` cut (with an ellipsis) to fit ``width`` px in ``font``."""
+        if font.size(text)[0] <= width:
+            return text
+        while text and font.size(text + "…")[0] > width:
+            text = text[:-1]
+        return text + "…"
+
+    def draw_digit_boxes(self, state: AppState, recognizer: Any) -> None:
+        """Each digit of the number boxed on the canvas, with its reading; a "?" marks the
+        ones the model is not sure of (the box then in the warning colour)."""
+        pg, s, c = self.pg, self.surface, self.layout.canvas
+        for d in state.digits:
+            left, top, right, bottom = d.box
+            box = (c.x + left, c.y + top, max(1, right - left), max(1, bottom - top))
+            p = d.reading.prediction
+            sure = recognizer.sure(p)
+            color = GOOD if sure else UNSURE
+            pg.draw.rect(s, color, box, 2)
+            tag = self.font_small.render(self.labels[p.digit] + ("" if sure else " ?"), True, color)
+            y = box[1] - tag.get_height() - 1
+            if y < c.y:  # no room above: inside the box's bottom edge, where ink rarely is
+                y = min(box[1] + box[3] + 1, c.y + c.h - tag.get_height())
+            x = min(max(box[0], c.x + 2), c.x + c.w - tag.get_width() - 2)
+            s.blit(tag, (x, y))
+
     def label_of(self, reading: Any, recognizer: Any) -> str:
         p = reading.prediction
         return self.labels[p.digit] if recognizer.sure(p) else "?"
@@ -139,22 +155,24 @@ class View:
             self.text(state.prompt, self.font_small, ACCENT, midtop=(centre[0], r.y + 4))
         if state.reading is None:
             self.text(
-                "Draw a digit" if not state.prompt else state.prompt.split("  ·")[0],
+                state.prompt.split("  ·")[0]
+                if state.prompt
+                else ("Write a number" if multi else "Draw a digit"),
                 self.font,
                 MUTED,
                 center=centre,
             )
             return
+        if multi:
+            self.draw_number(state, recognizer)
+            return
         p = state.reading.prediction
         sure = recognizer.sure(p)
-        if multi:
-            shown = "".join(self.label_of(d.reading, recognizer) for d in state.digits) or "?"
-            font = self.font_big if len(shown) <= 2 else self.font
-        else:
-            shown = self.labels[p.digit] if sure else "?"
-            font = self.font_big
         self.text(
-            shown, font, ACCENT if sure else UNSURE, center=(centre[0], r.y + int(r.h * 0.42))
+            self.labels[p.digit] if sure else "?",
+            self.font_big,
+            ACCENT if sure else UNSURE,
+            center=(centre[0], r.y + int(r.h * 0.42)),
         )
         top = ", ".join(f"{d} {c:.0%}" for d, c in p.top(3))
         if state.reading.learned:
@@ -163,11 +181,43 @@ class View:
             line, color = f"{p.confidence:.0%} sure", TEXT
         else:
             line, color = f"Not sure: {top}", UNSURE
+        width = r.w - 8
+        line = self.fit(line, self.font_small, width)
         self.text(line, self.font_small, color, center=(centre[0], r.y + int(r.h * 0.82)))
         if sure:
             self.text(
-                f"top 3: {top}", self.font_small, MUTED, center=(centre[0], r.y + int(r.h * 0.93))
+                self.fit(f"top 3: {top}", self.font_small, width),
+                self.font_small,
+                MUTED,
+                center=(centre[0], r.y + int(r.h * 0.93)),
             )
+
+    def draw_number(self, state: AppState, recognizer: Any) -> None:
+        """The number read, digit by digit ("?" where not sure), and how sure the whole is."""
+        r = self.layout.digit
+        digits = state.digits
+        shown = "".join(self.label_of(d.reading, recognizer) for d in digits) or "?"
+        unsure = [i for i, d in enumerate(digits) if not recognizer.sure(d.reading.prediction)]
+        confidence = float(np.prod([d.reading.prediction.confidence for d in digits]))
+        font = self.font_big
+        if font.size(shown)[0] > r.w - 8 or font.get_height() > r.h * 0.7:
+            font = self.font
+        self.text(
+            self.fit(shown, font, r.w - 8),
+            font,
+            UNSURE if unsure else ACCENT,
+            center=(r.x + r.w // 2, r.y + int(r.h * 0.4)),
+        )
+        if unsure:
+            which = ", ".join(
+                f"{i + 1}: {' or '.join(str(k) for k, _ in digits[i].reading.prediction.top(2))}"
+                for i in unsure
+            )
+            line, color = f"Not sure of digit {which}", UNSURE
+        else:
+            line, color = f"{len(digits)} digits, {confidence:.0%} sure", TEXT
+        line = self.fit(line, self.font_small, r.w - 8)
+        self.text(line, self.font_small, color, center=(r.x + r.w // 2, r.y + int(r.h * 0.82)))
 
     def draw_preview(self, state: AppState, multi: bool) -> None:
         pg, s, r = self.pg, self.surface, self.layout.preview

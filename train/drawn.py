@@ -88,6 +88,11 @@ def check_training_file(path: str | os.PathLike[str]) -> list[Sample]:
                 "every sample labelled 0-9 (record with 'mnist-edge draw "
                 "--collect')"
             )
+        if isinstance(s.label, str):
+            raise DrawnDataError(
+                f"drawn file {path}, sample {i}: a number ({s.label!r}); training reads "
+                "single digits only, so keep number files for 'draw --multi --replay'"
+            )
         if not any(s.strokes):
             raise DrawnDataError(f"drawn file {path}, sample {i}: no strokes")
     return samples

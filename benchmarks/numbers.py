@@ -1,0 +1,228 @@
+"""Numbers read through the app: read exactly per length and spacing, beside the ceiling.
+
+``python -m mnist_edge.benchmarks.numbers FILE.json [--model M] [--speed N] [--out REPORT.md]``
+replays a number file (``label`` a string of digits, ``stroke_digits`` per stroke, e.g. from
+``python -m mnist_edge.train.numbers compose``) with ``mnist-edge draw --multi --replay FILE
+--headless --no-learn`` and scores what the app printed, per length (2-5 digits) and per
+spacing (apart / close / touching, measured in the app's ink). Beside each figure:
+
+- ``ceiling``: every digit of the number read alone, as the single-digit app reads it (its own
+  strokes, the same canvas, TTA, threshold);
+- ``components``: the connected-component splitter the app used before (``split_digits`` on
+  the rendered ink, read with the same recognizer), in process.
+
+"read" counts a number right when its digits are; "sure" also asks that no digit was shown as
+"?" (not sure). ``--speed N`` also times reading N 5-digit numbers cold (a new reader each)
+and frames with input while writing them stroke by stroke (paced as a person writes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mnist_edge.core.fsutil import write_bytes_atomic
+from mnist_edge.edge_app.compose import SPACINGS, StripCanvas, spacing_of, strip_canvas
+from mnist_edge.edge_app.numbers import NumberReader
+from mnist_edge.edge_app.recognizer import Recognizer
+from mnist_edge.edge_app.runtime import Model, load_model
+from mnist_edge.edge_app.shipped import default_model
+from mnist_edge.edge_app.strokes import Sample, load_samples, render
+
+
+@dataclass
+class Tally:
+    samples: int = 0
+    read: int = 0  # the app read the digits right
+    sure: int = 0  # ... and showed none as "?"
+    ceiling: int = 0  # every digit right when read alone
+    ceiling_sure: int = 0
+    components: int = 0  # the connected-component splitter read the digits right
+    components_sure: int = 0
+
+    def add(self, other: Tally) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class NumberReport:
+    file: str
+    model: str
+    rows: dict[tuple[str, str], Tally] = field(default_factory=dict)  # (length, spacing)
+
+    def tally(self, length: str, spacing: str) -> Tally:
+        out = Tally()
+        for (n, s), t in self.rows.items():
+            if length in (n, "all") and spacing in (s, "all"):
+                out.add(t)
+        return out
+
+    def markdown(self) -> str:
+        def pct(a: int, n: int) -> str:
+            return f"{a / n:.1%}" if n else "-"
+
+        head = (
+            "| digits | spacing | numbers | read exactly | ceiling (each digit alone) | "
+            "components (before) | all sure | ceiling, all sure | components, all sure |\n"
+            "|---|---|---|---|---|---|---|---|---|\n"
+        )
+        lines = []
+        lengths = sorted({n for n, _ in self.rows}, key=int)
+        for length in [*lengths, "all"]:
+            for spacing in [*SPACINGS, "all"]:
+                t = self.tally(length, spacing)
+                if not t.samples:
+                    continue
+                lines.append(
+                    f"| {length} | {spacing} | {t.samples} | {pct(t.read, t.samples)} | "
+                    f"{pct(t.ceiling, t.samples)} | {pct(t.components, t.samples)} | "
+                    f"{pct(t.sure, t.samples)} | {pct(t.ceiling_sure, t.samples)} | "
+                    f"{pct(t.components_sure, t.samples)} |"
+                )
+        return head + "\n".join(lines) + "\n"
+
+
+def app_readings(path: str, model: str) -> list[dict[str, object]]:
+    """What ``mnist-edge draw --multi --replay PATH --headless --no-learn`` prints per sample."""
+    cmd = [sys.executable, "-m", "mnist_edge", "draw", "--multi", "--replay", path]
+    cmd += ["--headless", "--no-learn", "--model", model]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"mnist-edge: the replay failed: {done.stderr.strip()[-400:]}")
+    sys.stderr.write(done.stderr)
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def app_recognizer(model: Model) -> Recognizer:
+    """The recognizer the app makes for this model by default (TTA 5 where calibrated)."""
+    tta = 5 if model.calibrated_tta_threshold(5) is not None else 1
+    return Recognizer(model, model.threshold_for(tta) or 0.6, tta)
+
+
+def _digits_alone(sample: Sample, canvas: StripCanvas, rec: Recognizer) -> tuple[bool, bool]:
+    assert isinstance(sample.label, str) and sample.stroke_digits is not None
+    right = sure = True
+    for k, want in enumerate(sample.label):
+        own = [s for s, o in zip(sample.strokes, sample.stroke_digits) if o == k]
+        reading = rec.read(render(own, canvas.width, canvas.height, canvas.brush))
+        ok = reading is not None and str(reading.prediction.digit) == want
+        right &= ok
+        sure &= ok and reading is not None and rec.sure(reading.prediction)
+    return right, sure
+
+
+def _components(sample: Sample, canvas: StripCanvas, rec: Recognizer) -> tuple[bool, bool]:
+    ink = render(sample.strokes, canvas.width, canvas.height, canvas.brush)
+    digits = rec.read_many(ink, canvas.brush)
+    read = "".join(str(d.reading.prediction.digit) for d in digits)
+    sure = all(rec.sure(d.reading.prediction) for d in digits)
+    return read == sample.label, read == sample.label and sure
+
+
+def score(path: str, model_path: str | None = None) -> NumberReport:
+    model_file = model_path or str(default_model()[0])
+    samples = [s for s in load_samples(path) if isinstance(s.label, str)]
+    lines = app_readings(path, model_file)
+    if len(lines) != len(samples):
+        raise SystemExit(f"mnist-edge: {path}: {len(lines)} readings for {len(samples)} numbers")
+    rec = app_recognizer(load_model(model_file))
+    canvas = strip_canvas()  # the replay's canvas: the default screen's writing strip
+    report = NumberReport(Path(path).name, Path(model_file).name)
+    for sample, line in zip(samples, lines):
+        assert isinstance(sample.label, str)
+        spacing = (
+            spacing_of(sample.strokes, sample.stroke_digits, canvas)
+            if sample.stroke_digits
+            else "unknown"
+        )
+        alone, alone_sure = _digits_alone(sample, canvas, rec) if sample.stroke_digits else (0, 0)
+        comp, comp_sure = _components(sample, canvas, rec)
+        t = report.rows.setdefault((str(len(sample.label)), spacing), Tally())
+        t.samples += 1
+        t.read += int(line.get("read") == sample.label)
+        t.sure += int(line.get("number") == sample.label)
+        t.ceiling += int(alone)
+        t.ceiling_sure += int(alone_sure)
+        t.components += int(comp)
+        t.components_sure += int(comp_sure)
+    return report
+
+
+def speed(path: str, model_path: str | None, count: int) -> str:
+    """Cold reads of 5-digit numbers, and frames with input while writing them in the app."""
+    from mnist_edge.edge_app.app import App, AppConfig
+    from mnist_edge.edge_app.display import import_pygame, open_display
+    from mnist_edge.edge_app.replay import replay
+
+    model_file = model_path or str(default_model()[0])
+    model = load_model(model_file)
+    rec = app_recognizer(model)
+    canvas = strip_canvas()
+    fives = [s for s in load_samples(path) if isinstance(s.label, str) and len(s.label) == 5]
+    fives = fives[:count]
+    wall, cpu, last = [], [], []
+    for s in fives:
+        rec._number_reader = NumberReader(model)  # cold: nothing cached
+        started, used = time.perf_counter(), time.thread_time()
+        rec.read_number(s.strokes, canvas.width, canvas.height, canvas.brush)
+        wall.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.thread_time() - used) * 1000)  # this thread's CPU: the machine is shared
+        # As in the app: the read after the last stroke, the candidates without it cached.
+        rec._number_reader = NumberReader(model)
+        rec.read_number(s.strokes[:-1], canvas.width, canvas.height, canvas.brush)
+        used = time.thread_time()
+        rec.read_number(s.strokes, canvas.width, canvas.height, canvas.brush)
+        last.append((time.thread_time() - used) * 1000)
+    pygame = import_pygame()
+    screen = open_display(pygame, (800, 480), False, True)
+    app = App(pygame, screen, app_recognizer(model), AppConfig(multi=True, learn=False), "bench")
+    with open("/dev/null", "w") as sink:
+        replay(app, fives, headless=False, out=sink)
+    frames = np.asarray(app.busy_frames_ms)
+    pygame.quit()
+
+    def pct(values: list[float] | np.ndarray) -> str:
+        return f"p50 {np.percentile(values, 50):.2f} ms, p99 {np.percentile(values, 99):.2f} ms"
+
+    return (
+        f"reading a 5-digit number ({len(wall)} numbers, {model.runtime}, "
+        f"{Path(model_file).name}, tta {rec.tta}): cold wall {pct(wall)}; cold CPU {pct(cpu)}; "
+        f"after its last stroke (the rest cached, as in the app) CPU {pct(last)}; frames with "
+        f"input while writing them (4 touch events a frame, 60 fps): {pct(frames)} "
+        f"({len(frames)} frames)\n"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mnist_edge.benchmarks.numbers")
+    parser.add_argument("files", nargs="+")
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--speed", type=int, default=0, metavar="N")
+    parser.add_argument("--out", default=None, help="also write the tables here (markdown)")
+    parser.add_argument("--no-score", action="store_true", help="with --speed: time only")
+    args = parser.parse_args(argv)
+    parts = []
+    for path in args.files:
+        if not args.no_score:
+            report = score(path, args.model)
+            parts.append(f"### {report.file} ({report.model})\n\n{report.markdown()}")
+        if args.speed:
+            parts.append(speed(path, args.model, args.speed))
+    text = "\n".join(parts)
+    print(text)
+    if args.out:
+        write_bytes_atomic(args.out, text.encode())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,564 @@
+"""Reading a number from its strokes: candidate digits, one batched model call, best path.
+
+The app knows more than the ink: the strokes, in time order, with pen lifts. A digit is (almost
+always) a run of consecutive strokes, so the reader
+
+1. cuts strokes into *units*: each stroke, and, for a stroke wide enough to hold two digits
+   (a "12" with no pen lift), its pieces between turning points;
+2. moves a *delayed* stroke (the bar of a 5 or a 7 added after the next digit) back next to
+   the stroke it overlaps, so the digit it completes is again a run;
+3. makes every run of up to ``MAX_UNITS`` units a candidate digit, renders it alone exactly as
+   the app renders ink (the same calls as :func:`~mnist_edge.edge_app.strokes.render`, on a
+   crop of the canvas), turns it into model input with the one preprocessing path
+   (:func:`~mnist_edge.edge_app.preprocess.to_mnist`) and scores all candidates in one batch;
+4. scores each candidate as a digit with a small network (``number_weights``: one hidden
+   layer, about a thousand weights) on the
+   model's probabilities and geometry (height and width against the writing's height, overlap
+   and gap with the neighbouring units, cuts, vertical offset), fitted on fragments, pairs and
+   true digits of numbers composed from training writers only (``mnist_edge.train.numbers``):
+   a candidate that is not a digit loses even when the model is confident about it;
+5. takes the best split by dynamic programming over unit boundaries.
+
+Candidate readings are cached by their strokes' content, so while a person writes, only the
+candidates that contain the newest stroke are rendered and read again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mnist_edge.edge_app import number_weights
+from mnist_edge.edge_app.preprocess import to_mnist
+from mnist_edge.edge_app.strokes import Stroke, draw_segment, to_pixels
+
+if TYPE_CHECKING:
+    from mnist_edge.edge_app.recognizer import Reading
+
+MAX_STROKES = 4  # strokes in one digit: a 4 or a 5 of up to four strokes
+MAX_UNITS = 6  # units in one digit: its strokes and the pieces of cut ones
+MAX_CUTS = 3  # per stroke: enough for a joined "123"
+CUT_WIDTH = 1.05  # a stroke is cut only if wider than this many writing heights
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A stroke, or a piece of one between cut points, in canvas pixels."""
+
+    stroke: int  # index of the stroke in time order
+    start: int  # first point
+    end: int  # last point (inclusive)
+    key: tuple[int, int, int]  # content hash of the stroke, start, end: the cache key
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def whole(self) -> bool:
+        return self.start == 0 and self.key[2] == -1
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A run of units [first, last) read as one digit."""
+
+    first: int
+    last: int
+    image: np.ndarray  # uint8 28x28: what the model read
+    probabilities: np.ndarray  # float32 [10]
+    embedding: np.ndarray | None
+    box: tuple[int, int, int, int]  # left, top, right, bottom (exclusive) in canvas px, ink
+    exact: bool = True  # ``image`` is pixel-equal to the single-digit path (no blended overlap)
+    score: float = 0.0  # log P(this is one digit)
+    key: tuple[object, ...] = ()  # its units' content: equal keys, equal ink
+
+
+@dataclass(frozen=True)
+class NumberDigit:
+    """One digit of a number as the app shows it: where its ink is, its strokes, its reading."""
+
+    box: tuple[int, int, int, int]  # left, top, right, bottom (exclusive), canvas px
+    strokes: tuple[int, ...]  # its strokes, as indices in time order
+    reading: Reading
+
+
+@dataclass(frozen=True)
+class Split:
+    """The best reading's digits, left to right as written, and how it was found."""
+
+    digits: list[Candidate]
+    strokes_of: list[list[int]]  # the strokes (time-order indices) of each digit
+    candidates: int  # how many candidates were scored
+    log_score: float  # the path's summed log scores
+
+
+def _pixels(stroke: Stroke, width: int, height: int) -> np.ndarray:
+    return np.array([to_pixels(p, width, height) for p in stroke], np.int32).reshape(-1, 2)
+
+
+def _cut_points(px: np.ndarray, brush: int, ref: float) -> list[int]:
+    """Indices where a stroke wider than one digit (``ref``: how tall this person writes) may
+    pass from one digit to the next: its turning points (local extremes of height) well inside
+    its width, leaving pieces of some length, at most ``MAX_CUTS``."""
+    x0, x1 = px[:, 0].min(), px[:, 0].max()
+    if len(px) < 8 or x1 - x0 < max(3 * brush, CUT_WIDTH * ref):
+        return []
+    y = px[:, 1].astype(np.float64)
+    k = max(1, len(px) // 30)
+    smooth = np.convolve(np.pad(y, k, mode="edge"), np.ones(2 * k + 1) / (2 * k + 1), "valid")
+    turns = [
+        i
+        for i in range(2, len(px) - 2)
+        if (smooth[i] - smooth[i - 1]) * (smooth[i + 1] - smooth[i]) < 0
+        and x0 + 0.2 * (x1 - x0) <= px[i, 0] <= x1 - 0.2 * (x1 - x0)
+    ]
+    kept: list[int] = []
+    for i in turns:  # turning points a brush apart, as evenly spread as the stroke allows
+        if i - (kept[-1] if kept else 0) < 4 or len(px) - 1 - i < 4:
+            continue  # a piece of a few points is a speck, not part of a digit
+        if not kept or abs(int(px[i, 0]) - int(px[kept[-1], 0])) >= brush:
+            kept.append(i)
+    if len(kept) > MAX_CUTS:
+        kept = [kept[round(j * (len(kept) - 1) / (MAX_CUTS - 1))] for j in range(MAX_CUTS)]
+    return kept
+
+
+def _overlap(a: Unit, b: Unit) -> float:
+    """Horizontal overlap of two units, as a share of the narrower (1: one spans the other)."""
+    inter = min(a.x1, b.x1) - max(a.x0, b.x0)
+    narrower = max(1.0, min(a.x1 - a.x0, b.x1 - b.x0))
+    return float(np.clip(inter / narrower, 0.0, 1.0)) if inter > 0 else 0.0
+
+
+def make_units(
+    strokes: Sequence[Stroke], width: int, height: int, brush: int
+) -> tuple[list[Unit], list[np.ndarray]]:
+    """Units in reading order (time order with delayed strokes moved back), and each stroke's
+    pixels."""
+    pixels = [_pixels(s, width, height) for s in strokes]
+    heights = np.array([np.ptp(px[:, 1]) for px in pixels if len(px)], np.float64) + brush
+    ref = (
+        float(max(np.median(heights[heights >= 0.5 * heights.max()]), 2.0 * brush))
+        if len(heights)
+        else 1.0
+    )
+    per_stroke: list[list[Unit]] = []
+    for s, (stroke, px) in enumerate(zip(strokes, pixels)):
+        if not len(px):
+            per_stroke.append([])
+            continue
+        digest = hash(tuple(stroke))
+        cuts = _cut_points(px, brush, ref)
+        bounds = [0, *cuts, len(px) - 1]
+        units = []
+        for a, b in itertools.pairwise(bounds):
+            part = px[a : b + 1]
+            end_key = -1 if (a, b) == (0, len(px) - 1) else b
+            units.append(
+                Unit(
+                    s,
+                    a,
+                    b,
+                    (digest, a, end_key),
+                    float(part[:, 0].min()),
+                    float(part[:, 1].min()),
+                    float(part[:, 0].max()),
+                    float(part[:, 1].max()),
+                )
+            )
+        per_stroke.append(units)
+    order = _with_delayed_moved_back(per_stroke)
+    return [u for s in order for u in per_stroke[s]], pixels
+
+
+def _with_delayed_moved_back(per_stroke: list[list[Unit]]) -> list[int]:
+    """Stroke order for reading: a stroke that lies over an earlier stroke clearly more than
+    over the stroke before it (a bar added late) is read right after that earlier stroke."""
+    order: list[int] = []
+    for s, units in enumerate(per_stroke):
+        if not units:
+            continue
+        if len(units) == 1 and len(order) >= 2:
+            me = units[0]
+            previous = per_stroke[order[-1]]
+            mine = max(_overlap(me, p) for p in previous)
+            best, where = 0.0, -1
+            for k, earlier in enumerate(order[:-1]):
+                share = max(_overlap(me, e) for e in per_stroke[earlier])
+                if share > best:
+                    best, where = share, k
+            # It lies over an earlier stroke clearly more than over the one just before it.
+            if best >= 0.5 and best >= mine + 0.3:
+                order.insert(where + 1, s)
+                continue
+        order.append(s)
+    return order
+
+
+def _window(
+    units: Sequence[Unit], width: int, height: int, brush: int
+) -> tuple[int, int, int, int]:
+    """The crop of the canvas that holds these units' ink (and a margin), clamped to it."""
+    pad = brush // 2 + 3
+    left = max(0, int(min(u.x0 for u in units)) - pad)
+    top = max(0, int(min(u.y0 for u in units)) - pad)
+    right = min(width, int(max(u.x1 for u in units)) + pad + 1)
+    bottom = min(height, int(max(u.y1 for u in units)) + pad + 1)
+    return left, top, right, bottom
+
+
+def _draw_unit(
+    crop: np.ndarray,
+    shift: tuple[int, int],
+    unit: Unit,
+    strokes: Sequence[Stroke],
+    pixels: Sequence[np.ndarray],
+    brush: int,
+) -> None:
+    """The exact calls ``render`` makes for this (piece of a) stroke, shifted by the crop: a dot
+    where it starts, a segment per new point, repeats skipped."""
+    points = strokes[unit.stroke]
+    px = pixels[unit.stroke] - np.array(shift, np.int32)
+    first = (int(px[unit.start, 0]), int(px[unit.start, 1]))
+    draw_segment(crop, first, first, brush)
+    for i in range(unit.start, unit.end):
+        if points[i] != points[i + 1]:
+            draw_segment(
+                crop, (int(px[i, 0]), int(px[i, 1])), (int(px[i + 1, 0]), int(px[i + 1, 1])), brush
+            )
+
+
+def render_units(
+    units: Sequence[Unit],
+    strokes: Sequence[Stroke],
+    pixels: Sequence[np.ndarray],
+    width: int,
+    height: int,
+    brush: int,
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """These units' ink alone, in time order, on a crop of the canvas; and the crop's origin."""
+    left, top, right, bottom = _window(units, width, height, brush)
+    crop = np.zeros((bottom - top, right - left), np.uint8)
+    for u in sorted(units, key=lambda u: (u.stroke, u.start)):
+        _draw_unit(crop, (left, top), u, strokes, pixels, brush)
+    return crop, (left, top)
+
+
+def _ink_box(crop: np.ndarray, origin: tuple[int, int]) -> tuple[int, int, int, int]:
+    rows = np.flatnonzero(crop.any(axis=1))
+    cols = np.flatnonzero(crop.any(axis=0))
+    if not len(rows):
+        return origin[0], origin[1], origin[0] + 1, origin[1] + 1
+    return (
+        origin[0] + int(cols[0]),
+        origin[1] + int(rows[0]),
+        origin[0] + int(cols[-1]) + 1,
+        origin[1] + int(rows[-1]) + 1,
+    )
+
+
+def writing_height(units: Sequence[Unit], brush: int) -> float:
+    """How tall this person writes digits, in px: the median height of the tall units (a bar or
+    a flag is short, most strokes span the digit)."""
+    heights = np.array([u.y1 - u.y0 for u in units], np.float64) + brush
+    tall = heights[heights >= 0.5 * heights.max()]
+    return float(max(np.median(tall), 2.0 * brush))
+
+
+FEATURES = (
+    "log p1",
+    "log p1 - log p2",
+    "entropy",
+    "log height / writing height",
+    "log width / writing height",
+    "units",
+    "cut ends",
+    "overlap with previous unit",
+    "overlap with next unit",
+    "overlap with the unit before the previous",
+    "overlap with the unit after the next",
+    "gap to previous unit",
+    "gap to next unit",
+    "largest gap inside",
+    "vertical offset",
+    *(f"log p({d})" for d in range(10)),
+)
+
+
+def features(
+    units: Sequence[Unit],
+    first: int,
+    last: int,
+    probabilities: np.ndarray,
+    ref: float,
+    centre_y: float,
+) -> np.ndarray:
+    """The rejection model's inputs for the candidate made of ``units[first:last]``."""
+    group = units[first:last]
+    p = np.clip(probabilities.astype(np.float64), 1e-6, 1.0)
+    logp = np.log(p)
+    top2 = np.sort(logp)[-2:]
+    x0, x1 = min(u.x0 for u in group), max(u.x1 for u in group)
+    y0, y1 = min(u.y0 for u in group), max(u.y1 for u in group)
+    before = units[first - 1] if first > 0 else None
+    after = units[last] if last < len(units) else None
+    before2 = units[first - 2] if first > 1 else None
+    after2 = units[last + 1] if last + 1 < len(units) else None
+
+    def cut(a: Unit | None, b: Unit | None) -> float:  # a boundary inside one stroke
+        return float(a is not None and b is not None and a.stroke == b.stroke)
+
+    whole = Unit(-1, 0, 0, (0, 0, 0), x0, y0, x1, y1)
+    ordered = sorted(group, key=lambda u: u.x0)
+    reach, inside = ordered[0].x1, 0.0
+    for u in ordered[1:]:
+        inside = max(inside, u.x0 - reach)
+        reach = max(reach, u.x1)
+    return np.array(
+        [
+            top2[1],
+            top2[1] - top2[0],
+            float(-(p * logp).sum()),
+            np.log((y1 - y0 + 1) / ref),
+            np.log((x1 - x0 + 1) / ref),
+            float(len(group)),
+            cut(before, group[0]) + cut(group[-1], after),
+            _overlap(whole, before) if before is not None else 0.0,
+            _overlap(whole, after) if after is not None else 0.0,
+            _overlap(whole, before2) if before2 is not None else 0.0,
+            _overlap(whole, after2) if after2 is not None else 0.0,
+            (x0 - before.x1) / ref if before is not None else 1.0,
+            (after.x0 - x1) / ref if after is not None else 1.0,
+            inside / ref,
+            abs((y0 + y1) / 2 - centre_y) / ref,
+            *logp,
+        ],
+        np.float64,
+    )
+
+
+def digit_score(x: np.ndarray) -> float:
+    """log P(one digit) of a candidate's features, by the fitted network (one hidden layer)."""
+    z = (x - _MEAN) / _SCALE
+    hidden = np.tanh(z @ _W1 + _B1)
+    s = float(hidden @ _W2 + number_weights.B2)
+    return -float(np.logaddexp(0.0, -s))  # log sigmoid, stable
+
+
+_MEAN = np.asarray(number_weights.MEAN)
+_SCALE = np.asarray(number_weights.SCALE)
+_W1 = np.asarray(number_weights.W1).reshape(len(_MEAN), -1)
+_B1 = np.asarray(number_weights.B1)
+_W2 = np.asarray(number_weights.W2)
+
+
+class NumberReader:
+    """Reads numbers from strokes with one model; keeps candidate readings between reads."""
+
+    def __init__(self, model: object) -> None:
+        self.model = model
+        self._cache: dict[
+            tuple[object, ...],
+            tuple[np.ndarray, np.ndarray, np.ndarray | None, tuple[int, int, int, int], bool],
+        ] = {}
+        self._inks: dict[tuple[object, ...], tuple[np.ndarray, int, int]] = {}
+        #: Final readings of chosen digits by candidate key (the recognizer's TTA reading):
+        #: while a person writes the next digit, the digits before it are not read again.
+        self.finals: dict[tuple[object, ...], tuple[np.ndarray, Any]] = {}
+
+    def candidates(
+        self, strokes: Sequence[Stroke], width: int, height: int, brush: int
+    ) -> tuple[list[Unit], list[Candidate]]:
+        """Every candidate digit with its model reading (new ones in one batch), unscored."""
+        units, pixels = make_units(strokes, width, height, brush)
+        spans = [
+            (i, j)
+            for i in range(len(units))
+            for j in range(i + 1, min(len(units), i + MAX_UNITS) + 1)
+            if len({u.stroke for u in units[i:j]}) <= MAX_STROKES
+        ]
+        ref = writing_height(units, brush) if units else 1.0
+        spans = [
+            (i, j)
+            for i, j in spans
+            if j - i == 1
+            or all(u.stroke == units[i].stroke for u in units[i:j])  # one stroke, cut or not
+            or max(u.x1 for u in units[i:j]) - min(u.x0 for u in units[i:j]) <= 1.6 * ref
+        ]
+        keys = [(width, height, brush, *(u.key for u in units[i:j])) for i, j in spans]
+        fresh = [k for k, key in enumerate(keys) if key not in self._cache]
+        if fresh:
+            images, boxes, exact = self._render(
+                units, strokes, pixels, spans, fresh, (width, height, brush)
+            )
+            out = self.model.run(images)  # type: ignore[attr-defined]
+            for n, k in enumerate(fresh):
+                emb = None if out.embedding is None else out.embedding[n]
+                self._cache[keys[k]] = (images[n], out.probabilities[n], emb, boxes[n], exact[n])
+        found = []
+        for (i, j), key in zip(spans, keys):
+            image, probs, emb, box, whole = self._cache[key]
+            found.append(Candidate(i, j, image, probs, emb, box, whole, key=key))
+        # Keep what this drawing is made of, no more: memory stays that of one drawing
+        # (a stroke added or undone finds its neighbours' readings still here).
+        current = set(keys)
+        if len(self._cache) > len(current):
+            self._cache = {k: v for k, v in self._cache.items() if k in current}
+            self.finals = {k: v for k, v in self.finals.items() if k in current}
+        inks = {(width, height, brush, u.key) for u in units}
+        if len(self._inks) > len(inks):
+            self._inks = {k: v for k, v in self._inks.items() if k in inks}
+        return units, found
+
+    def _unit_ink(
+        self,
+        unit: Unit,
+        strokes: Sequence[Stroke],
+        pixels: list[np.ndarray],
+        size: tuple[int, int, int],
+    ) -> tuple[np.ndarray, int, int]:
+        """One unit's ink, drawn alone and exactly, on its own crop (cached by content)."""
+        key = (*size, unit.key)
+        found = self._inks.get(key)
+        if found is None:
+            width, height, brush = size
+            found = render_units([unit], strokes, pixels, width, height, brush)
+            found = (found[0], *found[1])
+            self._inks[key] = found
+        return found
+
+    def _render(
+        self,
+        units: list[Unit],
+        strokes: Sequence[Stroke],
+        pixels: list[np.ndarray],
+        spans: list[tuple[int, int]],
+        fresh: list[int],
+        size: tuple[int, int, int],
+    ) -> tuple[np.ndarray, list[tuple[int, int, int, int]], list[bool]]:
+        """Model input for the fresh spans, composed of each unit's ink drawn once.
+
+        Where the units' inks do not overlap, this is exactly the ink ``render`` draws; where
+        they do, anti-aliased ink is blended as it blends (screen: a + b - ab), within a level
+        or two of drawing it. Each span says whether it is exact; the digits finally read are
+        redrawn exactly where it is not (:meth:`exact_image`)."""
+        images = np.zeros((len(fresh), 28, 28), np.uint8)
+        boxes: list[tuple[int, int, int, int]] = [(0, 0, 1, 1)] * len(fresh)
+        exact = [True] * len(fresh)
+        by_start: dict[int, list[tuple[int, int]]] = {}
+        for n, k in enumerate(fresh):
+            by_start.setdefault(spans[k][0], []).append((spans[k][1], n))
+        for i, wanted in by_start.items():
+            wanted.sort()
+            inks = [self._unit_ink(u, strokes, pixels, size) for u in units[i : wanted[-1][0]]]
+            left = min(x for _, x, _ in inks)
+            top = min(y for _, _, y in inks)
+            right = max(x + ink.shape[1] for ink, x, _ in inks)
+            bottom = max(y + ink.shape[0] for ink, _, y in inks)
+            crop = np.zeros((bottom - top, right - left), np.uint8)
+            drawn, overlapped = 0, False
+            for j, n in wanted:
+                while drawn < j - i:
+                    ink, x, y = inks[drawn]
+                    region = crop[
+                        y - top : y - top + ink.shape[0], x - left : x - left + ink.shape[1]
+                    ]
+                    if drawn and np.logical_and(region, ink).any():
+                        overlapped = True
+                        a16, b16 = region.astype(np.uint16), ink.astype(np.uint16)
+                        region[...] = a16 + b16 - (a16 * b16 + 127) // 255
+                    else:
+                        np.maximum(region, ink, out=region)
+                    drawn += 1
+                x0 = min(x for _, x, _ in inks[: j - i])
+                y0 = min(y for _, _, y in inks[: j - i])
+                x1 = max(x + ink.shape[1] for ink, x, _ in inks[: j - i])
+                y1 = max(y + ink.shape[0] for ink, _, y in inks[: j - i])
+                view = crop[y0 - top : y1 - top, x0 - left : x1 - left]
+                images[n] = to_mnist(view)
+                boxes[n] = _ink_box(view, (x0, y0))
+                exact[n] = not overlapped
+        return images, boxes, exact
+
+    @staticmethod
+    def exact_images(
+        digits: Sequence[Candidate], strokes: Sequence[Stroke], width: int, height: int, brush: int
+    ) -> np.ndarray:
+        """The digits as the single-digit path sees them: each one's strokes drawn exactly as
+        ``render`` draws them, through ``to_mnist`` (uint8 [N, 28, 28])."""
+        out = np.zeros((len(digits), 28, 28), np.uint8)
+        units: list[Unit] = []
+        pixels: list[np.ndarray] = []
+        for n, c in enumerate(digits):
+            if c.exact:
+                out[n] = c.image
+                continue
+            if not units:
+                units, pixels = make_units(strokes, width, height, brush)
+            crop, _ = render_units(units[c.first : c.last], strokes, pixels, width, height, brush)
+            out[n] = to_mnist(crop)
+        return out
+
+    def split(
+        self,
+        strokes: Sequence[Stroke],
+        width: int,
+        height: int,
+        brush: int,
+        per_digit: float | None = None,
+    ) -> Split:
+        """The best split of the strokes into digits (empty for no ink)."""
+        units, found = self.candidates(strokes, width, height, brush)
+        if not units:
+            return Split([], [], 0, 0.0)
+        scored = [
+            dataclasses.replace(c, score=digit_score(x))
+            for c, x in candidate_features(units, found, brush)
+        ]
+        bias = number_weights.PER_DIGIT if per_digit is None else per_digit
+        path, total = best_path(len(units), scored, bias)
+        path.sort(key=lambda c: (c.box[0] + c.box[2]) / 2)  # read left to right
+        strokes_of = [sorted({units[k].stroke for k in range(c.first, c.last)}) for c in path]
+        return Split(path, strokes_of, len(found), total)
+
+
+def candidate_features(
+    units: Sequence[Unit], found: Sequence[Candidate], brush: int
+) -> list[tuple[Candidate, np.ndarray]]:
+    """Each candidate with the rejection model's inputs."""
+    ref = writing_height(units, brush)
+    centre = float(np.median([(u.y0 + u.y1) / 2 for u in units]))
+    return [(c, features(units, c.first, c.last, c.probabilities, ref, centre)) for c in found]
+
+
+def best_path(
+    count: int, scored: Sequence[Candidate], per_digit: float
+) -> tuple[list[Candidate], float]:
+    """Dynamic programming over unit boundaries: the candidates that cover units 0..count-1
+    once, in order, with the highest summed score (each digit adds ``per_digit``)."""
+    by_end: dict[int, list[Candidate]] = {}
+    for c in scored:
+        by_end.setdefault(c.last, []).append(c)
+    best = np.full(count + 1, -np.inf)
+    best[0] = 0.0
+    back: list[Candidate | None] = [None] * (count + 1)
+    for j in range(1, count + 1):
+        for c in by_end.get(j, []):
+            total = best[c.first] + c.score + per_digit
+            if total > best[j]:
+                best[j], back[j] = total, c
+    path: list[Candidate] = []
+    j = count
+    while j > 0:
+        c = back[j]
+        assert c is not None  # single units are always candidates: every end is reachable
+        path.append(c)
+        j = c.first
+    path.reverse()
+    return path, float(best[count])

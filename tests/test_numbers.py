@@ -1,0 +1,345 @@
+"""Reading numbers: the replay format's number labels, composed numbers, the stroke-aware reader
+(constructed cases on real drawn digits, through the shipped model), the writing strip, and a
+headless replay of a numbers file through the app."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mnist_edge.edge_app import layout as lay
+from mnist_edge.edge_app.compose import (
+    GAP_STYLES,
+    compose,
+    digits_by_writer,
+    spacing_of,
+    strip_canvas,
+)
+from mnist_edge.edge_app.numbers import NumberReader, make_units, render_units
+from mnist_edge.edge_app.preprocess import to_mnist
+from mnist_edge.edge_app.recognizer import Recognizer
+from mnist_edge.edge_app.runtime import load_model
+from mnist_edge.edge_app.strokes import (
+    FORMAT,
+    ReplayError,
+    Sample,
+    load_samples,
+    render,
+    save_samples,
+)
+from tests.conftest import DRAWN, MODELS, assert_user_error, run_cli
+
+CANVAS = strip_canvas()  # the default screen's writing strip: what the replays below use
+
+
+@pytest.fixture(scope="module")
+def model() -> Any:
+    return load_model(MODELS / "edge-int8.tflite")
+
+
+@pytest.fixture(scope="module")
+def writer_digits() -> dict[int, list[Sample]]:
+    """One real writer's drawn digits by label (a writer with every digit several times)."""
+    by_writer = digits_by_writer(load_samples(DRAWN / "unipen-train.json"))
+    for name in sorted(by_writer):
+        found: dict[int, list[Sample]] = {}
+        for s in by_writer[name]:
+            found.setdefault(int(s.label), []).append(s)  # type: ignore[arg-type]
+        if len(found) == 10 and min(len(v) for v in found.values()) >= 4:
+            barred = [f for f in found[5] if len(f.strokes) >= 2 and _flat(f.strokes[-1])]
+            ones = [f for f in found[1] if len(f.strokes) == 1]
+            twos = [f for f in found[2] if len(f.strokes) == 1]
+            if barred and ones and twos:  # a 5 with a bar, one-stroke 1s and 2s
+                return found
+    raise AssertionError("no writer with every digit")
+
+
+def _flat(stroke: list[tuple[float, float]]) -> bool:
+    ys = [y for _, y in stroke]
+    return max(ys) - min(ys) < 0.2
+
+
+def _number(
+    digits: dict[int, list[Sample]], text: str, style: str, seed: int = 0, **kw: Any
+) -> Any:
+    rng = np.random.default_rng(seed)
+    picks = [digits[int(c)][i % len(digits[int(c)])] for i, c in enumerate(text)]
+    return compose(picks, CANVAS, rng, style=style, **kw)
+
+
+def _read(model: Any, strokes: list[Any]) -> str:
+    rec = Recognizer(model, 0.0)
+    got = rec.read_number(strokes, CANVAS.width, CANVAS.height, CANVAS.brush)
+    return "".join(str(d.reading.prediction.digit) for d in got)
+
+
+# ----------------------------------------------------------------------------- the format
+
+
+@pytest.mark.parametrize(
+    ("label", "message"),
+    [
+        ("12a", "string of 1-12 digits"),
+        ("", "string of 1-12 digits"),
+        ("1" * 40, "string of 1-12 digits"),
+        ("١٢", "string of 1-12 digits"),  # Arabic-Indic digits: isdigit() alone accepts them
+        (12, "integer 0-9"),
+        (True, "integer 0-9"),
+    ],
+)
+def test_bad_number_labels(tmp_path: Path, label: Any, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"format": FORMAT, "samples": [{"strokes": [], "label": label}]}))
+    with pytest.raises(ReplayError, match=message):
+        load_samples(path)
+    r = run_cli("draw", "--headless", "--multi", "--replay", str(path))
+    assert_user_error(r, "sample 0", message)
+
+
+def test_number_labels_round_trip_and_old_files_stay_valid(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.json"
+    samples = [
+        Sample([[(0.1, 0.1), (0.2, 0.9)], [(0.5, 0.2), (0.6, 0.8)]], "4071"[:2], "w", [0, 1]),
+        Sample([[(0.5, 0.1), (0.5, 0.9)]], 1),
+    ]
+    save_samples(path, samples)
+    again = load_samples(path)
+    assert [s.label for s in again] == ["40", 1]
+    assert again[0].stroke_digits == [0, 1] and again[1].stroke_digits is None
+    bad = json.loads(path.read_text())
+    bad["samples"][0]["stroke_digits"] = [0, 2]  # digit 2 of a 2-digit number
+    path.write_text(json.dumps(bad))
+    with pytest.raises(ReplayError, match="stroke_digits"):
+        load_samples(path)
+
+
+def test_single_digit_replay_of_numbers_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "n.json"
+    save_samples(path, [Sample([[(0.1, 0.1), (0.2, 0.9)]], "12")])
+    assert_user_error(run_cli("draw", "--headless", "--replay", str(path)), "--multi")
+
+
+# ----------------------------------------------------------------------------- composing
+
+
+def test_composed_numbers_keep_time_order_one_writer_and_spacing(
+    writer_digits: dict[int, list[Sample]],
+) -> None:
+    wide = _number(writer_digits, "3807", "wide")
+    assert wide.sample.label == "3807" and wide.spacing == "apart"
+    assert wide.sample.stroke_digits == list(wide.stroke_digits)
+    assert list(wide.stroke_digits) == sorted(wide.stroke_digits)  # digit by digit
+    assert len({s.writer for d in writer_digits.values() for s in d}) == 1
+    touching = _number(writer_digits, "3807", "overlap", seed=3)
+    assert touching.spacing == "touching"
+    # Measured in ink: the same strokes with a brush too thin to touch are not touching.
+    assert spacing_of(touching.sample.strokes, touching.stroke_digits, CANVAS) == "touching"
+    points = np.array([p for s in wide.sample.strokes for p in s])
+    assert points.min() >= 0.0 and points.max() <= 1.0  # on the strip
+    assert set(GAP_STYLES) == {"wide", "normal", "close", "overlap"}
+
+
+def test_a_late_bar_is_written_after_the_next_digit(
+    writer_digits: dict[int, list[Sample]],
+) -> None:
+    fives = [s for s in writer_digits[5] if len(s.strokes) >= 2 and _flat(s.strokes[-1])]
+    late = compose(
+        [fives[0], writer_digits[3][0]],
+        CANVAS,
+        np.random.default_rng(0),
+        style="normal",
+        delay_bars=1.0,
+    )
+    owners = list(late.stroke_digits)
+    assert owners[-1] == 0 and 1 in owners[:-1]  # the 5's bar after the 3
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def test_two_digits_apart_and_touching(model: Any, writer_digits: dict[int, list[Sample]]) -> None:
+    assert _read(model, _number(writer_digits, "38", "wide").sample.strokes) == "38"
+    touching = _number(writer_digits, "38", "overlap", seed=0)
+    assert touching.spacing == "touching"
+    assert _read(model, touching.sample.strokes) == "38"
+
+
+def test_a_five_whose_bar_comes_after_the_next_digit(
+    model: Any, writer_digits: dict[int, list[Sample]]
+) -> None:
+    fives = [s for s in writer_digits[5] if len(s.strokes) >= 2 and _flat(s.strokes[-1])]
+    number = compose(
+        [fives[0], writer_digits[3][1]],
+        CANVAS,
+        np.random.default_rng(2),
+        style="normal",
+        delay_bars=1.0,
+    )
+    assert _read(model, number.sample.strokes) == "53"
+
+
+def test_one_one_and_seven_one(model: Any, writer_digits: dict[int, list[Sample]]) -> None:
+    assert _read(model, _number(writer_digits, "11", "normal").sample.strokes) == "11"
+    assert _read(model, _number(writer_digits, "71", "normal").sample.strokes) == "71"
+
+
+def test_a_one_next_to_a_zero_is_ten(model: Any, writer_digits: dict[int, list[Sample]]) -> None:
+    for style in ("normal", "close"):
+        assert _read(model, _number(writer_digits, "10", style).sample.strokes) == "10"
+
+
+def _joined_twelve(writer_digits: dict[int, list[Sample]]) -> tuple[Any, list[Any]]:
+    """A 1 and a 2 joined into one stroke (the pen goes on from the 1's foot to the 2)."""
+    ones = [s for s in writer_digits[1] if len(s.strokes) == 1]
+    twos = [s for s in writer_digits[2] if len(s.strokes) == 1]
+    number = compose([ones[0], twos[0]], CANVAS, np.random.default_rng(0), style="normal")
+    return number, [[p for s in number.sample.strokes for p in s]]
+
+
+def test_one_stroke_twelve_is_cut_into_candidates(
+    model: Any, writer_digits: dict[int, list[Sample]]
+) -> None:
+    number, joined = _joined_twelve(writer_digits)
+    assert _read(model, number.sample.strokes) == "12"  # with a pen lift
+    w, h, b = CANVAS.width, CANVAS.height, CANVAS.brush
+    units, found = NumberReader(model).candidates(joined, w, h, b)
+    assert len(units) >= 2  # the one stroke is cut: its pieces are candidates
+    join = len(number.sample.strokes[0]) - 1  # the 1's last point, where the pen runs on
+    assert any(abs(u.end - join) <= 3 for u in units[:-1]), [(u.start, u.end) for u in units]
+    spans = {(c.first, c.last) for c in found}
+    assert (0, len(units)) in spans and all((k, k + 1) in spans for k in range(len(units)))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limit: the score is fitted on numbers with pen lifts only, so the cut loses "
+    "to the whole stroke (docs/numbers.md); strict: passing means the limit is gone",
+)
+def test_one_stroke_twelve_with_no_pen_lift(
+    model: Any, writer_digits: dict[int, list[Sample]]
+) -> None:
+    assert _read(model, _joined_twelve(writer_digits)[1]) == "12"
+
+
+def test_every_candidate_is_the_single_digit_path(
+    model: Any, writer_digits: dict[int, list[Sample]]
+) -> None:
+    """Each candidate marked exact is pixel-equal to its strokes rendered alone by ``render``
+    and read by ``to_mnist``; the digits finally read always are."""
+    number = _number(writer_digits, "4587", "overlap", seed=5)
+    strokes = number.sample.strokes
+    w, h, b = CANVAS.width, CANVAS.height, CANVAS.brush
+    reader = NumberReader(model)
+    units, found = reader.candidates(strokes, w, h, b)
+    whole = [c for c in found if all(u.whole for u in units[c.first : c.last])]
+    assert any(c.last - c.first > 1 for c in whole)
+    checked = 0
+    for c in whole:
+        mine = sorted({units[k].stroke for k in range(c.first, c.last)})
+        alone = to_mnist(render([strokes[s] for s in mine], w, h, b))
+        _, pixels = make_units(strokes, w, h, b)
+        crop, _ = render_units(units[c.first : c.last], strokes, pixels, w, h, b)
+        np.testing.assert_array_equal(to_mnist(crop), alone)
+        if c.exact:
+            np.testing.assert_array_equal(c.image, alone)
+            checked += 1
+    assert checked >= len(units)  # every single stroke at least
+    split = reader.split(strokes, w, h, b)
+    final = NumberReader.exact_images(split.digits, strokes, w, h, b)
+    for image, own in zip(final, split.strokes_of):
+        np.testing.assert_array_equal(image, to_mnist(render([strokes[s] for s in own], w, h, b)))
+
+
+def test_a_scribble_is_not_read_as_digits(model: Any) -> None:
+    """A candidate that is not a digit can lose: a wide zigzag is not read as five 1s."""
+    zigzag = [[(0.1 + 0.04 * k, 0.3 if k % 2 else 0.7) for k in range(20)]]
+    rec = Recognizer(model, 0.85)
+    got = rec.read_number(zigzag, CANVAS.width, CANVAS.height, CANVAS.brush)
+    assert not got or not all(rec.sure(d.reading.prediction) for d in got)
+
+
+# ----------------------------------------------------------------------------- the app
+
+
+@pytest.mark.parametrize(
+    "size", [(480, 320), (800, 480), (1024, 600), (1280, 720), (720, 1280), (320, 480), (480, 800)]
+)
+def test_writing_strip_on_every_layout(size: tuple[int, int]) -> None:
+    w, h = size
+    L = lay.compute(w, h, wide_canvas=True)
+    assert L.canvas.w >= w * 0.9 and L.canvas.w > L.canvas.h * 1.8  # a strip, screen-wide
+    single = lay.compute(w, h)
+    # Wider than the single-digit canvas in landscape; in portrait as wide, and a strip.
+    assert L.canvas.w > single.canvas.w if w > h else L.canvas.w >= single.canvas.w
+    rects = [L.canvas, L.digit, L.preview, L.bars, L.clear, L.undo, L.status]
+    for r in rects:
+        assert r.w > 0 and r.h > 0 and r.x >= 0 and r.y >= 0 and r.x + r.w <= w and r.y + r.h <= h
+    for i, a in enumerate(rects):
+        for b in rects[i + 1 :]:
+            assert a.x + a.w <= b.x or b.x + b.w <= a.x or a.y + a.h <= b.y or b.y + b.h <= a.y
+
+
+def test_app_boxes_each_digit_and_fits_not_sure(
+    app_factory: Any, writer_digits: dict[int, list[Sample]]
+) -> None:
+    from mnist_edge.edge_app.replay import replay
+
+    app = app_factory(size=(480, 320), multi=True, learn=False)
+    app.recognizer.threshold = 0.9999  # every digit "not sure": the longest text there is
+    number = _number(writer_digits, "40718", "normal")
+    with open("/dev/null", "w") as sink:
+        replay(app, [number.sample], headless=True, out=sink)
+    assert len(app.state.digits) == 5
+    for d in app.state.digits:
+        left, top, right, bottom = d.box
+        assert 0 <= left < right <= app.layout.canvas.w and 0 <= top < bottom <= app.layout.canvas.h
+    r = app.layout.digit
+    line = "Not sure of digit 1: 4 or 9, 2: 0 or 6, 3: 7 or 1, 4: 1 or 7, 5: 8 or 3"
+    fitted = app.view.fit(line, app.view.font_small, r.w - 8)
+    assert app.view.font_small.size(fitted)[0] <= r.w - 8 and fitted.endswith("…")
+    app.draw(force=True)  # draws without error on the smallest screen
+
+
+def test_headless_replay_of_a_numbers_file(
+    tmp_path: Path, writer_digits: dict[int, list[Sample]]
+) -> None:
+    numbers = [_number(writer_digits, t, "normal", seed=i) for i, t in enumerate(["38", "705"])]
+    path = tmp_path / "numbers.json"
+    save_samples(path, [n.sample for n in numbers])
+    r = run_cli(
+        "draw",
+        "--headless",
+        "--multi",
+        "--no-learn",
+        "--replay",
+        str(path),
+        env={"MNIST_EDGE_MODELS": str(MODELS), "SDL_VIDEODRIVER": "dummy"},
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    assert [x["label"] for x in lines] == ["38", "705"]
+    assert [x["read"] for x in lines] == ["38", "705"]
+    assert "read 2/2 correctly" in r.stderr and "numbers: " in r.stderr
+
+
+def test_number_benchmark_per_length_and_spacing(
+    tmp_path: Path, writer_digits: dict[int, list[Sample]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mnist_edge.benchmarks.numbers import score
+
+    monkeypatch.setenv("MNIST_EDGE_MODELS", str(MODELS))
+    numbers = [_number(writer_digits, "38", "overlap"), _number(writer_digits, "705", "wide")]
+    assert [n.spacing for n in numbers] == ["touching", "apart"]
+    path = tmp_path / "numbers.json"
+    save_samples(path, [n.sample for n in numbers])
+    report = score(str(path), str(MODELS / "edge-int8.tflite"))
+    touching, apart = report.tally("2", "touching"), report.tally("3", "apart")
+    assert (touching.samples, apart.samples) == (1, 1)
+    assert touching.read == touching.ceiling == 1 and touching.components == 0  # ink touches
+    assert apart.read == apart.ceiling == apart.components == 1
+    table = report.markdown()
+    assert "| 2 | touching | 1 | 100.0% | 100.0% | 0.0% |" in table and "| all | all | 2 |" in table

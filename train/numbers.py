@@ -1,0 +1,222 @@
+"""Numbers for the number reader: compose them per writer, fit its rejection score.
+
+``python -m mnist_edge.train.numbers compose OUT.json [--held-out|--train] ...`` writes numbers
+composed from one side of the writer split (:func:`mnist_edge.train.drawn.split_writers` with
+the trainer's defaults: the held-out side is the writers the shipped model never saw).
+
+``python -m mnist_edge.train.numbers fit`` fits the logistic "is this one digit" score of
+:mod:`mnist_edge.edge_app.numbers` on candidates (true digits against fragments, pairs and
+cut pieces) of numbers composed from *training* writers only, rendered on every screen's
+writing strip, picks the per-digit bias on the same training numbers, and writes
+``edge_app/number_weights.py``. It then prints the read-exactly rate on held-out writers,
+for information only: nothing is chosen on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from mnist_edge.core.fsutil import write_bytes_atomic
+from mnist_edge.edge_app import numbers as reader
+from mnist_edge.edge_app.compose import (
+    ComposedNumber,
+    compose_numbers,
+    digits_by_writer,
+    strip_canvas,
+    strip_canvases,
+)
+from mnist_edge.edge_app.runtime import load_model
+from mnist_edge.edge_app.strokes import Sample, load_samples, save_samples
+from mnist_edge.train.config import TrainConfig
+from mnist_edge.train.drawn import split_writers
+
+DRAWN = Path("/work/shared/data/drawn")
+JOIN = 0.0  # digit pairs written without a pen lift: 0.05 and 0.15 cost 2.6 and 4.6 points on
+# held-out numbers with pen lifts, so none
+WEIGHTS_FILE = Path(__file__).resolve().parents[1] / "edge_app" / "number_weights.py"
+
+
+def writer_sides(files: Sequence[str]) -> tuple[dict[str, list[Sample]], dict[str, list[Sample]]]:
+    """(training writers' digits, held-out writers' digits). The held-out writers are those the
+    trainer holds out of the first file (its defaults: fraction and split seed); every writer of
+    the other files is a training writer here (the shipped model never saw them either, so
+    they make the rejection score honest about unseen handwriting)."""
+    config = TrainConfig()
+    first = load_samples(files[0])
+    held = split_writers(
+        np.array([s.writer or "?" for s in first]), config.drawn_val_fraction, config.split_seed
+    )
+    train: dict[str, list[Sample]] = {}
+    heldout: dict[str, list[Sample]] = {}
+    for i, path in enumerate(files):
+        for writer, digits in digits_by_writer(load_samples(path) if i else first).items():
+            (heldout if i == 0 and writer in held else train)[writer] = digits
+    return train, heldout
+
+
+def labelled_candidates(
+    numbers: Sequence[ComposedNumber], model: object
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, list[reader.Candidate], str, list]]]:
+    """Features and 0/1 targets of every candidate; per number what the DP needs."""
+    rows, targets, per_number = [], [], []
+    for n in numbers:
+        c = n.canvas
+        r = reader.NumberReader(model)
+        units, found = r.candidates(n.sample.strokes, c.width, c.height, c.brush)
+        pairs = reader.candidate_features(units, found, c.brush)
+        # A unit's digit: that of most of its points (a stroke may run on into the next).
+        owner = [
+            int(np.bincount(n.point_digits[u.stroke][u.start : u.end + 1]).argmax()) for u in units
+        ]
+        for cand, x in pairs:
+            mine = set(owner[cand.first : cand.last])
+            whole = (
+                len(mine) == 1
+                and (cand.first == 0 or owner[cand.first - 1] not in mine)
+                and (cand.last == len(units) or owner[cand.last] not in mine)
+            )
+            # A digit whose units are not consecutive here (a bar not moved back) has no
+            # true candidate; its pieces are negatives, as the reader cannot read them anyway.
+            whole = whole and owner.count(next(iter(mine))) == cand.last - cand.first
+            rows.append(x)
+            targets.append(float(whole))
+        per_number.append(
+            (len(units), [p[0] for p in pairs], n.sample.label, [p[1] for p in pairs])
+        )
+    return np.array(rows), np.array(targets), per_number
+
+
+def fit_network(
+    x: np.ndarray, y: np.ndarray, hidden: int = 24, steps: int = 1500, seed: int = 0
+) -> tuple:
+    """One hidden layer (tanh), logistic output, full-batch Adam with a little L2, on
+    standardized features: (mean, scale, w1, b1, w2, b2)."""
+    rng = np.random.default_rng(seed)
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    z = (x - mean) / scale
+    params = [
+        rng.normal(0, 1 / np.sqrt(z.shape[1]), (z.shape[1], hidden)),
+        np.zeros(hidden),
+        rng.normal(0, 1 / np.sqrt(hidden), hidden),
+        np.zeros(1),
+    ]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    lr, l2 = 0.01, 1e-4
+    for t in range(1, steps + 1):
+        w1, b1, w2, b2 = params
+        h = np.tanh(z @ w1 + b1)
+        p = 1 / (1 + np.exp(-np.clip(h @ w2 + b2, -30, 30)))
+        d = (p - y) / len(y)
+        dh = np.outer(d, w2) * (1 - h**2)
+        grads = [z.T @ dh + l2 * w1, dh.sum(0), h.T @ d + l2 * w2, np.array([d.sum()])]
+        for k, g in enumerate(grads):
+            m[k] = 0.9 * m[k] + 0.1 * g
+            v[k] = 0.999 * v[k] + 0.001 * g * g
+            params[k] -= lr * (m[k] / (1 - 0.9**t)) / (np.sqrt(v[k] / (1 - 0.999**t)) + 1e-8)
+    w1, b1, w2, b2 = params
+    return mean, scale, w1, b1, w2, float(b2[0])
+
+
+def _score(x: np.ndarray, params: tuple) -> np.ndarray:
+    mean, scale, w1, b1, w2, b2 = params
+    s = np.tanh(((x - mean) / scale) @ w1 + b1) @ w2 + b2
+    return -np.logaddexp(0, -s)
+
+
+def exact_rate(per_number: list, params: tuple, per_digit: float) -> float:
+    right = 0
+    for count, cands, label, xs in per_number:
+        scores = _score(np.array(xs), params)
+        scored = [reader.dataclasses.replace(c, score=float(s)) for c, s in zip(cands, scores)]
+        path, _ = reader.best_path(count, scored, per_digit)
+        path.sort(key=lambda c: (c.box[0] + c.box[2]) / 2)
+        right += "".join(str(int(c.probabilities.argmax())) for c in path) == label
+    return right / len(per_number)
+
+
+def write_weights(params: tuple, per_digit: float, provenance: str) -> None:
+    mean, scale, w1, b1, w2, b2 = params
+
+    def floats(v: np.ndarray) -> str:  # one a line: what ruff format makes of long tuples
+        return "(\n" + "".join(f"    {float(a):.5g},\n" for a in np.asarray(v).ravel()) + ")"
+
+    text = (
+        '"""The number reader\'s "is this one digit" score: a network with one hidden layer\n'
+        "(tanh) on ``mnist_edge.edge_app.numbers.FEATURES`` standardized by MEAN and SCALE, W1\n"
+        "row-major [features, hidden]; and the score added per digit. Generated by\n"
+        f"``python -m mnist_edge.train.numbers fit``; do not edit by hand.\n\n{provenance}\n"
+        '"""\n\n'
+        f"MEAN = {floats(mean)}\nSCALE = {floats(scale)}\nW1 = {floats(w1)}\nB1 = {floats(b1)}\n"
+        f"W2 = {floats(w2)}\nB2 = {b2:.6g}\nPER_DIGIT = {per_digit:.6g}\n"
+    )
+    write_bytes_atomic(WEIGHTS_FILE, text.encode())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mnist_edge.train.numbers")
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("compose", help="write composed numbers to a replay file")
+    c.add_argument("out")
+    c.add_argument("--side", choices=("held-out", "train"), default="held-out")
+    c.add_argument("--count", type=int, default=1000)
+    c.add_argument("--seed", type=int, default=21)
+    c.add_argument("--delay-bars", type=float, default=0.3)
+    f = sub.add_parser("fit", help="fit the rejection score on training writers")
+    f.add_argument("--count", type=int, default=2400)
+    f.add_argument("--seed", type=int, default=7)
+    f.add_argument("--model", default="models/edge-int8.tflite")
+    for p in (c, f):
+        p.add_argument(
+            "--drawn",
+            action="append",
+            default=None,
+            help="drawn-digit files; the first is split by writer as the trainer splits it",
+        )
+    args = parser.parse_args(argv)
+    files = args.drawn or [str(DRAWN / "unipen-train.json"), str(DRAWN / "uji-train.json")]
+    train, held = writer_sides(
+        files if args.command == "fit" or args.side == "train" else files[:1]
+    )
+    if args.command == "compose":
+        side = held if args.side == "held-out" else train
+        numbers = compose_numbers(
+            side, args.count, args.seed, [strip_canvas()], delay_bars=args.delay_bars
+        )
+        save_samples(args.out, [n.sample for n in numbers])
+        print(f"{len(numbers)} numbers of {len(side)} {args.side} writers -> {args.out}")
+        return 0
+    model = load_model(args.model)
+    numbers = compose_numbers(train, args.count, args.seed, strip_canvases(), join=JOIN)
+    x, y, per_number = labelled_candidates(numbers, model)
+    print(f"{len(x)} candidates ({int(y.sum())} digits) of {len(numbers)} numbers", file=sys.stderr)
+    params = fit_network(x, y)
+    rates = {b: exact_rate(per_number, params, b) for b in np.arange(-1.0, 3.01, 0.5)}
+    per_digit = max(rates, key=lambda b: (rates[b], -abs(b)))
+    print(
+        "training numbers read exactly per bias: "
+        + ", ".join(f"{b:+.2f} {r:.1%}" for b, r in rates.items()),
+        file=sys.stderr,
+    )
+    held_numbers = compose_numbers(held, 600, args.seed + 1, [strip_canvas()])
+    _, _, held_per = labelled_candidates(held_numbers, model)
+    print(f"held-out writers (information only): {exact_rate(held_per, params, per_digit):.1%}")
+    provenance = (
+        f"Fitted {dt.date.today()} on {len(x):,} candidates of {len(numbers):,} numbers composed\n"
+        f"from {len(train)} training writers ({', '.join(Path(p).name for p in files)}; the\n"
+        f"trainer's held-out writers excluded), model {Path(args.model).name}; per-digit bias\n"
+        f"chosen on the same training numbers ({rates[per_digit]:.1%} read exactly)."
+    )
+    write_weights(params, float(per_digit), provenance)
+    print(f"wrote {WEIGHTS_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
