@@ -22,10 +22,11 @@ from mnist_edge.pipeline.report import (
     replay_lines,
     training_lines,
 )
+from mnist_edge.train.metrics import TrainMetrics
 
 
 def model_card(
-    metrics: dict[str, Any],
+    metrics: TrainMetrics,
     manifest: dict[str, Any],
     results: list[Result],
     environment: dict[str, Any],
@@ -33,14 +34,14 @@ def model_card(
     command: list[str],
     pen: dict[str, Any] | None = None,
 ) -> str:
-    arch = metrics.get("architecture") or {}
-    augmentation = metrics.get("augmentation") or {}
-    train_cfg = metrics["config"]
+    arch = metrics.architecture
+    augmentation = metrics.augmentation
+    train_cfg = metrics.raw.get("config") or {}  # the recipe, as training recorded it
     pick = recommend(results).get("tflite")
-    drawn = metrics.get("drawn")
+    drawn = metrics.drawn
     data = (
-        f"MNIST training set, {metrics['train_images']:,} images for training and "
-        f"{metrics['val_images']:,} held out for validation (seeded split)"
+        f"MNIST training set, {metrics.train_images or 0:,} images for training and "
+        f"{metrics.val_images or 0:,} held out for validation (seeded split)"
     )
     if drawn:
         data += (
@@ -49,7 +50,7 @@ def model_card(
         )
     return "\n".join(
         [
-            f"# Model card: mnist-edge `{metrics['arch']}`",
+            f"# Model card: mnist-edge `{metrics.arch}`",
             "",
             "Handwritten-digit classifier for touchscreens on Raspberry Pi-class devices. Input: "
             "raw 28x28 uint8 pixels, ink 255 on 0, prepared by "
@@ -61,7 +62,7 @@ def model_card(
             "",
             "## Architecture",
             "",
-            f"`{metrics['arch']}`: {metrics['params']:,} parameters, {metrics['macs']:,} "
+            f"`{metrics.arch}`: {metrics.params or 0:,} parameters, {metrics.macs or 0:,} "
             f"multiply-adds per digit. {arch.get('layers', '')}",
             "",
             arch.get("design", ""),
@@ -80,10 +81,10 @@ def model_card(
             ),
             f"- Adam, cosine schedule with one warm-up epoch, peak LR {train_cfg['lr']}, batch "
             f"{train_cfg['batch_size']}, label smoothing {train_cfg.get('label_smoothing', 0)}; "
-            f"{metrics.get('selection', 'the best epoch by validation accuracy is kept')}.",
+            f"{metrics.selection or 'the best epoch by validation accuracy is kept'}.",
             f"- Command: `{shlex.join(command)}` (with `--data-dir` or `MNIST_EDGE_DATA` pointing "
             "at MNIST, else it is downloaded and verified).",
-            f"- {metrics['train_seconds'] / 60:.1f} min of training on {environment['cpu']} "
+            f"- {(metrics.train_seconds or 0) / 60:.1f} min of training on {environment['cpu']} "
             f"({environment['cores']} cores, no GPU).",
             *training_lines(metrics, architecture=False),
             "",
@@ -118,16 +119,18 @@ def model_card(
             "",
             "## Known limits",
             "",
-            "- One digit per canvas unless the app runs with `--multi` (connected ink, left to "
-            "right); touching digits are read as one.",
+            "- One digit per canvas unless the app runs with `--multi`, which reads a number "
+            "from its strokes (97.3 % of 1,000 composed held-out numbers read exactly, "
+            "docs/numbers.md); numbers written joined-up in one stroke are read less well, and "
+            "images of numbers (`predict`) are not split.",
             f"- Trained on MNIST{' and the drawn files above' if drawn else ''}: styles neither "
             "covers are read less reliably; the app then shows low confidence, and on-device "
             "learning (`mnist-edge draw --profile NAME`) can learn a writer's own style.",
             '- No "not a digit" class: letters and scribbles get a digit, usually with low '
             "confidence (below the app's threshold, "
             + (
-                f"{pct(app_threshold(metrics['calibration']))} as calibrated for this model"
-                if metrics.get("calibration")
+                f"{pct(app_threshold(metrics.calibration))} as calibrated for this model"
+                if metrics.calibration is not None
                 else f"default {pct(0.6)}"
             )
             + ', it says "not sure").',

@@ -11,6 +11,7 @@ from mnist_edge.core.text import markdown_table
 from mnist_edge.core.text import percent as pct
 from mnist_edge.edge_app.tta import DEFAULT_TTA
 from mnist_edge.pipeline.policy import RULE, headline, recommend
+from mnist_edge.train.metrics import TrainMetrics
 
 
 def export_table(manifest: dict[str, Any]) -> str:
@@ -31,32 +32,31 @@ def export_table(manifest: dict[str, Any]) -> str:
     return markdown_table(head, rows)
 
 
-def training_lines(metrics: dict[str, Any], architecture: bool = True) -> list[str]:
+def training_lines(metrics: TrainMetrics, architecture: bool = True) -> list[str]:
     """The training facts; ``architecture=False`` where the caller describes it already."""
-    stop = metrics.get("stopping") or {}
-    ran = stop.get("reason") or (
-        f"{metrics['epochs_run']} epochs, epoch {metrics['best_epoch']} kept"
+    ran = (metrics.stopping.reason if metrics.stopping else "") or (
+        f"{metrics.epochs_run} epochs, epoch {metrics.best_epoch} kept"
     )
     lines = [
         *(
             [
-                f"- architecture `{metrics['arch']}`: {metrics['params']:,} parameters, "
-                f"{metrics['macs']:,} multiply-adds per digit"
+                f"- architecture `{metrics.arch}`: {metrics.params or 0:,} parameters, "
+                f"{metrics.macs or 0:,} multiply-adds per digit"
             ]
             if architecture
             else []
         ),
-        f"- {ran}; {metrics['train_seconds']:.0f} s of training",
-        f"- augmentation `{metrics['config']['augment']}`",
-        f"- MNIST test (float): {pct(metrics['test_accuracy'])} "
-        f"({metrics['test_errors']} errors of {metrics['test_images']:,})",
+        f"- {ran}; {metrics.train_seconds or 0:.0f} s of training",
+        f"- augmentation `{metrics.augment}`",
+        f"- MNIST test (float): {pct(metrics.test_accuracy)} "
+        f"({metrics.test_errors} errors of {metrics.test_images or 0:,})",
     ]
     return lines + averaging_lines(metrics) + drawn_lines(metrics) + calibration_lines(metrics)
 
 
-def averaging_lines(metrics: dict[str, Any]) -> list[str]:
+def averaging_lines(metrics: TrainMetrics) -> list[str]:
     """What ``--ema`` kept, beside each kind's own best (test figures reported, never used)."""
-    avg = metrics.get("weight_averaging")
+    avg = metrics.weight_averaging
     if not avg:
         return []
     kept = "the moving average of the weights" if avg["kept"] == "ema" else "the raw weights"
@@ -70,8 +70,8 @@ def averaging_lines(metrics: dict[str, Any]) -> list[str]:
     ]
 
 
-def drawn_lines(metrics: dict[str, Any]) -> list[str]:
-    drawn = metrics.get("drawn")
+def drawn_lines(metrics: TrainMetrics) -> list[str]:
+    drawn = metrics.drawn
     if not drawn:
         return ["- drawn digits: not trained on (pass --drawn FILE)"]
     val = drawn.get("validation") or {}
@@ -93,7 +93,7 @@ def drawn_lines(metrics: dict[str, Any]) -> list[str]:
         per_class = val.get("per_class") or {}
         if per_class:
             lines.append("- per digit: " + ", ".join(f"{d} {pct(a)}" for d, a in per_class.items()))
-    for name, result in (metrics.get("drawn_eval") or {}).items():
+    for name, result in metrics.drawn_eval.items():
         lines.append(
             f"- `{name}` (never trained on): {pct(result['accuracy'])} "
             f"({result['samples']:,} samples, Keras on the app's rendering)"
@@ -101,8 +101,8 @@ def drawn_lines(metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
-def calibration_lines(metrics: dict[str, Any]) -> list[str]:
-    cal = Calibration.from_json(metrics.get("calibration"))
+def calibration_lines(metrics: TrainMetrics) -> list[str]:
+    cal = metrics.calibration
     if cal is None or cal.temperature is None or cal.threshold is None:
         return []
     b, a = cal.before, cal.after
@@ -119,9 +119,8 @@ def calibration_lines(metrics: dict[str, Any]) -> list[str]:
     ]
 
 
-def app_threshold(raw: Any) -> float | None:
+def app_threshold(cal: Calibration | None) -> float | None:
     """The threshold the app uses by default: the one calibrated for its --tta count."""
-    cal = Calibration.from_json(raw)
     return None if cal is None else cal.threshold_for(DEFAULT_TTA)
 
 
@@ -199,7 +198,7 @@ def pen_lines(pen_manifest: dict[str, Any] | None) -> list[str]:
 
 
 def render_report(
-    metrics: dict[str, Any],
+    metrics: TrainMetrics,
     manifest: dict[str, Any],
     results: list[Result],
     environment: dict[str, Any],
@@ -211,7 +210,7 @@ def render_report(
     picks = recommend(results)
     learned = learning_table(results)
     tta = tta_table(results, DEFAULT_TTA)
-    lines = [f"# mnist-edge pipeline report: `{metrics['arch']}`", ""]
+    lines = [f"# mnist-edge pipeline report: `{metrics.arch}`", ""]
     if "tflite" in picks:
         lines.append(f"**Deploy {headline(picks['tflite'])}.**")
     if "onnx" in picks:

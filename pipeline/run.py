@@ -31,6 +31,7 @@ from mnist_edge.pipeline.config import PipelineConfig
 from mnist_edge.pipeline.config import add_arguments as add_arguments
 from mnist_edge.pipeline.policy import RULE, headline, recommend
 from mnist_edge.pipeline.report import render_report
+from mnist_edge.train.metrics import TrainMetrics
 
 STAGES = 3
 
@@ -86,7 +87,7 @@ def run_pipeline(config: PipelineConfig) -> tuple[Path, Result | None]:
 
             train(config.train_config())
         timings["train"] = time.perf_counter() - started
-        metrics = _read_json(out / "train" / "metrics.json")
+        metrics = TrainMetrics.from_json(_read_json(out / "train" / "metrics.json"))
 
         started = _stage(2, "export")
         if config.resume and (out / "export" / "manifest.json").is_file():

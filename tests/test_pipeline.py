@@ -123,6 +123,7 @@ def test_recommendation_prefers_portable_accurate_files() -> None:
 
 def test_report_states_what_weight_averaging_kept() -> None:
     from mnist_edge.pipeline.report import averaging_lines
+    from mnist_edge.train.metrics import TrainMetrics
 
     track = {"best_epoch": 33, "selection_score": 0.9927, "test_accuracy": 0.996}
     metrics = {
@@ -133,18 +134,19 @@ def test_report_states_what_weight_averaging_kept() -> None:
             "raw": {"best_epoch": 31, "selection_score": 0.9924, "test_accuracy": 0.9958},
         }
     }
-    (line,) = averaging_lines(metrics)
+    (line,) = averaging_lines(TrainMetrics.from_json(metrics))
     assert "EMA, momentum 0.999): kept the moving average of the weights" in line
     assert "average epoch 33, validation score 99.27%, MNIST test 99.60%" in line
     assert "raw epoch 31, validation score 99.24%, MNIST test 99.58%" in line
     metrics["weight_averaging"]["kept"] = "raw"
-    assert "kept the raw weights" in averaging_lines(metrics)[0]
-    assert averaging_lines({}) == []
+    assert "kept the raw weights" in averaging_lines(TrainMetrics.from_json(metrics))[0]
+    assert averaging_lines(TrainMetrics.from_json({})) == []
 
 
 def test_report_states_the_tta_threshold() -> None:
     from mnist_edge.edge_app.tta import DEFAULT_TTA
     from mnist_edge.pipeline.report import calibration_lines
+    from mnist_edge.train.metrics import TrainMetrics
 
     flags = {"ece": 0.01, "misreads_flagged": 0.5, "correct_flagged": 0.01}
     cal = {
@@ -161,9 +163,9 @@ def test_report_states_the_tta_threshold() -> None:
             }
         },
     }
-    plain, tta = calibration_lines({"calibration": cal})
+    plain, tta = calibration_lines(TrainMetrics.from_json({"calibration": cal}))
     assert "below the 80% threshold for reading once" in plain
     assert f"`--tta {DEFAULT_TTA}`" in tta and "threshold 85%" in tta
     assert "60.00% of misreads and 1.70% of correct" in tta
     del cal["tta"]  # a model calibrated before per-count thresholds: no TTA line
-    assert len(calibration_lines({"calibration": cal})) == 1
+    assert len(calibration_lines(TrainMetrics.from_json({"calibration": cal}))) == 1

@@ -18,15 +18,16 @@ def run(args: argparse.Namespace) -> int:
 
     config = build_config(TrainConfig, vars(args), args.config, section="train")
     from mnist_edge.core.quiet import import_keras
+    from mnist_edge.train.metrics import TrainMetrics
     from mnist_edge.train.trainer import train  # TensorFlow loads only after the config is valid
 
     import_keras()  # quietly, before anything else touches it
 
-    metrics = train(config)
+    metrics = TrainMetrics.from_json(train(config))
     print(
-        f"test accuracy {metrics['test_accuracy']:.2%} ({metrics['test_errors']} errors), "
-        f"{metrics['params']:,} params, {metrics['macs']:,} MACs, "
-        f"{metrics['epochs_run']} epochs in {metrics['train_seconds']:.0f} s -> "
+        f"test accuracy {metrics.test_accuracy:.2%} ({metrics.test_errors} errors), "
+        f"{metrics.params:,} params, {metrics.macs:,} MACs, "
+        f"{metrics.epochs_run} epochs in {metrics.train_seconds:.0f} s -> "
         f"{config.out_dir}/model.keras"
     )
     return 0
