@@ -25,10 +25,13 @@ from mnist_edge.edge_app.input import Command, Down, Input, Move, Up
 from mnist_edge.edge_app.recognizer import Recognizer
 from mnist_edge.edge_app.state import AppState, Drawing
 from mnist_edge.edge_app.stroke_writer import StrokeWriter
-from mnist_edge.edge_app.strokes import Sample, default_brush
+from mnist_edge.edge_app.strokes import Sample, default_brush, to_pixels
 from mnist_edge.edge_app.view import View, bar_slot, button_rects
 
 LIVE_INTERVAL = 0.12  # s between predictions while a stroke is still being drawn
+#: Single-digit mode: ink the single reading is not sure of, that reads as at least two digits
+#: each this sure (and sure by the threshold), is "several digits", never forced into one.
+SEVERAL_SURE = 0.9
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class App:
         self.view = View(pygame, screen, self.layout, self.rotation, recognizer.model.labels)
         self.drawing_pointer: int | str | None = None
         self.button_pointer: int | str | None = None
+        self.correction_before_tap = False  # --multi: a tap that selects a digit keeps Undo's
         self.needs_prediction = False
         self.last_prediction = 0.0
         self.frame_times: deque[float] = deque(maxlen=60)
@@ -181,7 +185,7 @@ class App:
         digit = bar_slot(self.layout, x, y)
         if digit is not None:
             self.button_pointer = pointer
-            if self.learning:
+            if self.learning or self.config.multi:
                 self.correct(digit)
             return
         cx, cy, inside = self.canvas_point(u, v)
@@ -189,6 +193,7 @@ class App:
             return
         if self.state.drawing.begin((cx, cy)):
             self.drawing_pointer = pointer
+            self.correction_before_tap = self.state.last_correction
             self.state.last_correction = False
             self.state.ink_dirty = self.state.dirty = True
         else:
@@ -210,7 +215,46 @@ class App:
             return
         self.drawing_pointer = None
         self.state.drawing.end()
+        if self.config.multi and self.collector is None and self.select_by_tap():
+            return
+        self.state.selected = None
         self.predict_now()
+
+    def select_by_tap(self) -> bool:
+        """--multi: a tap (a stroke that never left its first brush width) inside a digit's box
+        selects that digit, and leaves no ink; anything else is writing. (Not while collecting:
+        there every stroke is the sample's.)"""
+        drawing, digits = self.state.drawing, self.state.digits
+        if not digits or not drawing.strokes:
+            return False
+        w, h, brush = drawing.width, drawing.height, drawing.brush
+        pixels = [to_pixels(p, w, h) for p in drawing.strokes[-1]]
+        x0, y0 = pixels[0]
+        if any(abs(x - x0) > brush or abs(y - y0) > brush for x, y in pixels):
+            return False
+        hit = [
+            i
+            for i, d in enumerate(digits)
+            if d.box[0] <= x0 < d.box[2] and d.box[1] <= y0 < d.box[3]
+        ]
+        if not hit:
+            return False
+        drawing.undo()  # the tap leaves no ink: the strokes (and so the reading) are as before
+        self.needs_prediction = False
+        self.state.last_correction = self.correction_before_tap
+        self.state.ink_dirty = True
+        self.select(hit[0])
+        return True
+
+    def select(self, index: int) -> None:
+        """--multi: the digit the bars (and keys 0-9) now show and correct."""
+        digits = self.state.digits
+        if not 0 <= index < len(digits):
+            return
+        self.state.selected = index
+        self.state.reading = digits[index].reading
+        label = self.view.label_of(digits[index].reading, self.recognizer)
+        self.state.say(f"Digit {index + 1} ({label}) selected: tap its bar or press 0-9")
 
     # ------------------------------------------------------------------ actions
 
@@ -235,6 +279,7 @@ class App:
             return
         if self.state.drawing.undo():
             self.drawing_pointer = None
+            self.state.selected = None
             self.state.ink_dirty = self.state.dirty = True
             self.predict_now()
         elif self.collector is not None:
@@ -243,6 +288,9 @@ class App:
 
     def correct(self, digit: int) -> None:
         """The person says this drawing is ``digit``: remember it for next time."""
+        if self.config.multi:
+            self.correct_digit(digit)
+            return
         learner = self.recognizer.learner
         if not self.learning or learner is None:
             if self.collector is None and not self.config.multi:
@@ -263,6 +311,33 @@ class App:
         problem = self._save_profile()
         if problem is None:
             self.state.say(f"Learned: this is a {label} ({len(learner)} corrections)")
+        self.predict_now()
+
+    def correct_digit(self, digit: int) -> None:
+        """--multi: the selected digit of the number is ``digit``. Its own embedding (from its
+        reading) feeds the same learner as single digits; then the number is read again."""
+        learner = self.recognizer.learner
+        if self.collector is not None:
+            return  # collecting: the label is the prompt, nothing to correct
+        if not self.config.learn or learner is None:
+            self.state.say("learning is off (started with --no-learn)", warning=True)
+            return
+        index, digits = self.state.selected, self.state.digits
+        if index is None or not 0 <= index < len(digits):
+            self.state.say("tap a digit on the strip first, then what it should be", warning=True)
+            return
+        embedding = digits[index].reading.prediction.embedding
+        if embedding is None:
+            self.state.say("this model cannot learn (no embedding output)", warning=True)
+            return
+        if not learner.add(embedding, digit):
+            self.state.say("cannot learn from this digit", warning=True)
+            return
+        self.state.last_correction = True
+        label = self.recognizer.model.labels[digit]
+        problem = self._save_profile()
+        if problem is None:
+            self.state.say(f"Learned: digit {index + 1} is a {label} ({len(learner)} corrections)")
         self.predict_now()
 
     def _save_profile(self) -> str | None:
@@ -300,12 +375,42 @@ class App:
             self.state.digits = self.recognizer.read_number(
                 drawing.strokes, drawing.width, drawing.height, drawing.brush
             )
-            self.state.reading = self.state.digits[-1].reading if self.state.digits else None
+            digits, selected = self.state.digits, self.state.selected
+            if selected is not None and not 0 <= selected < len(digits):
+                selected = self.state.selected = None
+            self.state.reading = (
+                digits[-1 if selected is None else selected].reading if digits else None
+            )
         else:
             self.state.reading = self.recognizer.read(drawing.ink, drawing.strokes)
+            self.state.several = self.several_digits()
         if self.state.reading is not None:
             self.reading_ms.append(self.state.reading.milliseconds)
         self.state.dirty = True
+
+    def several_digits(self) -> str:
+        """Single-digit mode: the number the ink reads as when it is clearly several digits
+        (the single reading not sure; at least two digits, each sure), else "". Read only when
+        the single reading is not sure and the pen is up: a sure digit costs nothing more."""
+        reading, drawing = self.state.reading, self.state.drawing
+        if (
+            reading is None
+            or drawing.open
+            or len(drawing.strokes) < 2
+            or self.recognizer.sure(reading.prediction)
+        ):
+            return ""
+        digits = self.recognizer.read_number(
+            drawing.strokes, drawing.width, drawing.height, drawing.brush
+        )
+        threshold = max(SEVERAL_SURE, self.recognizer.threshold)
+        if len(digits) < 2 or not all(
+            self.recognizer.sure(d.reading.prediction)
+            and d.reading.prediction.confidence >= threshold
+            for d in digits
+        ):
+            return ""
+        return "".join(self.recognizer.model.labels[d.reading.prediction.digit] for d in digits)
 
     def record(self, sample: Sample) -> None:
         assert self.recorder is not None

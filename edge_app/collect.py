@@ -6,6 +6,9 @@ the replay format, with ``--writer`` if given. Each save appends to the file wit
 what it holds (:mod:`.stroke_writer`: atomic, locked, every field kept), so a crash or a power
 cut loses at most the drawing on the screen. An existing file is continued, so collection can
 stop and resume; the result trains with ``mnist-edge train --drawn FILE``.
+
+With ``--multi`` (``numbers=True``) it asks for numbers instead ("Write 4071": random strings of
+2-5 digits) and saves each drawing as a number sample, labelled with the string.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from mnist_edge.edge_app.stroke_writer import StrokeWriter
 from mnist_edge.edge_app.strokes import Sample, Stroke, load_samples
 
 MAX_SAMPLES = 20_000
+NUMBER_DIGITS = (2, 5)  # --collect --multi asks for numbers of this many digits
 
 
 class Collector:
@@ -29,17 +33,19 @@ class Collector:
         writer: str | None = None,
         seed: int | None = None,
         target: int | None = None,
+        numbers: bool = False,
     ) -> None:
         self.file = StrokeWriter.open(path, "--collect")
         self.path = Path(path)
         self.writer = writer
         self.target = target
+        self.numbers = numbers
         self._rng = np.random.default_rng(seed)
         # Number samples (string labels) do not count toward the balance of single digits.
         labels = [s.label for s in self.file.samples if isinstance(s.label, int)]
         counts = np.bincount(labels, minlength=10)[:10]
         # Continue balanced: the first round asks for the digits this file has fewest of.
-        self._queue: list[int] = []
+        self._queue: list[int | str] = []
         self._refill(counts)
         self.skipped = 0
 
@@ -54,13 +60,17 @@ class Collector:
             load_samples(target)  # a malformed file is an error, never overwritten
 
     def _refill(self, counts: np.ndarray | None = None) -> None:
+        if self.numbers:  # one random number at a time: every length and digit as likely
+            length = int(self._rng.integers(NUMBER_DIGITS[0], NUMBER_DIGITS[1] + 1))
+            self._queue.append("".join(str(d) for d in self._rng.integers(0, 10, length)))
+            return
         order = self._rng.permutation(10)
         if counts is not None and counts.any():
             order = sorted(order.tolist(), key=lambda d: counts[d])  # fewest first
         self._queue.extend(int(d) for d in order)
 
     @property
-    def wanted(self) -> int:
+    def wanted(self) -> int | str:
         if not self._queue:
             self._refill()
         return self._queue[0]
@@ -75,12 +85,14 @@ class Collector:
 
     def prompt(self) -> str:
         goal = f" of {self.target}" if self.target else ""
-        return f"Draw a {self.wanted}  ·  {self.count}{goal} saved"
+        verb = "Write" if self.numbers else "Draw a"
+        return f"{verb} {self.wanted}  ·  {self.count}{goal} saved"
 
     def save(self, strokes: list[Stroke]) -> str:
         """Append the drawing as the wanted digit; returns what to tell the person."""
         if not any(strokes):
-            return "Draw the digit first, then tap Save"
+            what = "number" if self.numbers else "digit"
+            return f"Draw the {what} first, then tap Save"
         if self.count >= MAX_SAMPLES:
             return f"This file holds {MAX_SAMPLES:,} samples already; start another --collect file"
         label = self.wanted
@@ -91,17 +103,20 @@ class Collector:
         except UserError as exc:
             return f"Could not save ({exc}); the drawing is still here"
         self._queue.pop(0)
-        return f"Saved a {label}"
+        return f"Saved {label}" if self.numbers else f"Saved a {label}"
 
-    def ask(self, label: int) -> None:
+    def ask(self, label: int | str) -> None:
         """Ask for ``label`` next (a scripted collection says what is being drawn)."""
+        if self.numbers:
+            label = str(label)  # collecting numbers: a one-digit sample is the number "7"
         if label in self._queue:
             self._queue.remove(label)
         self._queue.insert(0, label)
 
     def skip(self) -> str:
         skipped = self._queue.pop(0) if self._queue else self.wanted
-        self._queue.append(skipped)  # asked again later, so the set stays balanced
+        if not self.numbers:
+            self._queue.append(skipped)  # asked again later, so the set stays balanced
         self.skipped += 1
         return f"Skipped the {skipped}"
 
@@ -116,6 +131,6 @@ class Collector:
             return f"Could not undo ({exc})"
         if last is None:
             return "Nothing saved in this session to undo"
-        if isinstance(last.label, int):
-            self._queue.insert(0, last.label)
+        if isinstance(last.label, str) == self.numbers and last.label is not None:
+            self._queue.insert(0, last.label)  # asked again (a digit, or the same number)
         return f"Removed the last {last.label}"

@@ -100,7 +100,8 @@ class DrawConfig:
     reset_profile: bool = option(False, "forget the profile's corrections for this model")
     collect: str | None = option(
         None,
-        "ask for digits one by one and save labelled drawings to FILE (for 'train --drawn')",
+        "ask for digits one by one (numbers with --multi) and save labelled drawings to FILE"
+        " (digits train with 'train --drawn')",
         metavar="FILE",
     )
     writer: str | None = option(None, "writer name stored with --collect samples")

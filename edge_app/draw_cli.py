@@ -112,7 +112,7 @@ def _run_draw(args: argparse.Namespace, stops: list[int]) -> int:
     if note:
         print(f"mnist-edge: {note}", file=sys.stderr)
     collector = (
-        Collector(config.collect, config.writer, target=config.collect_count)
+        Collector(config.collect, config.writer, target=config.collect_count, numbers=config.multi)
         if config.collect
         else None
     )

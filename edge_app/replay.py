@@ -191,6 +191,10 @@ def _play(
             stats.correct += int(result.get("read") == sample.label)
             stats.numbers += 1
             stats.numbers_sure += int(result.get("number") == sample.label)
+            if app.collector is not None:  # scripted collection: saved as its own label
+                app.collector.ask(sample.label)
+                app.command("save")
+                result["saved"] = app.state.message.text if app.state.message else None
             out.write(json.dumps(result) + "\n")
             out.flush()
             stats.played = number
@@ -206,6 +210,8 @@ def _play(
             )
             if learn:
                 result.update(model_digit=reading.model_digit, learned=reading.learned)
+            if app.state.several:  # clearly several digits: the app says so, not one digit
+                result["several"] = app.state.several
         if sample.label is not None:
             stats.labelled += 1
             stats.correct += int(result["digit"] == sample.label)

@@ -89,6 +89,8 @@ class AppState:
     digits: list[NumberDigit] = field(default_factory=list)  # --multi: the number, left to right
     running: bool = True
     message: Message | None = None
+    selected: int | None = None  # --multi: the digit tapped on the strip (bars correct it)
+    several: str = ""  # single-digit mode: the ink reads as this number of several digits
     prompt: str = ""  # what --collect asks for ("Draw a 4"), shown above the result
     last_correction: bool = False  # the last action was a correction (Undo undoes it)
     dirty: bool = True  # something changed: draw a frame
@@ -106,4 +108,5 @@ class AppState:
 
     def clear_reading(self) -> None:
         self.reading, self.digits = None, []
+        self.selected, self.several = None, ""
         self.dirty = True

@@ -129,13 +129,17 @@ class View:
         """Each digit of the number boxed on the canvas, with its reading; a "?" marks the
         ones the model is not sure of (the box then in the warning colour)."""
         pg, s, c = self.pg, self.surface, self.layout.canvas
-        for d in state.digits:
+        for i, d in enumerate(state.digits):
             left, top, right, bottom = d.box
             box = (c.x + left, c.y + top, max(1, right - left), max(1, bottom - top))
             p = d.reading.prediction
             sure = recognizer.sure(p)
             color = GOOD if sure else UNSURE
-            pg.draw.rect(s, color, box, 2)
+            if i == state.selected:  # tapped: the bars show (and correct) this digit
+                color = ACCENT
+                pg.draw.rect(s, ACCENT, box, 4)
+            else:
+                pg.draw.rect(s, color, box, 2)
             tag = self.font_small.render(self.labels[p.digit] + ("" if sure else " ?"), True, color)
             y = box[1] - tag.get_height() - 1
             if y < c.y:  # no room above: inside the box's bottom edge, where ink rarely is
@@ -165,6 +169,17 @@ class View:
             return
         if multi:
             self.draw_number(state, recognizer)
+            return
+        if state.several:  # clearly several digits: never forced into one
+            font = self.font_big if self.font_big.size(state.several)[0] <= r.w - 8 else self.font
+            self.text(
+                self.fit(state.several, font, r.w - 8),
+                font,
+                UNSURE,
+                center=(centre[0], r.y + int(r.h * 0.42)),
+            )
+            line = self.fit("looks like several digits: use --multi", self.font_small, r.w - 8)
+            self.text(line, self.font_small, UNSURE, center=(centre[0], r.y + int(r.h * 0.82)))
             return
         p = state.reading.prediction
         sure = recognizer.sure(p)
