@@ -191,15 +191,7 @@ def _play(
             stats.correct += int(result.get("read") == sample.label)
             stats.numbers += 1
             stats.numbers_sure += int(result.get("number") == sample.label)
-            if app.collector is not None:  # scripted collection: saved as its own label
-                app.collector.ask(sample.label)
-                app.command("save")
-                result["saved"] = app.state.message.text if app.state.message else None
-            out.write(json.dumps(result) + "\n")
-            out.flush()
-            stats.played = number
-            if number == min(100, len(samples)):
-                stats.rss_after_first = rss_mb()
+            _file_sample(app, sample, result, stats, number, len(samples), out)
             continue
         if reading is None:
             result.update(digit=None, confidence=0.0, sure=False)
@@ -223,15 +215,28 @@ def _play(
                 if reading.prediction.digit != sample.label:  # the person corrects it
                     app.correct(sample.label)
                     score.corrections += 1
-        if app.collector is not None and sample.label is not None:
-            app.collector.ask(sample.label)
-            app.command("save")
-            result["saved"] = app.state.message.text if app.state.message else None
-        out.write(json.dumps(result) + "\n")
-        out.flush()
-        stats.played = number
-        if number == min(100, len(samples)):
-            stats.rss_after_first = rss_mb()
+        _file_sample(app, sample, result, stats, number, len(samples), out)
+
+
+def _file_sample(
+    app: App,
+    sample: Sample,
+    result: dict[str, Any],
+    stats: ReplayStats,
+    number: int,
+    total: int,
+    out: TextIO,
+) -> None:
+    """The end of every sample: scripted collection saves it as its label; its line is out."""
+    if app.collector is not None and sample.label is not None:
+        app.collector.ask(sample.label)
+        app.command("save")
+        result["saved"] = app.state.message.text if app.state.message else None
+    out.write(json.dumps(result) + "\n")
+    out.flush()
+    stats.played = number
+    if number == min(100, total):
+        stats.rss_after_first = rss_mb()
 
 
 def performance(app: App, stats: ReplayStats) -> str:
