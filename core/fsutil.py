@@ -253,7 +253,9 @@ def _json_default(obj: Any) -> Any:
 LOCK_FILE = ".mnist-edge.lock"
 
 
-def _check_out_dir(out: Path, *, force: bool, what: str) -> None:
+def check_out_dir(out: Path, *, force: bool, what: str) -> None:
+    """What :func:`output_dir` refuses, checked on its own: a job calls it before any slow
+    start (TensorFlow) so a bad ``--out`` fails in the first second."""
     if out.exists() and not out.is_dir():
         raise UserError(f"{what} path {out} exists and is not a directory; choose another --out")
     if out.is_dir() and not force and any(p.name != LOCK_FILE for p in out.iterdir()):
@@ -276,7 +278,7 @@ def output_dir(
     """
     out = Path(path)
     if not keep_existing:
-        _check_out_dir(out, force=force, what=what)
+        check_out_dir(out, force=force, what=what)
     created = [p for p in [out, *out.parents] if not p.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
