@@ -22,6 +22,7 @@ import numpy as np
 
 from mnist_edge.core.contract import NUM_CLASSES
 from mnist_edge.core.errors import UserError
+from mnist_edge.core.fsutil import check_regular
 from mnist_edge.core.registry import RUNTIMES, family_of, resolve
 from mnist_edge.edge_app.runtime import MAX_THREADS, Model, ModelError, choose_runtime
 from mnist_edge.edge_app.runtime_onnx import OnnxModel
@@ -189,8 +190,7 @@ def load_pen_model(path: str | Path, runtime: str = "auto", threads: int | None 
         raise ModelError(f"pen model {path} is neither a .tflite nor an .onnx file")
     if threads is not None and not 1 <= threads <= MAX_THREADS:
         raise UserError(f"--threads must be from 1 to {MAX_THREADS}, got {threads}")
-    if not path.is_file():
-        raise ModelError(f"pen model {path} not found; pass --pen PATH to a pen-*.tflite/.onnx")
+    check_regular(path, "pen model", ModelError, "pass --pen PATH to a pen-*.tflite/.onnx")
     name = choose_runtime(family, runtime)
     spec = RUNTIMES[name]
     if family == "tflite":

@@ -107,6 +107,7 @@ READERS = {
                     "--out", "{tmp}/train"),
     "predict-image": ("predict", "{p}"),
     "draw-model": ("draw", "--headless", "--model", "{p}"),
+    "draw-pen": ("draw", "--headless", "--pen", "{p}"),
     "predict-model": ("predict", "--model", "{p}", "{r}"),
     "bench-models": ("bench", "--models", "{p}", "--limit", "10", "--out", "{tmp}/bench"),
     "bench-keras-model": (
@@ -125,8 +126,8 @@ READERS = {
                        "--out", "{tmp}/pipeline"),
 }  # fmt: skip
 #: The file name each input is given (some commands choose what to do by the suffix).
-SUFFIX = {"predict-image": ".png", "bench-keras-model": ".keras", "export-model": ".keras",
-          "evaluate-model": ".keras"}  # fmt: skip
+SUFFIX = {"predict-image": ".png", "draw-pen": ".tflite", "bench-keras-model": ".keras",
+          "export-model": ".keras", "evaluate-model": ".keras"}  # fmt: skip
 #: Folder arguments: any of these standing where a folder should be is refused, and kept.
 FOLDERS = {
     "data-dir": ("data", "--data-dir", "{p}"),
