@@ -35,7 +35,7 @@ import numpy as np
 
 from mnist_edge.edge_app import number_weights
 from mnist_edge.edge_app.preprocess import to_mnist
-from mnist_edge.edge_app.strokes import Stroke, draw_segment, to_pixels
+from mnist_edge.edge_app.strokes import Stroke, draw_segment
 
 if TYPE_CHECKING:
     from mnist_edge.edge_app.recognizer import Reading
@@ -99,7 +99,12 @@ class Split:
 
 
 def _pixels(stroke: Stroke, width: int, height: int) -> np.ndarray:
-    return np.array([to_pixels(p, width, height) for p in stroke], np.int32).reshape(-1, 2)
+    """The stroke's points in canvas pixels, as :func:`~mnist_edge.edge_app.strokes.to_pixels`
+    maps each (clamped to the canvas, rounded half to even), for all points at once."""
+    if not stroke:
+        return np.zeros((0, 2), np.int32)
+    points = np.clip(np.asarray(stroke, np.float64).reshape(-1, 2), 0.0, 1.0)
+    return np.rint(points * (width - 1, height - 1)).astype(np.int32)
 
 
 def _cut_points(px: np.ndarray, brush: int, ref: float) -> list[int]:
@@ -136,12 +141,35 @@ def _overlap(a: Unit, b: Unit) -> float:
     return float(np.clip(inter / narrower, 0.0, 1.0)) if inter > 0 else 0.0
 
 
+ORDERS = ("time", "position")
+
+
 def make_units(
-    strokes: Sequence[Stroke], width: int, height: int, brush: int
+    strokes: Sequence[Stroke], width: int, height: int, brush: int, order: str = "time"
 ) -> tuple[list[Unit], list[np.ndarray]]:
-    """Units in reading order (time order with delayed strokes moved back), and each stroke's
-    pixels."""
-    pixels = [_pixels(s, width, height) for s in strokes]
+    """Units in reading order (see :func:`in_order`), and each stroke's pixels."""
+    per_stroke, pixels = stroke_units(strokes, width, height, brush)
+    return in_order(per_stroke, order), pixels
+
+
+def in_order(per_stroke: list[list[Unit]], order: str) -> list[Unit]:
+    """The units in reading order. ``time``: time order with delayed strokes moved back;
+    ``position``: strokes left to right by the centre of their ink (a bar added late that
+    reaches past its digit's body is then beside it again)."""
+    ranked = _with_delayed_moved_back(per_stroke) if order == "time" else _by_position(per_stroke)
+    return [u for s in ranked for u in per_stroke[s]]
+
+
+def stroke_units(
+    strokes: Sequence[Stroke],
+    width: int,
+    height: int,
+    brush: int,
+    pixels: list[np.ndarray] | None = None,
+) -> tuple[list[list[Unit]], list[np.ndarray]]:
+    """Each stroke's units (itself, or its pieces between cut points), and its pixels."""
+    if pixels is None:
+        pixels = [_pixels(s, width, height) for s in strokes]
     heights = np.array([np.ptp(px[:, 1]) for px in pixels if len(px)], np.float64) + brush
     ref = (
         float(max(np.median(heights[heights >= 0.5 * heights.max()]), 2.0 * brush))
@@ -173,8 +201,17 @@ def make_units(
                 )
             )
         per_stroke.append(units)
-    order = _with_delayed_moved_back(per_stroke)
-    return [u for s in order for u in per_stroke[s]], pixels
+    return per_stroke, pixels
+
+
+def _by_position(per_stroke: list[list[Unit]]) -> list[int]:
+    """Strokes ordered by the centre of their ink, left to right (ties in time order)."""
+    centres = {
+        s: (min(u.x0 for u in units) + max(u.x1 for u in units)) / 2
+        for s, units in enumerate(per_stroke)
+        if units
+    }
+    return sorted(centres, key=lambda s: (centres[s], s))
 
 
 def _with_delayed_moved_back(per_stroke: list[list[Unit]]) -> list[int]:
@@ -224,14 +261,12 @@ def _draw_unit(
     """The exact calls ``render`` makes for this (piece of a) stroke, shifted by the crop: a dot
     where it starts, a segment per new point, repeats skipped."""
     points = strokes[unit.stroke]
-    px = pixels[unit.stroke] - np.array(shift, np.int32)
-    first = (int(px[unit.start, 0]), int(px[unit.start, 1]))
-    draw_segment(crop, first, first, brush)
-    for i in range(unit.start, unit.end):
+    # Plain tuples once: the per-point numpy indexing cost more than the drawing.
+    px = [tuple(p) for p in (pixels[unit.stroke][unit.start : unit.end + 1] - shift).tolist()]
+    draw_segment(crop, px[0], px[0], brush)
+    for k, i in enumerate(range(unit.start, unit.end)):
         if points[i] != points[i + 1]:
-            draw_segment(
-                crop, (int(px[i, 0]), int(px[i, 1])), (int(px[i + 1, 0]), int(px[i + 1, 1])), brush
-            )
+            draw_segment(crop, px[k], px[k + 1], brush)
 
 
 def render_units(
@@ -264,9 +299,14 @@ def _ink_box(crop: np.ndarray, origin: tuple[int, int]) -> tuple[int, int, int, 
 
 
 def writing_height(units: Sequence[Unit], brush: int) -> float:
-    """How tall this person writes digits, in px: the median height of the tall units (a bar or
-    a flag is short, most strokes span the digit)."""
-    heights = np.array([u.y1 - u.y0 for u in units], np.float64) + brush
+    """How tall this person writes digits, in px: the median height of the tall strokes (a bar
+    or a flag is short, most strokes span the digit). Whole strokes, not the pieces of cut
+    ones: a joined-up stroke's pieces are each only part of a digit's height."""
+    spans: dict[int, tuple[float, float]] = {}
+    for u in units:
+        top, bottom = spans.get(u.stroke, (u.y0, u.y1))
+        spans[u.stroke] = (min(top, u.y0), max(bottom, u.y1))
+    heights = np.array([b - t for t, b in spans.values()], np.float64) + brush
     tall = heights[heights >= 0.5 * heights.max()]
     return float(max(np.median(tall), 2.0 * brush))
 
@@ -343,12 +383,86 @@ def features(
     )
 
 
+def feature_matrix(
+    units: Sequence[Unit],
+    spans: np.ndarray,
+    probabilities: np.ndarray,
+    ref: float,
+    centre_y: float,
+) -> np.ndarray:
+    """:func:`features` of many candidates at once (``spans``: int [N, 2] of first, last;
+    ``probabilities``: [N, 10]): the same numbers, as one array operation per feature, so
+    the reading after each stroke does not pay a Python loop per candidate."""
+    n = len(units)
+    geo = np.array([(u.x0, u.y0, u.x1, u.y1, u.stroke) for u in units], np.float64)
+    ux0, uy0, ux1, uy1, stroke = geo.T
+    first, last = spans[:, 0], spans[:, 1]
+    idx = first[:, None] + np.arange(MAX_UNITS)[None, :]
+    inside_run = idx < last[:, None]
+    idx = np.minimum(idx, n - 1)
+    x0 = np.where(inside_run, ux0[idx], np.inf).min(1)
+    x1 = np.where(inside_run, ux1[idx], -np.inf).max(1)
+    y0 = np.where(inside_run, uy0[idx], np.inf).min(1)
+    y1 = np.where(inside_run, uy1[idx], -np.inf).max(1)
+    p = np.clip(probabilities.astype(np.float64), 1e-6, 1.0)
+    logp = np.log(p)
+    top2 = np.sort(logp, axis=1)[:, -2:]
+
+    def neighbour(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # (exists, index clamped)
+        exists = (k >= 0) & (k < n)
+        return exists, np.clip(k, 0, n - 1)
+
+    def overlap(k: np.ndarray) -> np.ndarray:  # of the whole candidate with unit k
+        exists, k = neighbour(k)
+        inter = np.minimum(x1, ux1[k]) - np.maximum(x0, ux0[k])
+        narrower = np.maximum(1.0, np.minimum(x1 - x0, ux1[k] - ux0[k]))
+        share = np.clip(inter / narrower, 0.0, 1.0)
+        return np.where(exists & (inter > 0), share, 0.0)
+
+    has_before, before = neighbour(first - 1)
+    has_after, after = neighbour(last)
+    cuts = (has_before & (stroke[before] == stroke[first])).astype(np.float64) + (
+        has_after & (stroke[after] == stroke[last - 1])
+    )
+    # The largest gap inside: units by left edge, each against the reach of those before it.
+    left = np.where(inside_run, ux0[idx], np.inf)
+    order = np.argsort(left, axis=1, kind="stable")
+    left = np.take_along_axis(left, order, 1)
+    right = np.take_along_axis(np.where(inside_run, ux1[idx], -np.inf), order, 1)
+    reach = np.maximum.accumulate(right, axis=1)
+    gaps = np.where(np.isfinite(left[:, 1:]), left[:, 1:] - reach[:, :-1], 0.0)
+    inside = np.maximum(gaps.max(1, initial=0.0), 0.0)
+    return np.column_stack(
+        [
+            top2[:, 1],
+            top2[:, 1] - top2[:, 0],
+            -(p * logp).sum(1),
+            np.log((y1 - y0 + 1) / ref),
+            np.log((x1 - x0 + 1) / ref),
+            (last - first).astype(np.float64),
+            cuts,
+            overlap(first - 1),
+            overlap(last),
+            overlap(first - 2),
+            overlap(last + 1),
+            np.where(has_before, (x0 - ux1[before]) / ref, 1.0),
+            np.where(has_after, (ux0[after] - x1) / ref, 1.0),
+            inside / ref,
+            np.abs((y0 + y1) / 2 - centre_y) / ref,
+            logp,
+        ]
+    )
+
+
 def digit_score(x: np.ndarray) -> float:
     """log P(one digit) of a candidate's features, by the fitted network (one hidden layer)."""
-    z = (x - _MEAN) / _SCALE
-    hidden = np.tanh(z @ _W1 + _B1)
-    s = float(hidden @ _W2 + number_weights.B2)
-    return -float(np.logaddexp(0.0, -s))  # log sigmoid, stable
+    return float(digit_scores(np.asarray(x)[None])[0])
+
+
+def digit_scores(x: np.ndarray) -> np.ndarray:
+    """:func:`digit_score` of each row of ``x`` [N, features]."""
+    hidden = np.tanh(((x - _MEAN) / _SCALE) @ _W1 + _B1)
+    return -np.logaddexp(0.0, -(hidden @ _W2 + number_weights.B2))  # log sigmoid, stable
 
 
 _MEAN = np.asarray(number_weights.MEAN)
@@ -356,6 +470,23 @@ _SCALE = np.asarray(number_weights.SCALE)
 _W1 = np.asarray(number_weights.W1).reshape(len(_MEAN), -1)
 _B1 = np.asarray(number_weights.B1)
 _W2 = np.asarray(number_weights.W2)
+
+
+def _spans(units: Sequence[Unit], brush: int) -> list[tuple[int, int]]:
+    """The runs of units that may be one digit: up to ``MAX_UNITS`` units of at most
+    ``MAX_STROKES`` strokes, no wider than a digit can be (unless one cut stroke)."""
+    ref = writing_height(units, brush) if units else 1.0
+    return [
+        (i, j)
+        for i in range(len(units))
+        for j in range(i + 1, min(len(units), i + MAX_UNITS) + 1)
+        if len({u.stroke for u in units[i:j]}) <= MAX_STROKES
+        and (
+            j - i == 1
+            or all(u.stroke == units[i].stroke for u in units[i:j])  # one stroke, cut or not
+            or max(u.x1 for u in units[i:j]) - min(u.x0 for u in units[i:j]) <= 1.6 * ref
+        )
+    ]
 
 
 class NumberReader:
@@ -368,6 +499,7 @@ class NumberReader:
             tuple[np.ndarray, np.ndarray, np.ndarray | None, tuple[int, int, int, int], bool],
         ] = {}
         self._inks: dict[tuple[object, ...], tuple[np.ndarray, int, int]] = {}
+        self._pixels: dict[tuple[int, int, int, int], np.ndarray] = {}
         #: Final readings of chosen digits by candidate key (the recognizer's TTA reading):
         #: while a person writes the next digit, the digits before it are not read again.
         self.finals: dict[tuple[object, ...], tuple[np.ndarray, Any]] = {}
@@ -375,46 +507,99 @@ class NumberReader:
     def candidates(
         self, strokes: Sequence[Stroke], width: int, height: int, brush: int
     ) -> tuple[list[Unit], list[Candidate]]:
-        """Every candidate digit with its model reading (new ones in one batch), unscored."""
-        units, pixels = make_units(strokes, width, height, brush)
-        spans = [
-            (i, j)
-            for i in range(len(units))
-            for j in range(i + 1, min(len(units), i + MAX_UNITS) + 1)
-            if len({u.stroke for u in units[i:j]}) <= MAX_STROKES
-        ]
-        ref = writing_height(units, brush) if units else 1.0
-        spans = [
-            (i, j)
-            for i, j in spans
-            if j - i == 1
-            or all(u.stroke == units[i].stroke for u in units[i:j])  # one stroke, cut or not
-            or max(u.x1 for u in units[i:j]) - min(u.x0 for u in units[i:j]) <= 1.6 * ref
-        ]
-        keys = [(width, height, brush, *(u.key for u in units[i:j])) for i, j in spans]
-        fresh = [k for k, key in enumerate(keys) if key not in self._cache]
+        """Every candidate digit in time order with its model reading, unscored."""
+        return self.candidate_sets(strokes, width, height, brush, ("time",))[0]
+
+    def candidate_sets(
+        self,
+        strokes: Sequence[Stroke],
+        width: int,
+        height: int,
+        brush: int,
+        orders: Sequence[str] = ORDERS,
+    ) -> list[tuple[list[Unit], list[Candidate]]]:
+        """Per reading order whose units differ from the ones before, every candidate digit
+        with its model reading (all new ones in one batch), unscored."""
+        plans: list[tuple[list[Unit], list[tuple[int, int]], list[tuple[object, ...]]]] = []
+        per_stroke, pixels = stroke_units(
+            strokes, width, height, brush, self._stroke_pixels(strokes, width, height)
+        )
+        for order in orders:
+            units = in_order(per_stroke, order)
+            if any(units == seen for seen, _, _ in plans):
+                continue
+            spans = _spans(units, brush)
+            keys = [(width, height, brush, *(u.key for u in units[i:j])) for i, j in spans]
+            plans.append((units, spans, keys))
+        fresh: dict[tuple[object, ...], tuple[int, int, list[Unit]]] = {}
+        for units, spans, keys in plans:
+            for (i, j), key in zip(spans, keys):
+                if key not in self._cache and key not in fresh:
+                    fresh[key] = (i, j, units)
         if fresh:
-            images, boxes, exact = self._render(
-                units, strokes, pixels, spans, fresh, (width, height, brush)
-            )
-            out = self.model.run(images)  # type: ignore[attr-defined]
-            for n, k in enumerate(fresh):
-                emb = None if out.embedding is None else out.embedding[n]
-                self._cache[keys[k]] = (images[n], out.probabilities[n], emb, boxes[n], exact[n])
-        found = []
-        for (i, j), key in zip(spans, keys):
-            image, probs, emb, box, whole = self._cache[key]
-            found.append(Candidate(i, j, image, probs, emb, box, whole, key=key))
+            self._read_fresh(fresh, strokes, pixels, (width, height, brush))
+        out = []
+        for units, spans, keys in plans:
+            found = []
+            for (i, j), key in zip(spans, keys):
+                image, probs, emb, box, whole = self._cache[key]
+                found.append(Candidate(i, j, image, probs, emb, box, whole, key=key))
+            out.append((units, found))
         # Keep what this drawing is made of, no more: memory stays that of one drawing
         # (a stroke added or undone finds its neighbours' readings still here).
-        current = set(keys)
+        current = {key for _, _, keys in plans for key in keys}
         if len(self._cache) > len(current):
             self._cache = {k: v for k, v in self._cache.items() if k in current}
             self.finals = {k: v for k, v in self.finals.items() if k in current}
-        inks = {(width, height, brush, u.key) for u in units}
+        inks = {(width, height, brush, u.key) for units, _, _ in plans for u in units}
         if len(self._inks) > len(inks):
             self._inks = {k: v for k, v in self._inks.items() if k in inks}
-        return units, found
+        if len(self._pixels) > len(strokes):
+            self._pixels = {}
+        return out
+
+    def _stroke_pixels(
+        self, strokes: Sequence[Stroke], width: int, height: int
+    ) -> list[np.ndarray]:
+        """Each stroke's pixels, kept by content: only a new stroke is mapped again."""
+        out = []
+        for stroke in strokes:
+            key = (width, height, len(stroke), hash(tuple(stroke)))
+            px = self._pixels.get(key)
+            if px is None:
+                px = self._pixels[key] = _pixels(stroke, width, height)
+            out.append(px)
+        return out
+
+    def _read_fresh(
+        self,
+        fresh: dict[tuple[object, ...], tuple[int, int, list[Unit]]],
+        strokes: Sequence[Stroke],
+        pixels: list[np.ndarray],
+        size: tuple[int, int, int],
+    ) -> None:
+        """Render the new candidates (grouped by order) and read them in one model call."""
+        keys = list(fresh)
+        images_parts, boxes, exact = [], [], []
+        by_order: dict[int, tuple[list[Unit], list[tuple[int, int]]]] = {}
+        for key in keys:
+            i, j, units = fresh[key]
+            by_order.setdefault(id(units), (units, []))[1].append((i, j))
+        ordered_keys = []
+        for units, spans in by_order.values():
+            imgs, bxs, ex = self._render(
+                units, strokes, pixels, spans, list(range(len(spans))), size
+            )
+            images_parts.append(imgs)
+            boxes += bxs
+            exact += ex
+            width, height, brush = size
+            ordered_keys += [(width, height, brush, *(u.key for u in units[i:j])) for i, j in spans]
+        images = np.concatenate(images_parts)
+        out = self.model.run(images)  # type: ignore[attr-defined]
+        for n, key in enumerate(ordered_keys):
+            emb = None if out.embedding is None else out.embedding[n]
+            self._cache[key] = (images[n], out.probabilities[n], emb, boxes[n], exact[n])
 
     def _unit_ink(
         self,
@@ -486,22 +671,30 @@ class NumberReader:
                 exact[n] = not overlapped
         return images, boxes, exact
 
-    @staticmethod
     def exact_images(
-        digits: Sequence[Candidate], strokes: Sequence[Stroke], width: int, height: int, brush: int
+        self,
+        digits: Sequence[Candidate],
+        strokes: Sequence[Stroke],
+        width: int,
+        height: int,
+        brush: int,
     ) -> np.ndarray:
         """The digits as the single-digit path sees them: each one's strokes drawn exactly as
         ``render`` draws them, through ``to_mnist`` (uint8 [N, 28, 28])."""
         out = np.zeros((len(digits), 28, 28), np.uint8)
-        units: list[Unit] = []
+        by_key: dict[object, Unit] = {}
         pixels: list[np.ndarray] = []
         for n, c in enumerate(digits):
             if c.exact:
                 out[n] = c.image
                 continue
-            if not units:
-                units, pixels = make_units(strokes, width, height, brush)
-            crop, _ = render_units(units[c.first : c.last], strokes, pixels, width, height, brush)
+            if not by_key:  # any reading order holds the same units
+                per_stroke, pixels = stroke_units(
+                    strokes, width, height, brush, self._stroke_pixels(strokes, width, height)
+                )
+                by_key = {u.key: u for units in per_stroke for u in units}
+            mine = [by_key[k] for k in c.key[3:]]
+            crop, _ = render_units(mine, strokes, pixels, width, height, brush)
             out[n] = to_mnist(crop)
         return out
 
@@ -513,28 +706,40 @@ class NumberReader:
         brush: int,
         per_digit: float | None = None,
     ) -> Split:
-        """The best split of the strokes into digits (empty for no ink)."""
-        units, found = self.candidates(strokes, width, height, brush)
-        if not units:
-            return Split([], [], 0, 0.0)
-        scored = [
-            dataclasses.replace(c, score=digit_score(x))
-            for c, x in candidate_features(units, found, brush)
-        ]
+        """The best split of the strokes into digits (empty for no ink): the best path over
+        the candidates of each reading order, the higher scoring one of them."""
         bias = number_weights.PER_DIGIT if per_digit is None else per_digit
-        path, total = best_path(len(units), scored, bias)
-        path.sort(key=lambda c: (c.box[0] + c.box[2]) / 2)  # read left to right
-        strokes_of = [sorted({units[k].stroke for k in range(c.first, c.last)}) for c in path]
-        return Split(path, strokes_of, len(found), total)
+        best: Split | None = None
+        scored_count = 0
+        for units, found in self.candidate_sets(strokes, width, height, brush):
+            if not units:
+                return Split([], [], 0, 0.0)
+            scores = digit_scores(candidate_matrix(units, found, brush))
+            scored = [dataclasses.replace(c, score=float(v)) for c, v in zip(found, scores)]
+            scored_count += len(found)
+            path, total = best_path(len(units), scored, bias)
+            if best is None or total > best.log_score:
+                path.sort(key=lambda c: (c.box[0] + c.box[2]) / 2)  # read left to right
+                strokes_of = [sorted({u.stroke for u in units[c.first : c.last]}) for c in path]
+                best = Split(path, strokes_of, 0, total)
+        assert best is not None  # at least one order
+        return dataclasses.replace(best, candidates=scored_count)
 
 
 def candidate_features(
     units: Sequence[Unit], found: Sequence[Candidate], brush: int
 ) -> list[tuple[Candidate, np.ndarray]]:
     """Each candidate with the rejection model's inputs."""
+    return list(zip(found, candidate_matrix(units, found, brush)))
+
+
+def candidate_matrix(units: Sequence[Unit], found: Sequence[Candidate], brush: int) -> np.ndarray:
+    """The rejection model's inputs of the candidates, a row each [N, features]."""
     ref = writing_height(units, brush)
     centre = float(np.median([(u.y0 + u.y1) / 2 for u in units]))
-    return [(c, features(units, c.first, c.last, c.probabilities, ref, centre)) for c in found]
+    spans = np.array([(c.first, c.last) for c in found], np.int64).reshape(-1, 2)
+    probabilities = np.array([c.probabilities for c in found], np.float64).reshape(-1, 10)
+    return feature_matrix(units, spans, probabilities, ref, centre)
 
 
 def best_path(

@@ -19,7 +19,15 @@ from mnist_edge.edge_app.compose import (
     spacing_of,
     strip_canvas,
 )
-from mnist_edge.edge_app.numbers import NumberReader, make_units, render_units
+from mnist_edge.edge_app.numbers import (
+    NumberReader,
+    _pixels,
+    candidate_matrix,
+    features,
+    make_units,
+    render_units,
+    writing_height,
+)
 from mnist_edge.edge_app.preprocess import to_mnist
 from mnist_edge.edge_app.recognizer import Recognizer
 from mnist_edge.edge_app.runtime import load_model
@@ -30,6 +38,7 @@ from mnist_edge.edge_app.strokes import (
     load_samples,
     render,
     save_samples,
+    to_pixels,
 )
 from tests.conftest import DRAWN, MODELS, assert_user_error, run_cli
 
@@ -182,6 +191,62 @@ def test_a_five_whose_bar_comes_after_the_next_digit(
     assert _read(model, number.sample.strokes) == "53"
 
 
+def test_a_late_bar_reaching_past_its_five_is_read_with_it(
+    model: Any, writer_digits: dict[int, list[Sample]]
+) -> None:
+    """A 5's bar added after the next digit that sticks out far to the right (it barely lies
+    over the 5's body, so time order cannot move it back): the reading by position pairs it."""
+    five = next(s for s in writer_digits[5] if len(s.strokes) >= 2 and _flat(s.strokes[-1]))
+    body = [p for st in five.strokes[:-1] for p in st]
+    left, right = min(x for x, _ in body), max(x for x, _ in body)
+    width = right - left
+    bar = five.strokes[-1]
+    b0, b1 = min(x for x, _ in bar), max(x for x, _ in bar)
+    stretched = [
+        (left + 0.8 * width + (x - b0) / max(b1 - b0, 1e-6) * 1.2 * width, y) for x, y in bar
+    ]
+    long_bar = Sample([*five.strokes[:-1], stretched], 5, five.writer)
+    number = compose(
+        [long_bar, writer_digits[3][1]],
+        CANVAS,
+        np.random.default_rng(4),
+        style="normal",
+        delay_bars=1.0,
+    )
+    strokes = number.sample.strokes
+    assert list(number.stroke_digits)[-1] == 0  # the bar is written last
+    w, h, b = CANVAS.width, CANVAS.height, CANVAS.brush
+    last = len(strokes) - 1
+
+    def beside_body(order: str) -> bool:
+        seq = [u.stroke for u in make_units(strokes, w, h, b, order)[0]]
+        return abs(seq.index(last) - seq.index(last - 2)) == 1  # next to the body's stroke
+
+    assert not beside_body("time") and beside_body("position")
+    assert _read(model, strokes) == "53"
+
+
+def test_the_feature_matrix_is_the_per_candidate_features(
+    model: Any, writer_digits: dict[int, list[Sample]]
+) -> None:
+    """The vectorised features the reader uses equal the per-candidate definition."""
+    number = _number(writer_digits, "45871", "overlap", seed=1)
+    w, h, b = CANVAS.width, CANVAS.height, CANVAS.brush
+    for units, found in NumberReader(model).candidate_sets(number.sample.strokes, w, h, b):
+        ref = writing_height(units, b)
+        centre = float(np.median([(u.y0 + u.y1) / 2 for u in units]))
+        rows = [features(units, c.first, c.last, c.probabilities, ref, centre) for c in found]
+        np.testing.assert_array_equal(candidate_matrix(units, found, b), np.array(rows))
+        assert len(found) > len(units)
+
+
+def test_pixels_round_as_the_app_maps_points() -> None:
+    stroke = [(0.0, 0.0), (1.0, 1.0), (0.5, 0.5), (1.2, -0.1), (0.123, 0.877), (0.25, 0.75)]
+    for width, height in ((777, 241), (8, 4), (465, 161)):
+        got = _pixels(stroke, width, height)
+        assert got.tolist() == [list(to_pixels(p, width, height)) for p in stroke]
+
+
 def test_one_one_and_seven_one(model: Any, writer_digits: dict[int, list[Sample]]) -> None:
     assert _read(model, _number(writer_digits, "11", "normal").sample.strokes) == "11"
     assert _read(model, _number(writer_digits, "71", "normal").sample.strokes) == "71"
@@ -249,7 +314,7 @@ def test_every_candidate_is_the_single_digit_path(
             checked += 1
     assert checked >= len(units)  # every single stroke at least
     split = reader.split(strokes, w, h, b)
-    final = NumberReader.exact_images(split.digits, strokes, w, h, b)
+    final = reader.exact_images(split.digits, strokes, w, h, b)
     for image, own in zip(final, split.strokes_of):
         np.testing.assert_array_equal(image, to_mnist(render([strokes[s] for s in own], w, h, b)))
 

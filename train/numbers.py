@@ -36,9 +36,8 @@ from mnist_edge.edge_app.strokes import Sample, load_samples, save_samples
 from mnist_edge.train.config import TrainConfig
 from mnist_edge.train.drawn import split_writers
 
-DRAWN = Path("/work/shared/data/drawn")
 JOIN = 0.0  # digit pairs written without a pen lift: 0.05 and 0.15 cost 2.6 and 4.6 points on
-# held-out numbers with pen lifts, so none
+# held-out numbers with pen lifts, so none (docs/numbers.md)
 WEIGHTS_FILE = Path(__file__).resolve().parents[1] / "edge_app" / "number_weights.py"
 
 
@@ -62,33 +61,30 @@ def writer_sides(files: Sequence[str]) -> tuple[dict[str, list[Sample]], dict[st
 
 def labelled_candidates(
     numbers: Sequence[ComposedNumber], model: object
-) -> tuple[np.ndarray, np.ndarray, list[tuple[int, list[reader.Candidate], str, list]]]:
-    """Features and 0/1 targets of every candidate; per number what the DP needs."""
+) -> tuple[np.ndarray, np.ndarray, list[tuple[str, list[tuple[int, list, list]]]]]:
+    """Features and 0/1 targets of every candidate of every reading order; per number its
+    label and, per order, what the DP needs."""
     rows, targets, per_number = [], [], []
     for n in numbers:
         c = n.canvas
         r = reader.NumberReader(model)
-        units, found = r.candidates(n.sample.strokes, c.width, c.height, c.brush)
-        pairs = reader.candidate_features(units, found, c.brush)
-        # A unit's digit: that of most of its points (a stroke may run on into the next).
-        owner = [
-            int(np.bincount(n.point_digits[u.stroke][u.start : u.end + 1]).argmax()) for u in units
-        ]
-        for cand, x in pairs:
-            mine = set(owner[cand.first : cand.last])
-            whole = (
-                len(mine) == 1
-                and (cand.first == 0 or owner[cand.first - 1] not in mine)
-                and (cand.last == len(units) or owner[cand.last] not in mine)
-            )
-            # A digit whose units are not consecutive here (a bar not moved back) has no
-            # true candidate; its pieces are negatives, as the reader cannot read them anyway.
-            whole = whole and owner.count(next(iter(mine))) == cand.last - cand.first
-            rows.append(x)
-            targets.append(float(whole))
-        per_number.append(
-            (len(units), [p[0] for p in pairs], n.sample.label, [p[1] for p in pairs])
-        )
+        plans = []
+        for units, found in r.candidate_sets(n.sample.strokes, c.width, c.height, c.brush):
+            pairs = reader.candidate_features(units, found, c.brush)
+            # A unit's digit: that of most of its points (a stroke may run on into the next).
+            owner = [
+                int(np.bincount(n.point_digits[u.stroke][u.start : u.end + 1]).argmax())
+                for u in units
+            ]
+            for cand, x in pairs:
+                mine = set(owner[cand.first : cand.last])
+                # A digit whose units are not consecutive in this order has no true candidate
+                # here; its pieces are negatives, as this order cannot read them anyway.
+                whole = len(mine) == 1 and owner.count(next(iter(mine))) == cand.last - cand.first
+                rows.append(x)
+                targets.append(float(whole))
+            plans.append((len(units), [p[0] for p in pairs], [p[1] for p in pairs]))
+        per_number.append((str(n.sample.label), plans))
     return np.array(rows), np.array(targets), per_number
 
 
@@ -131,17 +127,24 @@ def _score(x: np.ndarray, params: tuple) -> np.ndarray:
 
 
 def exact_rate(per_number: list, params: tuple, per_digit: float) -> float:
+    """Share of numbers read exactly: per number the best path of its best reading order."""
     right = 0
-    for count, cands, label, xs in per_number:
-        scores = _score(np.array(xs), params)
-        scored = [reader.dataclasses.replace(c, score=float(s)) for c, s in zip(cands, scores)]
-        path, _ = reader.best_path(count, scored, per_digit)
-        path.sort(key=lambda c: (c.box[0] + c.box[2]) / 2)
-        right += "".join(str(int(c.probabilities.argmax())) for c in path) == label
+    for label, plans in per_number:
+        best, read = -np.inf, ""
+        for count, cands, xs in plans:
+            scores = _score(np.array(xs), params)
+            scored = [reader.dataclasses.replace(c, score=float(s)) for c, s in zip(cands, scores)]
+            path, total = reader.best_path(count, scored, per_digit)
+            if total > best:
+                path.sort(key=lambda c: (c.box[0] + c.box[2]) / 2)
+                best, read = total, "".join(str(int(c.probabilities.argmax())) for c in path)
+        right += read == label
     return right / len(per_number)
 
 
-def write_weights(params: tuple, per_digit: float, provenance: str) -> None:
+def write_weights(
+    params: tuple, per_digit: float, provenance: str, out: str | Path = WEIGHTS_FILE
+) -> None:
     mean, scale, w1, b1, w2, b2 = params
 
     def floats(v: np.ndarray) -> str:  # one a line: what ruff format makes of long tuples
@@ -156,7 +159,7 @@ def write_weights(params: tuple, per_digit: float, provenance: str) -> None:
         f"MEAN = {floats(mean)}\nSCALE = {floats(scale)}\nW1 = {floats(w1)}\nB1 = {floats(b1)}\n"
         f"W2 = {floats(w2)}\nB2 = {b2:.6g}\nPER_DIGIT = {per_digit:.6g}\n"
     )
-    write_bytes_atomic(WEIGHTS_FILE, text.encode())
+    write_bytes_atomic(out, text.encode())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,15 +175,20 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--count", type=int, default=2400)
     f.add_argument("--seed", type=int, default=7)
     f.add_argument("--model", default="models/edge-int8.tflite")
+    f.add_argument(
+        "--join", type=float, default=JOIN, help="share of digit pairs written without a pen lift"
+    )
+    f.add_argument("--out", default=str(WEIGHTS_FILE), help="the weights module to write")
     for p in (c, f):
         p.add_argument(
             "--drawn",
-            action="append",
-            default=None,
-            help="drawn-digit files; the first is split by writer as the trainer splits it",
+            nargs="+",
+            required=True,
+            help="drawn-digit files with writers (e.g. unipen-train.json uji-train.json); the "
+            "first is split by writer as the trainer splits it",
         )
     args = parser.parse_args(argv)
-    files = args.drawn or [str(DRAWN / "unipen-train.json"), str(DRAWN / "uji-train.json")]
+    files = args.drawn
     train, held = writer_sides(
         files if args.command == "fit" or args.side == "train" else files[:1]
     )
@@ -193,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(numbers)} numbers of {len(side)} {args.side} writers -> {args.out}")
         return 0
     model = load_model(args.model)
-    numbers = compose_numbers(train, args.count, args.seed, strip_canvases(), join=JOIN)
+    numbers = compose_numbers(train, args.count, args.seed, strip_canvases(), join=args.join)
     x, y, per_number = labelled_candidates(numbers, model)
     print(f"{len(x)} candidates ({int(y.sum())} digits) of {len(numbers)} numbers", file=sys.stderr)
     params = fit_network(x, y)
@@ -213,8 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         f"trainer's held-out writers excluded), model {Path(args.model).name}; per-digit bias\n"
         f"chosen on the same training numbers ({rates[per_digit]:.1%} read exactly)."
     )
-    write_weights(params, float(per_digit), provenance)
-    print(f"wrote {WEIGHTS_FILE}")
+    write_weights(params, float(per_digit), provenance, args.out)
+    print(f"wrote {args.out}")
     return 0
 
 
