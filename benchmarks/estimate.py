@@ -1,6 +1,7 @@
 """Estimate single-image latency on a Raspberry Pi 4 / 5 from a benchmark run on another CPU.
 
     python -m mnist_edge.benchmarks.estimate RESULTS_JSON [--macs N] [--out FILE.md] [--pen]
+    python -m mnist_edge.benchmarks.estimate --numbers SPEED_JSON [--out FILE.md]
 
 An *estimate*, not a measurement: each row's measured invoke time is scaled by the ratio of
 per-core peak multiply-accumulate throughput for its arithmetic (fp32 or int8) between the
@@ -16,7 +17,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnist_edge.benchmarks.number_speed import NumberSpeed
 from mnist_edge.benchmarks.results import Result
+from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import write_text_atomic
 from mnist_edge.core.registry import EDGE_RUNTIMES, FORMATS
 from mnist_edge.core.text import markdown_table
@@ -94,19 +97,75 @@ def table(results: list[Result], macs: int | None) -> str:
     return "\n".join(lines + notes)
 
 
+def number_table(speed: NumberSpeed) -> str:
+    """Reading a 5-digit number on the Pis: the model calls scaled by arithmetic throughput,
+    the rest (rendering candidates, ``to_mnist``, features, the path) by scalar speed."""
+    fmt = FORMATS.get(speed.format)
+    arithmetic = fmt.arithmetic if fmt else "fp32"
+
+    def p50(whole: float, model: float, target: CpuProfile) -> float:
+        ratio = REFERENCE.peak(arithmetic) / target.peak(arithmetic)
+        return model * ratio + max(whole - model, 0.0) / target.scalar_vs_reference
+
+    rows = [
+        ("cold read", speed.cold, speed.cold_model.p50),
+        ("read after the last stroke (the app)", speed.last, speed.last_model.p50),
+        ("frame with input", speed.frames, 0.0),
+    ]
+    head = ["reading", "measured here p50 / p99 ms"]
+    for t in TARGETS:
+        head.append(f"{t.name.split(' (')[0]} estimate p50 / p99 ms")
+    body = [
+        [name, f"{timing.p50:.1f} / {timing.p99:.1f}"]
+        + [
+            f"~{p50(timing.p50, model, t):.0f} / ~{timing.p99 / t.scalar_vs_reference:.0f}"
+            for t in TARGETS
+        ]
+        for name, timing, model in rows
+    ]
+    notes = [
+        "",
+        f"- {speed.model} on {speed.runtime}, TTA {speed.tta}, {speed.numbers} numbers of 5 "
+        "digits; CPU time of the reading thread",
+        "- p50 = model calls x (peak here / peak there) + the rest / scalar speed; p99 = all of "
+        "it at scalar speed (an upper bound); frames are drawing and reading, all scalar",
+        "- "
+        + "; ".join(f"{p.name}: scalar {p.scalar_vs_reference:g}x" for p in (REFERENCE, *TARGETS)),
+        "- an estimate, +-50 %: measure on the device with "
+        "`python -m mnist_edge.benchmarks.number_speed FILE`",
+    ]
+    return "\n".join([markdown_table(head, body), *notes])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m mnist_edge.benchmarks.estimate",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("results", type=Path, help="results.json of 'mnist-edge bench'")
+    parser.add_argument("results", type=Path, nargs="?", help="results.json of 'mnist-edge bench'")
     parser.add_argument("--macs", type=int, help="the model's multiply-adds (for the notes)")
     parser.add_argument("--out", type=Path, help="write the Markdown here")
     parser.add_argument(
         "--pen", action="store_true", help="the pen channel's rows ('bench --pen') instead"
     )
+    parser.add_argument(
+        "--numbers",
+        type=Path,
+        help="a record of 'python -m mnist_edge.benchmarks.number_speed --out' instead",
+    )
     args = parser.parse_args(argv)
+    if args.numbers:
+        try:
+            text = number_table(NumberSpeed.from_json(json.loads(args.numbers.read_text())))
+        except (OSError, ValueError, UserError) as exc:
+            parser.error(f"--numbers {args.numbers}: {exc}")
+        if args.out:
+            write_text_atomic(args.out, text + "\n")
+        print(text)
+        return 0
+    if args.results is None:
+        parser.error("name a results.json of 'mnist-edge bench', or --numbers SPEED_JSON")
     rows = json.loads(args.results.read_text()).get("pen" if args.pen else "results")
     if rows is None:
         parser.error(f"{args.results} has no pen rows; measure them with 'mnist-edge bench --pen'")
