@@ -23,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = build_config(BenchConfig, vars(args), args.config, section="bench")
     from mnist_edge.benchmarks import environment, pen, report, runner
+    from mnist_edge.benchmarks.report_numbers import numbers_table
     from mnist_edge.core.fsutil import output_dir
 
     pen_files = pen.discover(config.pen)  # a bad --pen file is one line, before any row runs
@@ -45,6 +46,9 @@ def run(args: argparse.Namespace) -> int:
         print("\n" + "\n".join(tta))
     if pen_lines := pen.pen_lines(pen_results):
         print("\n" + "\n".join(pen_lines))
+    if numbers := numbers_table(results):
+        print("\nnumbers of the --drawn-eval files, read as 'draw --multi' reads them:")
+        print(numbers)
     if learned := report.learning_lines(results):
         print("\non-device learning, every misreading corrected (one profile per writer):")
         print("\n".join(learned))

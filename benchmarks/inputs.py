@@ -73,23 +73,27 @@ def drawn_digits(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     canvas = compute(*DEFAULT_SIZE).canvas
     everything = load_samples(path)
     samples = [s for s in everything if isinstance(s.label, int)]
-    numbers = sum(isinstance(s.label, str) for s in everything)
-    if numbers:  # numbers are scored by reading them through the app: benchmarks/numbers.py
-        print(
-            f"mnist-edge: --drawn-eval {path}: {numbers} number samples skipped (the digit rows "
-            "read single digits; 'mnist-edge draw --multi --replay' reads numbers)",
-            file=sys.stderr,
-        )
-    if not samples:
-        from mnist_edge.core.errors import UserError
-
-        raise UserError(f"--drawn-eval {path} has no single-digit samples to score")
     canvases = (app_canvas(s.strokes, canvas.w, canvas.h) for s in samples)
     pairs = [(to_mnist(c), app_reads_nothing(c)) for c in canvases]  # one canvas at a time
     images = np.stack([image for image, _ in pairs])
     blank = np.array([nothing for _, nothing in pairs], bool)
     writers = np.array([s.writer or "?" for s in samples])
     return images, np.array([s.label for s in samples], np.uint8), writers, blank
+
+
+def has_digits(path: str) -> bool:
+    """Whether a replay file holds labelled single digits (the digit rows score those)."""
+    return any(isinstance(s.label, int) for s in load_samples(path))
+
+
+def number_files(paths: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(name, path) of the --drawn-eval files that hold numbers (string labels): each model
+    row also reads those as the app does (``benchmarks.numbers.score_in_process``)."""
+    return [
+        (name, path)
+        for name, path in zip(drawn_labels(paths), paths, strict=True)
+        if any(isinstance(s.label, str) for s in load_samples(path))
+    ]
 
 
 def drawn_labels(paths: tuple[str, ...]) -> list[str]:
@@ -120,10 +124,12 @@ def prepare(
         rng = np.random.default_rng(seed)
         arrays["robust_images"] = np.stack([redraw(im, rng) for im in test.images])
         arrays["robust_labels"] = test.labels
-    if drawn:
-        names = drawn_labels(drawn)
+    # Files of numbers alone have no digit rows (their numbers are read per model row).
+    named = [(n, f) for n, f in zip(drawn_labels(drawn), drawn, strict=True) if has_digits(f)]
+    if named:
+        names = [n for n, _ in named]
         arrays["drawn_names"] = np.array(names)
-        for i, file in enumerate(drawn):
+        for i, (_, file) in enumerate(named):
             images, labels, writers, blank = drawn_digits(file)
             arrays[f"drawn{i}_images"], arrays[f"drawn{i}_labels"] = images, labels
             arrays[f"drawn{i}_writers"], arrays[f"drawn{i}_blank"] = writers, blank

@@ -22,20 +22,17 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
+from mnist_edge.benchmarks.number_figures import NumberFigures, digits_right
 from mnist_edge.core.fsutil import write_bytes_atomic
 from mnist_edge.edge_app.compose import SPACINGS, StripCanvas, spacing_of, strip_canvas
-from mnist_edge.edge_app.numbers import NumberReader
 from mnist_edge.edge_app.recognizer import Recognizer
 from mnist_edge.edge_app.runtime import Model, load_model
 from mnist_edge.edge_app.shipped import default_model
-from mnist_edge.edge_app.strokes import Sample, load_samples, render
+from mnist_edge.edge_app.strokes import Sample, as_the_app_takes, load_samples, render
 
 
 @dataclass
@@ -47,6 +44,9 @@ class Tally:
     ceiling_sure: int = 0
     components: int = 0  # the connected-component splitter read the digits right
     components_sure: int = 0
+    digits: int = 0  # digits in the labels
+    digits_right: int = 0  # of them the app read right (number_figures.digits_right)
+    length_right: int = 0  # numbers read with as many digits as written
 
     def add(self, other: Tally) -> None:
         for name in self.__dataclass_fields__:
@@ -72,8 +72,9 @@ class NumberReport:
 
         head = (
             "| digits | spacing | numbers | read exactly | ceiling (each digit alone) | "
-            "components (before) | all sure | ceiling, all sure | components, all sure |\n"
-            "|---|---|---|---|---|---|---|---|---|\n"
+            "components (before) | digits right | length right | all sure | ceiling, all sure | "
+            "components, all sure |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|\n"
         )
         lines = []
         lengths = sorted({n for n, _ in self.rows}, key=int)
@@ -85,6 +86,7 @@ class NumberReport:
                 lines.append(
                     f"| {length} | {spacing} | {t.samples} | {pct(t.read, t.samples)} | "
                     f"{pct(t.ceiling, t.samples)} | {pct(t.components, t.samples)} | "
+                    f"{pct(t.digits_right, t.digits)} | {pct(t.length_right, t.samples)} | "
                     f"{pct(t.sure, t.samples)} | {pct(t.ceiling_sure, t.samples)} | "
                     f"{pct(t.components_sure, t.samples)} |"
                 )
@@ -148,6 +150,10 @@ def score(path: str, model_path: str | None = None) -> NumberReport:
         comp, comp_sure = _components(sample, canvas, rec)
         t = report.rows.setdefault((str(len(sample.label)), spacing), Tally())
         t.samples += 1
+        read = str(line.get("read") or "")
+        t.digits += len(sample.label)
+        t.digits_right += digits_right(sample.label, read)
+        t.length_right += int(len(read) == len(sample.label))
         t.read += int(line.get("read") == sample.label)
         t.sure += int(line.get("number") == sample.label)
         t.ceiling += int(alone)
@@ -157,49 +163,24 @@ def score(path: str, model_path: str | None = None) -> NumberReport:
     return report
 
 
-def speed(path: str, model_path: str | None, count: int) -> str:
-    """Cold reads of 5-digit numbers, and frames with input while writing them in the app."""
-    from mnist_edge.edge_app.app import App, AppConfig
-    from mnist_edge.edge_app.display import import_pygame, open_display
-    from mnist_edge.edge_app.replay import replay
-
-    model_file = model_path or str(default_model()[0])
-    model = load_model(model_file)
+def score_in_process(model: Model, path: str, limit: int | None = None) -> NumberFigures:
+    """The number samples of ``path`` read as the app's replay reads them (its recognizer with
+    the defaults, the strokes the app takes, on the default screen's strip, no learning), in
+    this process: what ``bench --drawn-eval`` reports per model row."""
     rec = app_recognizer(model)
     canvas = strip_canvas()
-    fives = [s for s in load_samples(path) if isinstance(s.label, str) and len(s.label) == 5]
-    fives = fives[:count]
-    wall, cpu, last = [], [], []
-    for s in fives:
-        rec._number_reader = NumberReader(model)  # cold: nothing cached
-        started, used = time.perf_counter(), time.thread_time()
-        rec.read_number(s.strokes, canvas.width, canvas.height, canvas.brush)
-        wall.append((time.perf_counter() - started) * 1000)
-        cpu.append((time.thread_time() - used) * 1000)  # this thread's CPU: the machine is shared
-        # As in the app: the read after the last stroke, the candidates without it cached.
-        rec._number_reader = NumberReader(model)
-        rec.read_number(s.strokes[:-1], canvas.width, canvas.height, canvas.brush)
-        used = time.thread_time()
-        rec.read_number(s.strokes, canvas.width, canvas.height, canvas.brush)
-        last.append((time.thread_time() - used) * 1000)
-    pygame = import_pygame()
-    screen = open_display(pygame, (800, 480), False, True)
-    app = App(pygame, screen, app_recognizer(model), AppConfig(multi=True, learn=False), "bench")
-    with open("/dev/null", "w") as sink:
-        replay(app, fives, headless=False, out=sink)
-    frames = np.asarray(app.busy_frames_ms)
-    pygame.quit()
-
-    def pct(values: list[float] | np.ndarray) -> str:
-        return f"p50 {np.percentile(values, 50):.2f} ms, p99 {np.percentile(values, 99):.2f} ms"
-
-    return (
-        f"reading a 5-digit number ({len(wall)} numbers, {model.runtime}, "
-        f"{Path(model_file).name}, tta {rec.tta}): cold wall {pct(wall)}; cold CPU {pct(cpu)}; "
-        f"after its last stroke (the rest cached, as in the app) CPU {pct(last)}; frames with "
-        f"input while writing them (4 touch events a frame, 60 fps): {pct(frames)} "
-        f"({len(frames)} frames)\n"
-    )
+    samples = [s for s in load_samples(path) if isinstance(s.label, str)][:limit]
+    figures = NumberFigures()
+    for sample in samples:
+        assert isinstance(sample.label, str)
+        digits = rec.read_number(
+            as_the_app_takes(sample.strokes), canvas.width, canvas.height, canvas.brush
+        )
+        read = "".join(str(d.reading.prediction.digit) for d in digits)
+        sure = all(rec.sure(d.reading.prediction) for d in digits)
+        alone = _digits_alone(sample, canvas, rec)[0] if sample.stroke_digits else False
+        figures.add_reading(sample.label, read, sure, alone)
+    return figures
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -216,7 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = score(path, args.model)
             parts.append(f"### {report.file} ({report.model})\n\n{report.markdown()}")
         if args.speed:
-            parts.append(speed(path, args.model, args.speed))
+            from mnist_edge.benchmarks.number_speed import measure
+
+            parts.append(measure(path, args.model, args.speed).text() + "\n")
     text = "\n".join(parts)
     print(text)
     if args.out:

@@ -14,6 +14,7 @@ from typing import Any
 from mnist_edge.benchmarks.pen import PenResult, pen_section
 from mnist_edge.benchmarks.plots import plots
 from mnist_edge.benchmarks.report_learning import learning_lines, learning_section, learning_table
+from mnist_edge.benchmarks.report_numbers import numbers_section
 from mnist_edge.benchmarks.report_tta import drawn_names, tta_lines, tta_section, tta_table
 from mnist_edge.benchmarks.results import Result
 from mnist_edge.core.fsutil import write_json_atomic, write_text_atomic
@@ -164,6 +165,7 @@ def write_all(
         f"real test digits.\n\n{table(results, batch_sizes, markdown=True)}\n"
         + tta_section(results, meta.get("settings", {}).get("tta", 1))
         + learning_section(results)
+        + numbers_section(results)
         + pen_section(pen),
     )
     written = ["results.json", "results.csv", "results.md"]

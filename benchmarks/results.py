@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from mnist_edge.benchmarks.number_figures import NumberFigures
+
 OK, FAILED, SKIPPED = "ok", "failed", "skipped"
 #: Fields kept out of results.json (bulky, or only for the plots and debugging).
 TRANSIENT = ("samples_us", "traceback")
@@ -30,6 +32,8 @@ class Result:
     drawn: dict[str, float] = field(default_factory=dict)  # replay file -> accuracy (--drawn-eval)
     tta_accuracy: float | None = None  # MNIST with test-time augmentation (--tta)
     tta_drawn: dict[str, float] = field(default_factory=dict)  # drawn files, with --tta
+    #: number files of --drawn-eval -> NumberFigures.to_json() (read through number_figures)
+    numbers: dict[str, dict[str, int]] = field(default_factory=dict)
     latency_us: dict[str, float] = field(default_factory=dict)  # whole call: p50, p90, ...
     invoke_us: dict[str, float] = field(default_factory=dict)  # the runtime's invoke alone
     tta_latency_us: dict[str, float] = field(default_factory=dict)
@@ -52,6 +56,10 @@ class Result:
     @property
     def p50(self) -> float | None:
         return self.latency_us.get("p50")
+
+    def number_figures(self) -> dict[str, NumberFigures]:
+        """The number files this row read, as typed records."""
+        return {name: NumberFigures.from_json(data) for name, data in self.numbers.items()}
 
     @property
     def name(self) -> str:

@@ -9,13 +9,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mnist_edge.benchmarks.config import BenchConfig
 from mnist_edge.benchmarks.discover import ModelFile, discover
-from mnist_edge.benchmarks.inputs import prepare
+from mnist_edge.benchmarks.inputs import number_files, prepare
 from mnist_edge.benchmarks.results import SKIPPED, Result
 from mnist_edge.core.registry import FAMILIES, REFERENCE_RUNTIME, RUNTIMES, format_runs_on
 from mnist_edge.edge_app.runtime import is_installed
@@ -214,7 +215,9 @@ def _in_process(spec: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     return run_spec(spec), ""
 
 
-def measure_row(row: Row, config: BenchConfig, inputs: Path) -> Result:
+def measure_row(
+    row: Row, config: BenchConfig, inputs: Path, numbers: Sequence[tuple[str, str]] = ()
+) -> Result:
     spec = {
         "model": str(row.model),
         "runtime": row.runtime,
@@ -225,6 +228,8 @@ def measure_row(row: Row, config: BenchConfig, inputs: Path) -> Result:
         "min_time": config.min_time,
         "batch_sizes": list(config.batch_sizes),
         "tta": config.tta,
+        "numbers": [list(pair) for pair in numbers],
+        "numbers_limit": config.limit,
     }
     if config.isolation == "none":
         result, _ = _in_process(spec)
@@ -259,12 +264,13 @@ def run(config: BenchConfig) -> tuple[list[Result], dict[str, int]]:
         counts = prepare(
             inputs, config.data_dir, config.limit, config.robust, drawn=config.drawn_eval
         )
+        numbers = number_files(config.drawn_eval)
         for i, row in enumerate(rows, 1):
             label = f"[{i}/{len(rows)}] {row.model.name} on {row.runtime}" + (
                 f", {row.threads} thread(s)" if row.threads else ""
             )
             print(f"{label} ...", file=sys.stderr, flush=True)
-            record = measure_row(row, config, inputs)
+            record = measure_row(row, config, inputs, numbers)
             p50 = record.p50
             print(
                 f"{label}: {record.status}"

@@ -115,6 +115,15 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         if "drawn_names" in data
         else {}
     )
+    if spec.get("numbers") and spec["runtime"] != REFERENCE_RUNTIME:
+        # Numbers as the app reads them (its recognizer, TTA, threshold): the edge rows only.
+        from mnist_edge.benchmarks.numbers import score_in_process
+
+        limit = spec.get("numbers_limit")
+        result["numbers"] = {
+            str(name): score_in_process(model, str(path), limit).to_json()
+            for name, path in spec["numbers"]
+        }
     if getattr(model, "embedding", None) is not None:
         result.update(_learning(model, images, labels, data))
     # Single-image latency on real test digits, cycling through them (never zeros).

@@ -18,6 +18,7 @@ from mnist_edge.pipeline.policy import headline, recommend
 from mnist_edge.pipeline.report import (
     app_threshold,
     export_table,
+    number_lines,
     pen_lines,
     replay_lines,
     training_lines,
@@ -113,6 +114,10 @@ def model_card(
                 if (tta := tta_table(results, DEFAULT_TTA))
                 else []
             ),
+            "## Numbers (`draw --multi`)",
+            "",
+            *number_lines(results),
+            "",
             "## Pen channel (an option, not the default)",
             "",
             *pen_lines(pen),
@@ -120,9 +125,8 @@ def model_card(
             "## Known limits",
             "",
             "- One digit per canvas unless the app runs with `--multi`, which reads a number "
-            "from its strokes (97.3 % of 1,000 composed held-out numbers read exactly, "
-            "docs/numbers.md); numbers written joined-up in one stroke are read less well, and "
-            "images of numbers (`predict`) are not split.",
+            "from its strokes (docs/numbers.md); a number written joined-up in one stroke (no "
+            "pen lift between digits) is read less well.",
             f"- Trained on MNIST{' and the drawn files above' if drawn else ''}: styles neither "
             "covers are read less reliably; the app then shows low confidence, and on-device "
             "learning (`mnist-edge draw --profile NAME`) can learn a writer's own style.",

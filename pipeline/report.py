@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mnist_edge.benchmarks.report import learning_table, table, tta_table
+from mnist_edge.benchmarks.report_numbers import numbers_table
 from mnist_edge.benchmarks.results import Result
 from mnist_edge.core.calibration_record import Calibration
 from mnist_edge.core.text import markdown_table
@@ -197,6 +198,25 @@ def pen_lines(pen_manifest: dict[str, Any] | None) -> list[str]:
     return [*lines, "", markdown_table(head, rows)]
 
 
+def number_lines(results: list[Result]) -> list[str]:
+    """Numbers read as ``draw --multi`` reads them, per model row and number file of
+    --drawn-eval (the bench's measurement), or how to measure them."""
+    text = numbers_table(results)
+    if text:
+        return [
+            "Each edge row's model read the numbers of the --drawn-eval files through the app's "
+            "recognizer (TTA and threshold as the app picks them); ceiling: every digit read "
+            "alone. Per length and spacing: `python -m mnist_edge.benchmarks.numbers FILE`.",
+            "",
+            text,
+        ]
+    return [
+        "- not measured in this run: pass a number file to --drawn-eval (compose one with "
+        "`python -m mnist_edge.train.numbers compose FILE --drawn unipen-train.json`, or "
+        "collect with `mnist-edge draw --collect FILE --multi`); docs/numbers.md"
+    ]
+
+
 def render_report(
     metrics: TrainMetrics,
     manifest: dict[str, Any],
@@ -246,6 +266,10 @@ def render_report(
         "",
         *(["## Test-time augmentation", "", tta, ""] if tta else []),
         *(["## On-device learning", "", learned, ""] if learned else []),
+        "## Numbers (`draw --multi`)",
+        "",
+        *number_lines(results),
+        "",
         "## Pen channel (an option, not the default)",
         "",
         *pen_lines(pen),

@@ -199,10 +199,15 @@ def replay_stage(
     if not config.drawn_eval:
         return _read_json(path) if path.is_file() else {}
     from mnist_edge.benchmarks.drawn import replay_accuracy
+    from mnist_edge.benchmarks.inputs import number_files
 
     started = time.perf_counter()
     replays = {}
+    with_numbers = {path for _, path in number_files(config.drawn_eval)}
     for file in config.drawn_eval:
+        if file in with_numbers:  # read per model row by the bench stage, as --multi reads
+            print(f"{file} holds numbers: see the bench's numbers rows", file=sys.stderr)
+            continue
         print(f"replaying {file} through the app ...", file=sys.stderr, flush=True)
         model = config.out_dir / "export" / pick.model if pick is not None else None
         replays[Path(file).name] = {

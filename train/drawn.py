@@ -88,14 +88,49 @@ def check_training_file(path: str | os.PathLike[str]) -> list[Sample]:
                 "every sample labelled 0-9 (record with 'mnist-edge draw "
                 "--collect')"
             )
-        if isinstance(s.label, str):
-            raise DrawnDataError(
-                f"drawn file {path}, sample {i}: a number ({s.label!r}); training reads "
-                "single digits only, so keep number files for 'draw --multi --replay'"
-            )
         if not any(s.strokes):
             raise DrawnDataError(f"drawn file {path}, sample {i}: no strokes")
-    return samples
+        if isinstance(s.label, str) and s.stroke_digits is None:
+            raise DrawnDataError(
+                f"drawn file {path}, sample {i}: a number ({s.label!r}) without stroke_digits, "
+                "so its digits cannot be told apart; train on numbers composed or collected "
+                "with 'mnist-edge draw --collect FILE --multi', or drop the sample"
+            )
+    return [d for s in samples for d in digits_of(s)]
+
+
+#: A digit taken out of a number fills this share of its own square canvas (as a single digit
+#: drawn at about two-thirds of the canvas height).
+DIGIT_SHARE = 0.6
+
+
+def digits_of(sample: Sample) -> list[Sample]:
+    """A single digit as itself; a number as its digits (by ``stroke_digits``), each moved from
+    the writing strip it was written on (the default screen's, as its replay uses) into a
+    square canvas of its own, keeping its shape and the writer."""
+    if not isinstance(sample.label, str):
+        return [sample]
+    from mnist_edge.edge_app.compose import strip_canvas
+
+    strip = strip_canvas()
+    scale = np.array([strip.width - 1, strip.height - 1], np.float64)
+    owners = sample.stroke_digits or []
+    out = []
+    for k, label in enumerate(sample.label):
+        strokes = [
+            np.asarray(st, np.float64) * scale
+            for st, o in zip(sample.strokes, owners)
+            if o == k and st
+        ]
+        if not strokes:
+            continue  # a digit with no ink of its own (a stroke_digits mistake): nothing to learn
+        points = np.concatenate(strokes)
+        low, high = points.min(0), points.max(0)
+        side = max(float((high - low).max()), 1.0) / DIGIT_SHARE
+        centre = (low + high) / 2
+        moved = [[(float(x), float(y)) for x, y in (st - centre) / side + 0.5] for st in strokes]
+        out.append(Sample(moved, int(label), sample.writer))
+    return out
 
 
 def _cache_dir() -> Path:

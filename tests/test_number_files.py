@@ -1,0 +1,132 @@
+"""Number files where drawn files are read: the counting of "digits right" and "length right",
+and ``bench --drawn-eval`` reading a file of numbers (and of numbers and digits) per model row
+as the app reads them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mnist_edge.benchmarks.number_figures import NumberFigures, digits_right
+from mnist_edge.benchmarks.report_numbers import numbers_section, numbers_table
+from mnist_edge.benchmarks.results import Result
+from mnist_edge.edge_app.strokes import load_samples, save_samples
+from tests.conftest import DRAWN, MODELS, run_cli
+
+
+@pytest.mark.parametrize(
+    ("label", "read", "right"),
+    [
+        ("4071", "4071", 4),  # right
+        ("4071", "4971", 3),  # one digit wrong
+        ("4071", "071", 3),  # one missing: the others still count
+        ("4071", "40071", 3),  # one extra costs one
+        ("4071", "1704", 0),  # same length: position by position
+        ("52", "522", 1),
+        ("123", "", 0),
+        ("12", "99999", 0),  # never below zero
+    ],
+)
+def test_digits_right(label: str, read: str, right: int) -> None:
+    assert digits_right(label, read) == right
+
+
+def test_figures_count_and_share() -> None:
+    f = NumberFigures()
+    f.add_reading("4071", "4071", True, True)
+    f.add_reading("52", "522", True, True)
+    f.add_reading("38", "36", False, False)
+    assert (f.numbers, f.read, f.sure, f.digits, f.length_right, f.ceiling) == (3, 1, 1, 8, 2, 2)
+    assert f.digits_right == 4 + 1 + 1 and f.share("digits_right") == pytest.approx(6 / 8)
+    assert f.share("read") == pytest.approx(1 / 3) and NumberFigures().share("read") is None
+    again = NumberFigures.from_json(json.loads(json.dumps(f.to_json())))
+    assert again == f
+    assert NumberFigures.from_json({"read": "x", "numbers": -1, "junk": 3}) == NumberFigures()
+
+
+def test_no_number_rows_no_section() -> None:
+    row = Result("m.tflite", "tflite-int8", "litert", status="ok")
+    assert numbers_table([row]) == "" and numbers_section([row]) == ""
+
+
+@pytest.fixture(scope="module")
+def numbers_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("numbers") / "numbers.json"
+    made = run_cli(
+        "compose",
+        str(path),
+        "--count",
+        "12",
+        "--drawn",
+        str(DRAWN / "unipen-train.json"),
+        module="mnist_edge.train.numbers",
+    )
+    assert made.returncode == 0, made.stderr
+    return path
+
+
+def _bench(tmp_path: Path, drawn: Path) -> tuple[dict, str, str]:
+    out = tmp_path / "bench"
+    result = run_cli(
+        "bench",
+        "--models",
+        str(MODELS / "edge-int8.tflite"),
+        "--runtimes",
+        "litert",
+        "--drawn-eval",
+        str(drawn),
+        "--limit",
+        "100",
+        "--no-robust",
+        "--no-cold-start",
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return (
+        json.loads((out / "results.json").read_text()),
+        (out / "results.md").read_text(),
+        result.stdout,
+    )
+
+
+def test_bench_reads_a_file_of_numbers(tmp_path: Path, numbers_file: Path) -> None:
+    data, md, stdout = _bench(tmp_path, numbers_file)
+    row = Result.from_json(data["results"][0])
+    figures = row.number_figures()["numbers.json"]
+    assert figures.numbers == 12
+    assert figures.digits == sum(len(str(s.label)) for s in load_samples(numbers_file))
+    assert 0 < figures.read <= figures.length_right <= 12 and figures.ceiling >= 10
+    assert figures.digits_right >= figures.read
+    assert row.drawn == {}  # no single digits: no digit row for this file
+    assert "## Numbers" in md and "| tflite-int8 | litert | numbers.json | 12 |" in md
+    assert "read as 'draw --multi' reads them" in stdout
+
+
+def test_bench_scores_digits_and_numbers_of_one_file(tmp_path: Path, numbers_file: Path) -> None:
+    digits = [s for s in load_samples(DRAWN / "unipen-train.json")[:30]]
+    mixed = tmp_path / "mixed.json"
+    save_samples(mixed, [*digits, *load_samples(numbers_file)[:5]])
+    data, _, _ = _bench(tmp_path, mixed)
+    row = Result.from_json(data["results"][0])
+    assert set(row.drawn) == {"mixed.json"} and row.drawn["mixed.json"] >= 0.8
+    assert row.number_figures()["mixed.json"].numbers == 5
+
+
+def test_the_report_and_card_show_measured_numbers_only() -> None:
+    from mnist_edge.pipeline.report import number_lines
+
+    row = Result("edge-int8.tflite", "tflite-int8", "litert", status="ok")
+    unmeasured = "\n".join(number_lines([row]))
+    assert "not measured" in unmeasured and "%" not in unmeasured
+    figures = NumberFigures()
+    figures.add_reading("4071", "4071", True, True)
+    figures.add_reading("52", "522", True, True)
+    row.numbers = {"heldout.json": figures.to_json()}
+    measured = "\n".join(number_lines([row]))
+    assert (
+        "| tflite-int8 | litert | heldout.json | 2 | 50.0 | 83.3 | 50.0 | 100.0 | 50.0 |"
+        in measured
+    )
