@@ -7,8 +7,10 @@ bench's rows); stored in ``results.json`` as plain JSON, read back by
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, field
 from typing import Any
+
+COUNTS = ("numbers", "read", "sure", "digits", "digits_right", "length_right", "ceiling")
 
 
 def digits_right(label: str, read: str) -> int:
@@ -37,8 +39,20 @@ class NumberFigures:
     digits_right: int = 0  # of them read right (see :func:`digits_right`)
     length_right: int = 0  # as many digits read as written
     ceiling: int = 0  # every digit right when read alone (the single-digit reading)
+    #: The same counts per spacing (apart / close / touching, in the app's ink) and per length.
+    by_spacing: dict[str, NumberFigures] = field(default_factory=dict)
+    by_length: dict[str, NumberFigures] = field(default_factory=dict)
+
+    def add_number(
+        self, label: str, read: str, sure: bool, alone_right: bool, spacing: str
+    ) -> None:
+        """One number, counted in the totals and in its spacing and length buckets."""
+        self.add_reading(label, read, sure, alone_right)
+        for buckets, key in ((self.by_spacing, spacing), (self.by_length, str(len(label)))):
+            buckets.setdefault(key, NumberFigures()).add_reading(label, read, sure, alone_right)
 
     def add_reading(self, label: str, read: str, sure: bool, alone_right: bool) -> None:
+        """One number, in the totals only."""
         self.numbers += 1
         self.read += int(read == label)
         self.sure += int(read == label and sure)
@@ -47,25 +61,30 @@ class NumberFigures:
         self.length_right += int(len(read) == len(label))
         self.ceiling += int(alone_right)
 
-    def add(self, other: NumberFigures) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-
     def share(self, name: str) -> float | None:
         """A count as a share of its whole (digits of digits, the rest of numbers)."""
         whole = self.digits if name == "digits_right" else self.numbers
         return getattr(self, name) / whole if whole else None
 
-    def to_json(self) -> dict[str, int]:
-        return asdict(self)
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {name: getattr(self, name) for name in COUNTS}
+        for name in ("by_spacing", "by_length"):
+            if buckets := getattr(self, name):
+                data[name] = {k: v.to_json() for k, v in buckets.items()}
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> NumberFigures:
         """Tolerant of files from other versions: unknown keys and wrong types are ignored."""
         found = cls()
-        if isinstance(data, dict):
-            for f in fields(cls):
-                value = data.get(f.name)
-                if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-                    setattr(found, f.name, value)
+        if not isinstance(data, dict):
+            return found
+        for name in COUNTS:
+            value = data.get(name)
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                setattr(found, name, value)
+        for name in ("by_spacing", "by_length"):
+            buckets = data.get(name)
+            if isinstance(buckets, dict):
+                setattr(found, name, {str(k): cls.from_json(v) for k, v in buckets.items()})
         return found

@@ -178,8 +178,12 @@ def score_in_process(model: Model, path: str, limit: int | None = None) -> Numbe
         )
         read = "".join(str(d.reading.prediction.digit) for d in digits)
         sure = all(rec.sure(d.reading.prediction) for d in digits)
-        alone = _digits_alone(sample, canvas, rec)[0] if sample.stroke_digits else False
-        figures.add_reading(sample.label, read, sure, alone)
+        if sample.stroke_digits:
+            alone = _digits_alone(sample, canvas, rec)[0]
+            spacing = spacing_of(sample.strokes, sample.stroke_digits, canvas)
+        else:  # collected numbers may not say which stroke is which digit
+            alone, spacing = False, "unknown"
+        figures.add_number(sample.label, read, sure, alone, spacing)
     return figures
 
 

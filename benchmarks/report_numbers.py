@@ -37,10 +37,37 @@ def numbers_table(results: list[Result]) -> str:
     return markdown_table(head, body)
 
 
+SPACINGS = ("apart", "close", "touching", "unknown")
+
+
+def breakdown_table(results: list[Result]) -> str:
+    """Per spacing and length, for the first edge row that read numbers (the rows differ by
+    a few tenths; the totals table has them all); empty when none did."""
+    for r in results:
+        for name, figures in r.number_figures().items() if r.ok else []:
+            rows = [
+                (f"spacing: {k}", figures.by_spacing[k])
+                for k in SPACINGS
+                if k in figures.by_spacing
+            ]
+            rows += [(f"{k} digits", v) for k, v in sorted(figures.by_length.items())]
+            if not rows:
+                continue
+            head = [f"{r.format} / {r.runtime}, {name}", "numbers", *(h for h, _ in COLUMNS)]
+            body = [
+                [label, f"{f.numbers:,}", *(_pct(f, field) for _, field in COLUMNS)]
+                for label, f in rows
+            ]
+            return markdown_table(head, body)
+    return ""
+
+
 def numbers_section(results: list[Result]) -> str:
     text = numbers_table(results)
     if not text:
         return ""
+    if breakdown := breakdown_table(results):
+        text += "\n\n" + breakdown
     return (
         "\n## Numbers (`--drawn-eval` files of numbers, as `draw --multi` reads them)\n\n"
         "Each edge row's model read the file's numbers through the app's recognizer (TTA and "

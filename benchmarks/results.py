@@ -33,7 +33,7 @@ class Result:
     tta_accuracy: float | None = None  # MNIST with test-time augmentation (--tta)
     tta_drawn: dict[str, float] = field(default_factory=dict)  # drawn files, with --tta
     #: number files of --drawn-eval -> NumberFigures.to_json() (read through number_figures)
-    numbers: dict[str, dict[str, int]] = field(default_factory=dict)
+    numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
     latency_us: dict[str, float] = field(default_factory=dict)  # whole call: p50, p90, ...
     invoke_us: dict[str, float] = field(default_factory=dict)  # the runtime's invoke alone
     tta_latency_us: dict[str, float] = field(default_factory=dict)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mnist_edge.benchmarks.report import learning_table, table, tta_table
-from mnist_edge.benchmarks.report_numbers import numbers_table
+from mnist_edge.benchmarks.report_numbers import breakdown_table, numbers_table
 from mnist_edge.benchmarks.results import Result
 from mnist_edge.core.calibration_record import Calibration
 from mnist_edge.core.text import markdown_table
@@ -206,9 +206,10 @@ def number_lines(results: list[Result]) -> list[str]:
         return [
             "Each edge row's model read the numbers of the --drawn-eval files through the app's "
             "recognizer (TTA and threshold as the app picks them); ceiling: every digit read "
-            "alone. Per length and spacing: `python -m mnist_edge.benchmarks.numbers FILE`.",
+            "alone. Through the app's own replay: `python -m mnist_edge.benchmarks.numbers FILE`.",
             "",
             text,
+            *(["", breakdown] if (breakdown := breakdown_table(results)) else []),
         ]
     return [
         "- not measured in this run: pass a number file to --drawn-eval (compose one with "

@@ -100,6 +100,9 @@ def test_bench_reads_a_file_of_numbers(tmp_path: Path, numbers_file: Path) -> No
     assert figures.digits == sum(len(str(s.label)) for s in load_samples(numbers_file))
     assert 0 < figures.read <= figures.length_right <= 12 and figures.ceiling >= 10
     assert figures.digits_right >= figures.read
+    assert sum(b.numbers for b in figures.by_spacing.values()) == 12
+    assert sum(b.numbers for b in figures.by_length.values()) == 12
+    assert "| spacing: " in md and " digits |" in md
     assert row.drawn == {}  # no single digits: no digit row for this file
     assert "## Numbers" in md and "| tflite-int8 | litert | numbers.json | 12 |" in md
     assert "read as 'draw --multi' reads them" in stdout
@@ -130,3 +133,46 @@ def test_the_report_and_card_show_measured_numbers_only() -> None:
         "| tflite-int8 | litert | heldout.json | 2 | 50.0 | 83.3 | 50.0 | 100.0 | 50.0 |"
         in measured
     )
+
+
+def test_figures_per_spacing_and_length_round_trip_and_show() -> None:
+    from mnist_edge.benchmarks.report_numbers import breakdown_table
+
+    f = NumberFigures()
+    f.add_number("4071", "4071", True, True, "touching")
+    f.add_number("52", "522", True, True, "apart")
+    f.add_number("38", "38", True, True, "apart")
+    assert f.numbers == 3 and f.by_spacing["apart"].numbers == 2
+    assert f.by_spacing["touching"].read == 1 and f.by_length["2"].read == 1
+    assert NumberFigures.from_json(json.loads(json.dumps(f.to_json()))) == f
+    assert NumberFigures.from_json({"by_spacing": {"apart": "x"}}).by_spacing["apart"].numbers == 0
+    row = Result("edge-int8.tflite", "tflite-int8", "litert", status="ok")
+    row.numbers = {"n.json": f.to_json()}
+    table = breakdown_table([row])
+    assert "| spacing: apart | 2 | 50.0 |" in table and "| 4 digits | 1 | 100.0 |" in table
+    assert table.index("spacing: apart") < table.index("spacing: touching")
+
+
+def test_the_pipeline_replays_the_digits_of_a_mixed_file(
+    tmp_path: Path, numbers_file: Path
+) -> None:
+    """A --drawn-eval file of digits and numbers: its digits replay through the app (the
+    single-digit replay refuses numbers), a file of numbers alone is left to the bench."""
+    import shutil
+
+    from mnist_edge.pipeline.config import PipelineConfig
+    from mnist_edge.pipeline.run import replay_stage
+
+    mixed = tmp_path / "mixed.json"
+    save_samples(
+        mixed, [*load_samples(DRAWN / "unipen-train.json")[:20], *load_samples(numbers_file)[:3]]
+    )
+    out = tmp_path / "run"
+    (out / "export").mkdir(parents=True)
+    for path in [*MODELS.glob("edge-*"), MODELS / "manifest.json"]:
+        shutil.copy(path, out / "export" / path.name)
+    config = PipelineConfig(out=str(out), drawn_eval=(str(mixed), str(numbers_file)))
+    timings: dict[str, float] = {}
+    replays = replay_stage(config, timings)
+    assert set(replays) == {"mixed.json"} and replays["mixed.json"]["accuracy"] >= 0.8
+    assert len(load_samples(out / "bench" / "mixed-digits.json")) == 20
