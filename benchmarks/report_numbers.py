@@ -72,6 +72,6 @@ def numbers_section(results: list[Result]) -> str:
         "\n## Numbers (`--drawn-eval` files of numbers, as `draw --multi` reads them)\n\n"
         "Each edge row's model read the file's numbers through the app's recognizer (TTA and "
         "threshold as the app picks them, no learning). *Digits right*: position by position "
-        "when the length is right, else the digits found in order; *ceiling*: every digit "
+        "when the length is right, else the length less the edit distance; *ceiling*: every digit "
         "right when read alone.\n\n" + text + "\n"
     )
