@@ -195,7 +195,9 @@ class DrawConfig:
 
 @dataclass(frozen=True)
 class PredictConfig:
-    images: tuple[str, ...] = option((), "image files of one digit", flag=False)  # positional
+    images: tuple[str, ...] = option(
+        (), "image files: one digit each (a number each with --multi)", flag=False
+    )  # positional
     model: str | None = option(None, "a .tflite or .onnx model", default_text="the shipped one")
     runtime: str = option("auto", f"{', '.join(RUNTIME_CHOICES)}")
     threshold: float | None = option(
@@ -209,9 +211,11 @@ class PredictConfig:
         default_text=f"{DEFAULT_TTA} for a model calibrated for it, else 1",
     )
     json: bool = option(False, "one JSON object per line")
+    multi: bool = option(False, "read a number (several digits) from each image")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "images", tuple(self.images or ()))
+        require(isinstance(self.multi, bool), "multi must be true or false")
         require(
             self.runtime in RUNTIME_CHOICES,
             f"--runtime {self.runtime!r} is unknown; choose one of: {', '.join(RUNTIME_CHOICES)}",

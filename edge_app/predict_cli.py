@@ -15,7 +15,12 @@ from mnist_edge.edge_app.reading import choose_threshold, choose_tta, load_defau
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files of one digit")
+    parser.add_argument(
+        "images",
+        nargs="+",
+        metavar="IMAGE",
+        help="image files: one digit each (a number each with --multi)",
+    )
     add_options(parser, PredictConfig)
 
 
@@ -26,6 +31,16 @@ def _read_image(name: str) -> tuple[Any, str | None]:
     try:
         return read_image(name), None
     except ImageFileError as exc:
+        return None, str(exc)
+
+
+def _read_number(canvas: Any, recognizer: Any) -> tuple[Any, str | None]:
+    """The picture's number (``--multi``), or why it cannot be read as one."""
+    from mnist_edge.edge_app.image_numbers import TooManyMarks, read_number_image
+
+    try:
+        return read_number_image(canvas, recognizer), None
+    except TooManyMarks as exc:
         return None, str(exc)
 
 
@@ -44,6 +59,16 @@ def run(args: argparse.Namespace) -> int:
             failures.append(f"{name}: {why}")
             if len(config.images) > 1:
                 print(f"{name}: skipped: {why}", file=sys.stderr)
+            continue
+        if config.multi:
+            number, why = _read_number(image_to_canvas(image), recognizer)
+            if number is None:
+                failures.append(f"{name}: {why}")
+                if len(config.images) > 1:
+                    print(f"{name}: skipped: {why}", file=sys.stderr)
+                continue
+            line = json.dumps(number.to_json(name), allow_nan=False)
+            print(line if config.json else f"{name}: {number.text()}")
             continue
         reading = recognizer.read(image_to_canvas(image))
         if reading is None:
@@ -67,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
             )
         print(json.dumps(result, allow_nan=False) if config.json else f"{name}: {text}")
     if len(failures) == 1 and len(config.images) == 1:
-        raise UserError(f"{failures[0]}; pass a picture of one digit (PNG, JPEG, ...)")
+        what = "a number" if config.multi else "one digit"
+        raise UserError(f"{failures[0]}; pass a picture of {what} (PNG, JPEG, ...)")
     if failures:
         raise UserError(
             f"{len(failures)} of {len(config.images)} images could not be read (listed above)"
