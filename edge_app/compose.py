@@ -94,10 +94,12 @@ def compose(
     style: str | None = None,
     delay_bars: float = 0.3,
     join: float = 0.0,
+    lift: float = 0.0,
 ) -> ComposedNumber:
     """One number of ``digits`` (one writer's samples, in writing order) on ``canvas``; with
     probability ``join`` a digit's last stroke runs on into the next digit's first (no pen
-    lift between them)."""
+    lift between them); with probability ``lift`` a digit's longest stroke is lifted midway
+    and goes on a little aside (a 0 in two arcs, a 6 in two pieces)."""
     style = style or str(rng.choice(list(GAP_STYLES)))
     lo, hi = GAP_STYLES[style]
     height = rng.uniform(0.45, 0.75) * canvas.height  # px: the writer's digit height
@@ -139,6 +141,8 @@ def compose(
                 if stroke
             ]
         )
+        if lift and rng.random() < lift:
+            placed[-1] = _lifted(placed[-1], rng, 0.12 * height / canvas.width)
         x += (x1 - x0) * scale + (gaps[i] * shrink if i < len(gaps) else 0.0)
     order: list[tuple[int, Stroke]] = []
     late: list[tuple[int, Stroke]] = []
@@ -179,6 +183,21 @@ def compose(
     )
 
 
+def _lifted(strokes: list[Stroke], rng: np.random.Generator, reach: float) -> list[Stroke]:
+    """The longest stroke cut in two at a random point of its middle, the second part moved
+    sideways by up to ``reach`` (canvas widths), away from the first."""
+    k = max(range(len(strokes)), key=lambda s: len(strokes[s]))
+    stroke = strokes[k]
+    if len(stroke) < 10:
+        return strokes
+    cut = int(rng.integers(len(stroke) * 3 // 10, len(stroke) * 7 // 10))
+    head, tail = stroke[:cut], stroke[cut:]
+    side = 1.0 if np.mean([p[0] for p in tail]) >= np.mean([p[0] for p in head]) else -1.0
+    shift = side * float(rng.uniform(0.2, 1.0)) * reach
+    moved = [(min(max(px + shift, 0.0), 1.0), py) for px, py in tail]
+    return [*strokes[:k], head, moved, *strokes[k + 1 :]]
+
+
 def spacing_of(strokes: Sequence[Stroke], owners: Sequence[int], canvas: StripCanvas) -> str:
     """The tightest neighbour pair of a number, measured in the app's ink."""
     count = max(owners) + 1 if owners else 0
@@ -211,6 +230,7 @@ def compose_numbers(
     lengths: Sequence[int] = LENGTHS,
     delay_bars: float = 0.3,
     join: float = 0.0,
+    lift: float = 0.0,
 ) -> list[ComposedNumber]:
     """``count`` numbers, cycling lengths and canvases; each of one random writer's digits."""
     rng = np.random.default_rng(seed)
@@ -222,6 +242,13 @@ def compose_numbers(
         picks = rng.choice(len(pool), size=length, replace=False)
         canvas = canvases[(i // len(lengths)) % len(canvases)]
         out.append(
-            compose([pool[int(k)] for k in picks], canvas, rng, delay_bars=delay_bars, join=join)
+            compose(
+                [pool[int(k)] for k in picks],
+                canvas,
+                rng,
+                delay_bars=delay_bars,
+                join=join,
+                lift=lift,
+            )
         )
     return out

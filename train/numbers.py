@@ -38,6 +38,7 @@ from mnist_edge.train.drawn import split_writers
 
 JOIN = 0.0  # digit pairs written without a pen lift: 0.05 and 0.15 cost 2.6 and 4.6 points on
 # held-out numbers with pen lifts, so none (docs/numbers.md)
+LIFT = 0.0  # digits with a stroke lifted midway (see fit --lift and docs/numbers.md)
 WEIGHTS_FILE = Path(__file__).resolve().parents[1] / "edge_app" / "number_weights.py"
 
 
@@ -178,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument(
         "--join", type=float, default=JOIN, help="share of digit pairs written without a pen lift"
     )
+    f.add_argument(
+        "--lift", type=float, default=LIFT, help="share of digits with a stroke lifted midway"
+    )
     f.add_argument("--out", default=str(WEIGHTS_FILE), help="the weights module to write")
     for p in (c, f):
         p.add_argument(
@@ -201,7 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(numbers)} numbers of {len(side)} {args.side} writers -> {args.out}")
         return 0
     model = load_model(args.model)
-    numbers = compose_numbers(train, args.count, args.seed, strip_canvases(), join=args.join)
+    numbers = compose_numbers(
+        train, args.count, args.seed, strip_canvases(), join=args.join, lift=args.lift
+    )
     x, y, per_number = labelled_candidates(numbers, model)
     print(f"{len(x)} candidates ({int(y.sum())} digits) of {len(numbers)} numbers", file=sys.stderr)
     params = fit_network(x, y)
