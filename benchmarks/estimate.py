@@ -20,7 +20,7 @@ from pathlib import Path
 from mnist_edge.benchmarks.number_speed import NumberSpeed
 from mnist_edge.benchmarks.results import Result
 from mnist_edge.core.errors import UserError
-from mnist_edge.core.fsutil import write_text_atomic
+from mnist_edge.core.fsutil import read_capped, write_text_atomic
 from mnist_edge.core.registry import EDGE_RUNTIMES, FORMATS
 from mnist_edge.core.text import markdown_table
 
@@ -157,8 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.numbers:
         try:
-            text = number_table(NumberSpeed.from_json(json.loads(args.numbers.read_text())))
-        except (OSError, ValueError, UserError) as exc:
+            raw = read_capped(args.numbers, 1 << 20, "--numbers")  # a FIFO or /dev/zero: no hang
+            text = number_table(NumberSpeed.from_json(json.loads(raw)))
+        except (ValueError, UserError) as exc:
             parser.error(f"--numbers {args.numbers}: {exc}")
         if args.out:
             write_text_atomic(args.out, text + "\n")

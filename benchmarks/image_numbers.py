@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_edge.core.fsutil import write_bytes_atomic
+from mnist_edge.core.errors import UserError
+from mnist_edge.core.fsutil import check_writable_file, write_bytes_atomic
 from mnist_edge.edge_app.compose import SPACINGS, StripCanvas, spacing_of, strip_canvas
 from mnist_edge.edge_app.image_numbers import read_number_image
 from mnist_edge.edge_app.reading import choose_threshold, choose_tta
@@ -151,6 +152,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="the first N numbers only")
     parser.add_argument("--out", default=None, help="also write the tables here (markdown)")
     args = parser.parse_args(argv)
+    if args.out:  # before measuring: a bad --out loses no minute of it
+        try:
+            check_writable_file("--out", args.out)
+        except UserError as exc:
+            parser.error(str(exc))
     text = "\n".join(score(path, args.model, args.limit) for path in args.files)
     print(text)
     if args.out:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from mnist_edge.core.errors import UserError
-from mnist_edge.core.fsutil import write_text_atomic
+from mnist_edge.core.fsutil import check_writable_file, write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -204,13 +204,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.count < 1:
         parser.error("--count must be at least 1")
     try:
+        if args.out:  # before measuring: a bad --out loses no minute of timing
+            check_writable_file("--out", args.out)
         speed = measure(args.file, args.model, args.count)
+        print(speed.text())
+        if args.out:
+            write_text_atomic(args.out, json.dumps(speed.to_json(), indent=1) + "\n")
     except UserError as exc:  # also a bad file: load_samples' ReplayError is one
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
-    print(speed.text())
-    if args.out:
-        write_text_atomic(args.out, json.dumps(speed.to_json(), indent=1) + "\n")
+    except OSError as exc:  # a full disk while writing --out
+        print(f"{parser.prog}: error: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mnist_edge.benchmarks.number_figures import NumberFigures, digits_right
-from mnist_edge.core.fsutil import write_bytes_atomic
+from mnist_edge.core.errors import UserError
+from mnist_edge.core.fsutil import check_writable_file, write_bytes_atomic
 from mnist_edge.edge_app.compose import SPACINGS, StripCanvas, spacing_of, strip_canvas
 from mnist_edge.edge_app.recognizer import Recognizer
 from mnist_edge.edge_app.runtime import Model, load_model
@@ -195,6 +196,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="also write the tables here (markdown)")
     parser.add_argument("--no-score", action="store_true", help="with --speed: time only")
     args = parser.parse_args(argv)
+    if args.out:  # before measuring: a bad --out loses no minute of it
+        try:
+            check_writable_file("--out", args.out)
+        except UserError as exc:
+            parser.error(str(exc))
     parts = []
     for path in args.files:
         if not args.no_score:

@@ -5,6 +5,7 @@ composed file fills every field (no figure is checked: numbers come from benchma
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,14 @@ def test_estimate_names_a_bad_numbers_file(tmp_path: Path) -> None:
     bad.write_text('{"model": 1}')
     result = run_cli("--numbers", str(bad), module="mnist_edge.benchmarks.estimate")
     assert_user_error(result, "not a number speed record")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # nobody writes: reading it would wait for ever
+    result = run_cli("--numbers", str(fifo), module="mnist_edge.benchmarks.estimate", timeout=60)
+    assert_user_error(result, "FIFO")
+    assert_user_error(
+        run_cli("--numbers", "/dev/zero", module="mnist_edge.benchmarks.estimate", timeout=60),
+        "--numbers",
+    )
 
 
 def test_a_real_timing_run_fills_the_record(tmp_path: Path) -> None:
@@ -99,6 +108,17 @@ def test_a_real_timing_run_fills_the_record(tmp_path: Path) -> None:
     assert "after its last stroke" in result.stdout
     estimate = run_cli("--numbers", str(out), module="mnist_edge.benchmarks.estimate")
     assert estimate.returncode == 0 and "Raspberry Pi 4 estimate" in estimate.stdout
+
+
+def test_a_bad_out_is_refused_before_measuring(tmp_path: Path) -> None:
+    result = run_cli(
+        str(DRAWN / "unipen-train.json"),
+        "--out",
+        str(tmp_path),
+        module="mnist_edge.benchmarks.number_speed",
+    )
+    assert_user_error(result, "--out", "folder")
+    assert "reading a 5-digit" not in result.stdout
 
 
 def test_a_file_without_five_digit_numbers_is_refused(tmp_path: Path) -> None:
