@@ -12,7 +12,7 @@ From there it is :mod:`~mnist_edge.edge_app.numbers`: every run of up to ``MAX_U
 is a candidate digit (the bar of a 5 and its body, the two parts of a 4 are neighbours in x
 order, so a run joins them), its ink alone goes through the one preprocessing path
 (:func:`~mnist_edge.edge_app.preprocess.to_mnist`), all candidates are read in one batched
-model call, scored by the rejection model (``numbers.features`` / ``numbers.digit_score``)
+model call, scored by the rejection model (``numbers.feature_matrix`` / ``numbers.digit_scores``)
 and the best split is found by ``numbers.best_path``. The chosen digits are then read as
 single digits by the :class:`~mnist_edge.edge_app.recognizer.Recognizer` (TTA, "not sure").
 """
@@ -34,8 +34,8 @@ from mnist_edge.edge_app.numbers import (
     Candidate,
     Unit,
     best_path,
-    digit_score,
-    features,
+    digit_scores,
+    feature_matrix,
     writing_height,
 )
 from mnist_edge.edge_app.preprocess import to_mnist
@@ -335,10 +335,14 @@ def split_image(
     images = np.stack([to_mnist(ink) for ink, _ in inks])
     out = model.run(images)  # every candidate in one call
     centre = float(np.median([(u.y0 + u.y1) / 2 for u in units]))
+    # The strokes' reader's features and score, for all candidates at once.
+    scores = digit_scores(
+        feature_matrix(units, np.array(spans, np.int64), out.probabilities, ref, centre)
+    )
     scored = []
     for n, ((i, j), (_, box)) in enumerate(zip(spans, inks)):
         probs = out.probabilities[n]
-        score = digit_score(features(units, i, j, probs, ref, centre))
+        score = float(scores[n])
         emb = None if out.embedding is None else out.embedding[n]
         scored.append(
             Candidate(
