@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -166,42 +167,56 @@ def stroke_units(
     height: int,
     brush: int,
     pixels: list[np.ndarray] | None = None,
+    cache: dict[tuple[object, ...], list[Unit]] | None = None,
 ) -> tuple[list[list[Unit]], list[np.ndarray]]:
-    """Each stroke's units (itself, or its pieces between cut points), and its pixels."""
+    """Each stroke's units (itself, or its pieces between cut points), and its pixels.
+
+    Whether a stroke is cut depends on how tall this person writes as far as that stroke
+    (the strokes up to it, not after): a new stroke never re-cuts the strokes before it, so
+    while a person writes only the newest stroke's candidates are new. ``cache`` keeps the
+    units of strokes already cut (keyed by their content and that height)."""
     if pixels is None:
         pixels = [_pixels(s, width, height) for s in strokes]
-    heights = np.array([np.ptp(px[:, 1]) for px in pixels if len(px)], np.float64) + brush
-    ref = (
-        float(max(np.median(heights[heights >= 0.5 * heights.max()]), 2.0 * brush))
-        if len(heights)
-        else 1.0
-    )
+    heights: list[float] = []
     per_stroke: list[list[Unit]] = []
     for s, (stroke, px) in enumerate(zip(strokes, pixels)):
         if not len(px):
             per_stroke.append([])
             continue
+        heights.append(float(np.ptp(px[:, 1])) + brush)
+        tall = [h for h in heights if h >= 0.5 * max(heights)]
+        ref = max(statistics.median(tall), 2.0 * brush)
         digest = hash(tuple(stroke))
-        cuts = _cut_points(px, brush, ref)
-        bounds = [0, *cuts, len(px) - 1]
-        units = []
-        for a, b in itertools.pairwise(bounds):
-            part = px[a : b + 1]
-            end_key = -1 if (a, b) == (0, len(px) - 1) else b
-            units.append(
-                Unit(
-                    s,
-                    a,
-                    b,
-                    (digest, a, end_key),
-                    float(part[:, 0].min()),
-                    float(part[:, 1].min()),
-                    float(part[:, 0].max()),
-                    float(part[:, 1].max()),
-                )
-            )
+        key = (width, height, brush, s, len(stroke), digest, ref)
+        units = None if cache is None else cache.get(key)
+        if units is None:
+            units = _units_of(s, px, digest, _cut_points(px, brush, ref))
+            if cache is not None:
+                cache[key] = units
         per_stroke.append(units)
     return per_stroke, pixels
+
+
+def _units_of(s: int, px: np.ndarray, digest: int, cuts: list[int]) -> list[Unit]:
+    """Stroke ``s`` as units: its pieces between the cut points (itself if there are none)."""
+    bounds = [0, *cuts, len(px) - 1]
+    units = []
+    for a, b in itertools.pairwise(bounds):
+        part = px[a : b + 1]
+        end_key = -1 if (a, b) == (0, len(px) - 1) else b
+        units.append(
+            Unit(
+                s,
+                a,
+                b,
+                (digest, a, end_key),
+                float(part[:, 0].min()),
+                float(part[:, 1].min()),
+                float(part[:, 0].max()),
+                float(part[:, 1].max()),
+            )
+        )
+    return units
 
 
 def _by_position(per_stroke: list[list[Unit]]) -> list[int]:
@@ -306,9 +321,9 @@ def writing_height(units: Sequence[Unit], brush: int) -> float:
     for u in units:
         top, bottom = spans.get(u.stroke, (u.y0, u.y1))
         spans[u.stroke] = (min(top, u.y0), max(bottom, u.y1))
-    heights = np.array([b - t for t, b in spans.values()], np.float64) + brush
-    tall = heights[heights >= 0.5 * heights.max()]
-    return float(max(np.median(tall), 2.0 * brush))
+    heights = [b - t + brush for t, b in spans.values()]
+    tall = [h for h in heights if h >= 0.5 * max(heights)]
+    return float(max(statistics.median(tall), 2.0 * brush))
 
 
 FEATURES = (
@@ -475,18 +490,26 @@ _W2 = np.asarray(number_weights.W2)
 def _spans(units: Sequence[Unit], brush: int) -> list[tuple[int, int]]:
     """The runs of units that may be one digit: up to ``MAX_UNITS`` units of at most
     ``MAX_STROKES`` strokes, no wider than a digit can be (unless one cut stroke)."""
-    ref = writing_height(units, brush) if units else 1.0
-    return [
-        (i, j)
-        for i in range(len(units))
-        for j in range(i + 1, min(len(units), i + MAX_UNITS) + 1)
-        if len({u.stroke for u in units[i:j]}) <= MAX_STROKES
-        and (
-            j - i == 1
-            or all(u.stroke == units[i].stroke for u in units[i:j])  # one stroke, cut or not
-            or max(u.x1 for u in units[i:j]) - min(u.x0 for u in units[i:j]) <= 1.6 * ref
-        )
-    ]
+    widest = 1.6 * (writing_height(units, brush) if units else 1.0)
+    out = []
+    for i in range(len(units)):
+        strokes: set[int] = set()
+        x0, x1 = np.inf, -np.inf
+        for j in range(i + 1, min(len(units), i + MAX_UNITS) + 1):
+            u = units[j - 1]
+            strokes.add(u.stroke)
+            if len(strokes) > MAX_STROKES:
+                break  # longer runs only add strokes
+            x0, x1 = min(x0, u.x0), max(x1, u.x1)
+            if j - i == 1 or len(strokes) == 1 or x1 - x0 <= widest:  # one stroke, cut or not
+                out.append((i, j))
+    return out
+
+
+def _span_key(size: tuple[int, int, int], units: Sequence[Unit]) -> tuple[object, ...]:
+    """A candidate's cache key: the canvas and its units' content in time order, so the same
+    ink in either reading order is read once (and its final reading kept once)."""
+    return (*size, *(u.key for u in sorted(units, key=lambda u: (u.stroke, u.start))))
 
 
 class NumberReader:
@@ -500,6 +523,7 @@ class NumberReader:
         ] = {}
         self._inks: dict[tuple[object, ...], tuple[np.ndarray, int, int]] = {}
         self._pixels: dict[tuple[int, int, int, int], np.ndarray] = {}
+        self._units: dict[tuple[object, ...], list[Unit]] = {}
         #: Final readings of chosen digits by candidate key (the recognizer's TTA reading):
         #: while a person writes the next digit, the digits before it are not read again.
         self.finals: dict[tuple[object, ...], tuple[np.ndarray, Any]] = {}
@@ -521,15 +545,13 @@ class NumberReader:
         """Per reading order whose units differ from the ones before, every candidate digit
         with its model reading (all new ones in one batch), unscored."""
         plans: list[tuple[list[Unit], list[tuple[int, int]], list[tuple[object, ...]]]] = []
-        per_stroke, pixels = stroke_units(
-            strokes, width, height, brush, self._stroke_pixels(strokes, width, height)
-        )
+        per_stroke, pixels = self._stroke_units(strokes, width, height, brush)
         for order in orders:
             units = in_order(per_stroke, order)
             if any(units == seen for seen, _, _ in plans):
                 continue
             spans = _spans(units, brush)
-            keys = [(width, height, brush, *(u.key for u in units[i:j])) for i, j in spans]
+            keys = [_span_key((width, height, brush), units[i:j]) for i, j in spans]
             plans.append((units, spans, keys))
         fresh: dict[tuple[object, ...], tuple[int, int, list[Unit]]] = {}
         for units, spans, keys in plans:
@@ -556,7 +578,15 @@ class NumberReader:
             self._inks = {k: v for k, v in self._inks.items() if k in inks}
         if len(self._pixels) > len(strokes):
             self._pixels = {}
+        if len(self._units) > len(strokes):
+            self._units = {}
         return out
+
+    def _stroke_units(
+        self, strokes: Sequence[Stroke], width: int, height: int, brush: int
+    ) -> tuple[list[list[Unit]], list[np.ndarray]]:
+        pixels = self._stroke_pixels(strokes, width, height)
+        return stroke_units(strokes, width, height, brush, pixels, self._units)
 
     def _stroke_pixels(
         self, strokes: Sequence[Stroke], width: int, height: int
@@ -593,8 +623,7 @@ class NumberReader:
             images_parts.append(imgs)
             boxes += bxs
             exact += ex
-            width, height, brush = size
-            ordered_keys += [(width, height, brush, *(u.key for u in units[i:j])) for i, j in spans]
+            ordered_keys += [_span_key(size, units[i:j]) for i, j in spans]
         images = np.concatenate(images_parts)
         out = self.model.run(images)  # type: ignore[attr-defined]
         for n, key in enumerate(ordered_keys):
@@ -689,9 +718,7 @@ class NumberReader:
                 out[n] = c.image
                 continue
             if not by_key:  # any reading order holds the same units
-                per_stroke, pixels = stroke_units(
-                    strokes, width, height, brush, self._stroke_pixels(strokes, width, height)
-                )
+                per_stroke, pixels = self._stroke_units(strokes, width, height, brush)
                 by_key = {u.key: u for units in per_stroke for u in units}
             mine = [by_key[k] for k in c.key[3:]]
             crop, _ = render_units(mine, strokes, pixels, width, height, brush)
@@ -715,9 +742,8 @@ class NumberReader:
             if not units:
                 return Split([], [], 0, 0.0)
             scores = digit_scores(candidate_matrix(units, found, brush))
-            scored = [dataclasses.replace(c, score=float(v)) for c, v in zip(found, scores)]
             scored_count += len(found)
-            path, total = best_path(len(units), scored, bias)
+            path, total = best_path(len(units), found, bias, scores)
             if best is None or total > best.log_score:
                 path.sort(key=lambda c: (c.box[0] + c.box[2]) / 2)  # read left to right
                 strokes_of = [sorted({u.stroke for u in units[c.first : c.last]}) for c in path]
@@ -736,34 +762,40 @@ def candidate_features(
 def candidate_matrix(units: Sequence[Unit], found: Sequence[Candidate], brush: int) -> np.ndarray:
     """The rejection model's inputs of the candidates, a row each [N, features]."""
     ref = writing_height(units, brush)
-    centre = float(np.median([(u.y0 + u.y1) / 2 for u in units]))
+    centre = float(statistics.median([(u.y0 + u.y1) / 2 for u in units]))
     spans = np.array([(c.first, c.last) for c in found], np.int64).reshape(-1, 2)
     probabilities = np.array([c.probabilities for c in found], np.float64).reshape(-1, 10)
     return feature_matrix(units, spans, probabilities, ref, centre)
 
 
 def best_path(
-    count: int, scored: Sequence[Candidate], per_digit: float
+    count: int,
+    scored: Sequence[Candidate],
+    per_digit: float,
+    scores: Sequence[float] | np.ndarray | None = None,
 ) -> tuple[list[Candidate], float]:
     """Dynamic programming over unit boundaries: the candidates that cover units 0..count-1
-    once, in order, with the highest summed score (each digit adds ``per_digit``)."""
-    by_end: dict[int, list[Candidate]] = {}
-    for c in scored:
-        by_end.setdefault(c.last, []).append(c)
-    best = np.full(count + 1, -np.inf)
+    once, in order, with the highest summed score (each digit adds ``per_digit``). ``scores``
+    (one per candidate) stand for their ``score``; the path's candidates then carry them."""
+    values = [c.score for c in scored] if scores is None else [float(v) for v in scores]
+    by_end: dict[int, list[int]] = {}
+    for k, c in enumerate(scored):
+        by_end.setdefault(c.last, []).append(k)
+    best = [-np.inf] * (count + 1)
     best[0] = 0.0
-    back: list[Candidate | None] = [None] * (count + 1)
+    back = [-1] * (count + 1)
     for j in range(1, count + 1):
-        for c in by_end.get(j, []):
-            total = best[c.first] + c.score + per_digit
+        for k in by_end.get(j, []):
+            total = best[scored[k].first] + values[k] + per_digit
             if total > best[j]:
-                best[j], back[j] = total, c
+                best[j], back[j] = total, k
     path: list[Candidate] = []
     j = count
     while j > 0:
-        c = back[j]
-        assert c is not None  # single units are always candidates: every end is reachable
-        path.append(c)
+        k = back[j]
+        assert k >= 0  # single units are always candidates: every end is reachable
+        c = scored[k]
+        path.append(c if scores is None else dataclasses.replace(c, score=values[k]))
         j = c.first
     path.reverse()
     return path, float(best[count])
