@@ -68,16 +68,44 @@ class ComposedNumber:
 
 
 def digits_by_writer(samples: Sequence[Sample]) -> dict[str, list[Sample]]:
-    """Single labelled digits with ink, grouped by writer (unnamed ones under "?")."""
+    """Single labelled digits with ink, grouped by writer (unnamed ones under "?"), without
+    those whose ink is clearly several digits (:func:`several_digits`)."""
     found: dict[str, list[Sample]] = defaultdict(list)
     for s in samples:
-        if isinstance(s.label, int) and any(len(st) for st in s.strokes):
+        inked = isinstance(s.label, int) and any(len(st) for st in s.strokes)
+        if inked and not several_digits(s.strokes):
             found[s.writer or "?"].append(s)
     return dict(found)
 
 
+def several_digits(strokes: Sequence[Stroke]) -> bool:
+    """Whether a "digit" sample's ink is clearly several digits side by side: its strokes
+    fall into at least two groups apart in x (a gap of a tenth of its height), two of them
+    at least half its height, and the ink at least as wide as tall. Segmentation slips in
+    the source data ("00", "66" labelled as one 0 or 6) look so; a number composed with one
+    would have a digit more in its ink than in its label. Geometry only, no model: the
+    filter must not favour what the reader reads."""
+    boxes = sorted(_bounds([s]) for s in strokes if len(s))
+    if len(boxes) < 2:
+        return False
+    groups: list[list[float]] = []  # x0, y0, x1, y1 of strokes overlapping in x, merged
+    for x0, y0, x1, y1 in boxes:
+        if groups and x0 <= groups[-1][2]:
+            g = groups[-1]
+            g[1], g[2], g[3] = min(g[1], y0), max(g[2], x1), max(g[3], y1)
+        else:
+            groups.append([x0, y0, x1, y1])
+    left, top, right, bottom = _bounds(strokes)
+    height = bottom - top
+    if len(groups) < 2 or right - left < height or height <= 0:
+        return False
+    widest_gap = max(b[0] - a[2] for a, b in itertools.pairwise(groups))
+    tall = sum(g[3] - g[1] >= 0.5 * height for g in groups)
+    return widest_gap >= 0.1 * height and tall >= 2
+
+
 def _bounds(strokes: Sequence[Stroke]) -> tuple[float, float, float, float]:
-    pts = np.array([p for s in strokes for p in s], np.float64)
+    pts = np.array([p for s in strokes for p in s], np.float64).reshape(-1, 2)
     return (
         float(pts[:, 0].min()),
         float(pts[:, 1].min()),

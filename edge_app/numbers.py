@@ -45,6 +45,7 @@ MAX_STROKES = 4  # strokes in one digit: a 4 or a 5 of up to four strokes
 MAX_UNITS = 6  # units in one digit: its strokes and the pieces of cut ones
 MAX_CUTS = 3  # per stroke: enough for a joined "123"
 CUT_WIDTH = 1.05  # a stroke is cut only if wider than this many writing heights
+WIDEST = 1.6  # a candidate of several strokes is at most this many writing heights wide
 
 
 @dataclass(frozen=True)
@@ -490,7 +491,7 @@ _W2 = np.asarray(number_weights.W2)
 def _spans(units: Sequence[Unit], brush: int) -> list[tuple[int, int]]:
     """The runs of units that may be one digit: up to ``MAX_UNITS`` units of at most
     ``MAX_STROKES`` strokes, no wider than a digit can be (unless one cut stroke)."""
-    widest = 1.6 * (writing_height(units, brush) if units else 1.0)
+    widest = WIDEST * (writing_height(units, brush) if units else 1.0)
     out = []
     for i in range(len(units)):
         strokes: set[int] = set()
