@@ -202,13 +202,29 @@ def compose(
     while k + 1 < len(strokes_out):
         last_of_digit = owners[k] not in owners[k + 1 :]
         if last_of_digit and owners[k + 1] == owners[k] + 1 and rng.random() < join:
-            strokes_out[k] = strokes_out[k] + strokes_out.pop(k + 1)
-            points[k] = points[k] + points.pop(k + 1)
+            bridge = _ligature(strokes_out[k], strokes_out[k + 1], canvas)
+            strokes_out[k] = strokes_out[k] + bridge + strokes_out.pop(k + 1)
+            points[k] = points[k] + (owners[k + 1],) * len(bridge) + points.pop(k + 1)
             owners = owners[: k + 1] + owners[k + 2 :]
         k += 1
     return ComposedNumber(
         Sample(strokes_out, label, writer, list(owners)), owners, spacing, canvas, tuple(points)
     )
+
+
+def _ligature(a: Stroke, b: Stroke, canvas: StripCanvas) -> list[tuple[float, float]]:
+    """The points a pen that does not lift leaves between the end of ``a`` and the start of
+    ``b``: a straight run sampled as densely as the writer's own strokes (a touch screen
+    samples the travel too; the next digit's lead-in)."""
+    scale = np.array([canvas.width - 1, canvas.height - 1], np.float64)
+    pts = np.array(a + b, np.float64) * scale
+    step = float(np.median(np.hypot(*np.diff(pts, axis=0).T))) if len(pts) > 1 else 1.0
+    start, end = np.array(a[-1]) * scale, np.array(b[0]) * scale
+    n = int(np.hypot(*(end - start)) // max(step, 1.0))
+    return [
+        (float(x), float(y))
+        for x, y in ((start + (end - start) * t) / scale for t in np.arange(1, n + 1) / (n + 1))
+    ]
 
 
 def _lifted(strokes: list[Stroke], rng: np.random.Generator, reach: float) -> list[Stroke]:

@@ -4,7 +4,8 @@ The app knows more than the ink: the strokes, in time order, with pen lifts. A d
 always) a run of consecutive strokes, so the reader
 
 1. cuts strokes into *units*: each stroke, and, for a stroke wide enough to hold two digits
-   (a "12" with no pen lift), its pieces between turning points;
+   (a "12" with no pen lift), its pieces between turning points (where it stops going down
+   and goes up: a 1's foot);
 2. moves a *delayed* stroke (the bar of a 5 or a 7 added after the next digit) back next to
    the stroke it overlaps, so the digit it completes is again a run;
 3. makes every run of up to ``MAX_UNITS`` units a candidate digit, renders it alone exactly as
@@ -16,7 +17,8 @@ always) a run of consecutive strokes, so the reader
    model's probabilities and geometry (height and width against the writing's height, overlap
    and gap with the neighbouring units, cuts, vertical offset), fitted on fragments, pairs and
    true digits of numbers composed from training writers only (``mnist_edge.train.numbers``):
-   a candidate that is not a digit loses even when the model is confident about it;
+   a candidate that is not a digit loses even when the model is confident about it. A
+   candidate that ends at a cut has a network of its own, fitted on numbers with joins;
 5. takes the best split by dynamic programming over unit boundaries.
 
 Candidate readings are cached by their strokes' content, so while a person writes, only the
@@ -26,6 +28,7 @@ candidates that contain the newest stroke are rendered and read again.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import statistics
 from collections.abc import Sequence
@@ -43,8 +46,9 @@ if TYPE_CHECKING:
 
 MAX_STROKES = 4  # strokes in one digit: a 4 or a 5 of up to four strokes
 MAX_UNITS = 6  # units in one digit: its strokes and the pieces of cut ones
-MAX_CUTS = 3  # per stroke: enough for a joined "123"
+MAX_CUTS = 6  # per stroke: a joined "12" has turning points in its 2 too
 CUT_WIDTH = 1.05  # a stroke is cut only if wider than this many writing heights
+MIN_PIECE = 0.6  # writing heights: how tall the ink before and after a cut is at least
 WIDEST = 1.6  # a candidate of several strokes is at most this many writing heights wide
 
 
@@ -111,24 +115,30 @@ def _pixels(stroke: Stroke, width: int, height: int) -> np.ndarray:
 
 def _cut_points(px: np.ndarray, brush: int, ref: float) -> list[int]:
     """Indices where a stroke wider than one digit (``ref``: how tall this person writes) may
-    pass from one digit to the next: its turning points (local extremes of height) well inside
-    its width, leaving pieces of some length, at most ``MAX_CUTS``."""
+    pass from one digit to the next: its turning points (where it stops going down and goes
+    up, or the other way; a point repeated at the turn does not hide it), each leaving a piece
+    on both sides at least ``MIN_PIECE`` writing heights tall or wide (a 1's foot, not a
+    hook's tip), some points long and a brush apart, at most ``MAX_CUTS``."""
     x0, x1 = px[:, 0].min(), px[:, 0].max()
     if len(px) < 8 or x1 - x0 < max(3 * brush, CUT_WIDTH * ref):
         return []
     y = px[:, 1].astype(np.float64)
     k = max(1, len(px) // 30)
     smooth = np.convolve(np.pad(y, k, mode="edge"), np.ones(2 * k + 1) / (2 * k + 1), "valid")
-    turns = [
-        i
-        for i in range(2, len(px) - 2)
-        if (smooth[i] - smooth[i - 1]) * (smooth[i + 1] - smooth[i]) < 0
-        and x0 + 0.2 * (x1 - x0) <= px[i, 0] <= x1 - 0.2 * (x1 - x0)
-    ]
+    sign = np.sign(np.round(np.diff(smooth), 6))
+    moving = np.flatnonzero(sign)
+    # A turn: the first point after the last move one way, where the next move goes the other.
+    turns = [int(a) + 1 for a, b in itertools.pairwise(moving) if sign[a] != sign[b]]
+    # Each side's extent so far, from the start and from the end (for the piece sizes).
+    lo, hi = np.minimum.accumulate(px, 0), np.maximum.accumulate(px, 0)
+    rlo, rhi = np.minimum.accumulate(px[::-1], 0)[::-1], np.maximum.accumulate(px[::-1], 0)[::-1]
+    least = MIN_PIECE * ref
     kept: list[int] = []
     for i in turns:  # turning points a brush apart, as evenly spread as the stroke allows
         if i - (kept[-1] if kept else 0) < 4 or len(px) - 1 - i < 4:
             continue  # a piece of a few points is a speck, not part of a digit
+        if hi[i, 1] - lo[i, 1] < least or rhi[i, 1] - rlo[i, 1] < least:
+            continue  # a hook or a tail, not a digit before or after
         if not kept or abs(int(px[i, 0]) - int(px[kept[-1], 0])) >= brush:
             kept.append(i)
     if len(kept) > MAX_CUTS:
@@ -345,6 +355,7 @@ FEATURES = (
     "vertical offset",
     *(f"log p({d})" for d in range(10)),
 )
+CUT_ENDS = FEATURES.index("cut ends")
 
 
 def features(
@@ -470,22 +481,54 @@ def feature_matrix(
     )
 
 
-def digit_score(x: np.ndarray) -> float:
-    """log P(one digit) of a candidate's features, by the fitted network (one hidden layer)."""
-    return float(digit_scores(np.asarray(x)[None])[0])
+@dataclass(frozen=True)
+class ScoreNet:
+    """log P(one digit) of candidates' features: one hidden layer (tanh) on standardized
+    features, a logistic output."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    w1: np.ndarray  # [features, hidden]
+    b1: np.ndarray
+    w2: np.ndarray
+    b2: float
+
+    @classmethod
+    def of(cls, mean: Any, scale: Any, w1: Any, b1: Any, w2: Any, b2: float) -> ScoreNet:
+        mean = np.asarray(mean, np.float64)
+        w1 = np.asarray(w1, np.float64).reshape(len(mean), -1)
+        return cls(mean, np.asarray(scale), w1, np.asarray(b1), np.asarray(w2), float(b2))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        hidden = np.tanh(((x - self.mean) / self.scale) @ self.w1 + self.b1)
+        return -np.logaddexp(0.0, -(hidden @ self.w2 + self.b2))  # log sigmoid, stable
+
+
+@functools.cache
+def _nets() -> tuple[ScoreNet, ScoreNet]:
+    """The fitted networks (``number_weights``): for candidates ending at pen lifts, at cuts."""
+    w = number_weights
+    return (
+        ScoreNet.of(w.MEAN, w.SCALE, w.W1, w.B1, w.W2, w.B2),
+        ScoreNet.of(w.CUT_MEAN, w.CUT_SCALE, w.CUT_W1, w.CUT_B1, w.CUT_W2, w.CUT_B2),
+    )
 
 
 def digit_scores(x: np.ndarray) -> np.ndarray:
-    """:func:`digit_score` of each row of ``x`` [N, features]."""
-    hidden = np.tanh(((x - _MEAN) / _SCALE) @ _W1 + _B1)
-    return -np.logaddexp(0.0, -(hidden @ _W2 + number_weights.B2))  # log sigmoid, stable
+    """log P(one digit) of each row of ``x`` [N, features] of a candidate with no cut end."""
+    return _nets()[0](x)
 
 
-_MEAN = np.asarray(number_weights.MEAN)
-_SCALE = np.asarray(number_weights.SCALE)
-_W1 = np.asarray(number_weights.W1).reshape(len(_MEAN), -1)
-_B1 = np.asarray(number_weights.B1)
-_W2 = np.asarray(number_weights.W2)
+def scores_of(x: np.ndarray, net: ScoreNet, cut_net: ScoreNet, cut_prior: float) -> np.ndarray:
+    """log P(one digit) of each candidate: ``net`` for candidates whose ends are pen lifts,
+    ``cut_net`` less ``cut_prior`` for those that end at a cut (a stroke that runs on into
+    the next digit). Two networks because pen lifts and joins look different: fitted as one
+    on numbers with both, it read numbers with pen lifts 2-5 points worse."""
+    out = net(x)
+    cut = x[:, CUT_ENDS] > 0
+    if cut.any():
+        out[cut] = cut_net(x[cut]) - cut_prior
+    return out
 
 
 def _spans(units: Sequence[Unit], brush: int) -> list[tuple[int, int]]:
@@ -742,7 +785,7 @@ class NumberReader:
         for units, found in self.candidate_sets(strokes, width, height, brush):
             if not units:
                 return Split([], [], 0, 0.0)
-            scores = digit_scores(candidate_matrix(units, found, brush))
+            scores = candidate_scores(units, found, brush)
             scored_count += len(found)
             path, total = best_path(len(units), found, bias, scores)
             if best is None or total > best.log_score:
@@ -751,6 +794,12 @@ class NumberReader:
                 best = Split(path, strokes_of, 0, total)
         assert best is not None  # at least one order
         return dataclasses.replace(best, candidates=scored_count)
+
+
+def candidate_scores(units: Sequence[Unit], found: Sequence[Candidate], brush: int) -> np.ndarray:
+    """log P(one digit) of each candidate, by the fitted networks (:func:`scores_of`)."""
+    x = candidate_matrix(units, found, brush)
+    return scores_of(x, *_nets(), number_weights.CUT_PRIOR)
 
 
 def candidate_features(

@@ -21,12 +21,16 @@ from mnist_edge.edge_app.compose import (
     strip_canvas,
 )
 from mnist_edge.edge_app.numbers import (
+    CUT_ENDS,
+    FEATURES,
     NumberReader,
+    ScoreNet,
     _pixels,
     candidate_matrix,
     features,
     make_units,
     render_units,
+    scores_of,
     writing_height,
 )
 from mnist_edge.edge_app.preprocess import to_mnist
@@ -300,15 +304,49 @@ def test_one_stroke_twelve_is_cut_into_candidates(
     assert (0, len(units)) in spans and all((k, k + 1) in spans for k in range(len(units)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limit: the score is fitted on numbers with pen lifts only, so the cut loses "
-    "to the whole stroke (docs/numbers.md); strict: passing means the limit is gone",
-)
 def test_one_stroke_twelve_with_no_pen_lift(
     model: Any, writer_digits: dict[int, list[Sample]]
 ) -> None:
     assert _read(model, _joined_twelve(writer_digits)[1]) == "12"
+    # The same pair as the app records it: the pen's travel to the 2 sampled too.
+    ones = [s for s in writer_digits[1] if len(s.strokes) == 1]
+    twos = [s for s in writer_digits[2] if len(s.strokes) == 1]
+    joined = compose([ones[0], twos[0]], CANVAS, np.random.default_rng(0), style="normal", join=1.0)
+    assert len(joined.sample.strokes) == 1 and joined.sample.label == "12"
+    assert _read(model, joined.sample.strokes) == "12"
+
+
+def test_a_join_is_sampled_like_the_writers_strokes(writer_digits: dict[int, list[Sample]]) -> None:
+    """Composed joins carry the pen's travel between the digits, as densely sampled as the
+    writer's own strokes, owned by the digit it leads into."""
+    picks = [writer_digits[d][0] for d in (3, 5)]
+    apart = compose(picks, CANVAS, np.random.default_rng(4), style="wide")
+    joined = compose(picks, CANVAS, np.random.default_rng(4), style="wide", join=1.0)
+    scale = np.array([CANVAS.width - 1, CANVAS.height - 1])
+    whole = np.asarray(joined.sample.strokes[-1]) * scale
+    steps = np.hypot(*np.diff(whole, axis=0).T)
+    own = np.concatenate(
+        [np.hypot(*np.diff(np.asarray(s) * scale, axis=0).T) for s in apart.sample.strokes]
+    )
+    assert steps.max() <= own.max() + 1  # no jump across the gap: as the writer's own steps
+    owners = joined.point_digits[-1]
+    assert list(owners) == sorted(owners) and set(owners) == {0, 1}
+    assert len(whole) > sum(len(s) for s in apart.sample.strokes[-2:])  # the travel added
+
+
+def test_a_cut_candidate_is_scored_by_the_cut_network() -> None:
+    """Candidates that end at a pen lift are scored by one network, those that end at a cut
+    by the other, less the prior: joins never change how numbers with pen lifts read."""
+    n = len(FEATURES)
+    x = np.zeros((3, n))
+    x[1, CUT_ENDS] = 1.0
+    x[2, CUT_ENDS] = 2.0
+    lifted = ScoreNet.of(np.zeros(n), np.ones(n), np.zeros((n, 1)), [0.0], [0.0], 2.0)
+    cut = ScoreNet.of(np.zeros(n), np.ones(n), np.zeros((n, 1)), [0.0], [0.0], -1.0)
+    got = scores_of(x, lifted, cut, 3.0)
+    expect_lifted = -np.logaddexp(0, -2.0)
+    expect_cut = -np.logaddexp(0, 1.0) - 3.0
+    np.testing.assert_allclose(got, [expect_lifted, expect_cut, expect_cut])
 
 
 def test_every_candidate_is_the_single_digit_path(
