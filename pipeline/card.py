@@ -125,8 +125,8 @@ def model_card(
             "## Known limits",
             "",
             "- One digit per canvas unless the app runs with `--multi`, which reads a number "
-            "from its strokes (docs/numbers.md); a number written joined-up in one stroke (no "
-            "pen lift between digits) is read less well.",
+            "from its strokes (docs/numbers.md); digits joined up with no pen lift are read "
+            "where the pen turns at the join (a 1's foot), not where it runs on smoothly.",
             f"- Trained on MNIST{' and the drawn files above' if drawn else ''}: styles neither "
             "covers are read less reliably; the app then shows low confidence, and on-device "
             "learning (`mnist-edge draw --profile NAME`) can learn a writer's own style.",

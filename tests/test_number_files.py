@@ -176,3 +176,37 @@ def test_the_pipeline_replays_the_digits_of_a_mixed_file(
     replays = replay_stage(config, timings)
     assert set(replays) == {"mixed.json"} and replays["mixed.json"]["accuracy"] >= 0.8
     assert len(load_samples(out / "bench" / "mixed-digits.json")) == 20
+
+
+def test_composed_joins_are_written_without_stroke_digits(tmp_path: Path) -> None:
+    """``compose --join``: a number whose stroke runs through two digits says no digit per
+    stroke (a file cannot); numbers with pen lifts keep theirs; a share outside 0-1 is refused."""
+    path = tmp_path / "joined.json"
+    made = run_cli(
+        "compose",
+        str(path),
+        "--count",
+        "8",
+        "--join",
+        "1",
+        "--drawn",
+        str(DRAWN / "unipen-train.json"),
+        module="mnist_edge.train.numbers",
+    )
+    assert made.returncode == 0, made.stderr
+    samples = load_samples(path)
+    assert len(samples) == 8 and all(isinstance(s.label, str) for s in samples)
+    # Every pair joined: a number is one stroke (plus late bars), and says no digit per stroke.
+    assert all(s.stroke_digits is None for s in samples if len(s.strokes) < len(str(s.label)))
+    assert any(s.stroke_digits is None for s in samples)
+    bad = run_cli(
+        "compose",
+        str(tmp_path / "x.json"),
+        "--join",
+        "2",
+        "--drawn",
+        str(DRAWN / "unipen-train.json"),
+        module="mnist_edge.train.numbers",
+    )
+    assert bad.returncode == 2 and "--join must be 0-1" in bad.stderr
+    assert not (tmp_path / "x.json").exists()

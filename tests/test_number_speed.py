@@ -95,6 +95,8 @@ def test_a_real_timing_run_fills_the_record(tmp_path: Path) -> None:
         str(numbers),
         "--count",
         "2",
+        "--repeats",
+        "2",
         "--model",
         str(MODELS / "edge-int8.tflite"),
         "--out",
@@ -104,6 +106,7 @@ def test_a_real_timing_run_fills_the_record(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     speed = NumberSpeed.from_json(json.loads(out.read_text()))
     assert speed.numbers == 2 and speed.tta == 5 and speed.format == "tflite-int8"
+    assert speed.repeats == 2 and "least of 2 reads" in result.stdout
     assert 0 < speed.last_model.p50 <= speed.last.p50 and speed.frame_count > 10
     assert "after its last stroke" in result.stdout
     estimate = run_cli("--numbers", str(out), module="mnist_edge.benchmarks.estimate")

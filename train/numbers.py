@@ -17,6 +17,7 @@ information only: nothing is chosen on it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import sys
 from collections.abc import Callable, Sequence
@@ -145,6 +146,13 @@ def exact_rate(
     return right / len(per_number)
 
 
+def _as_recorded(number: ComposedNumber) -> Sample:
+    """The number as a file keeps it: without ``stroke_digits`` where a stroke runs through
+    two digits (no one digit is that stroke's)."""
+    joined = any(len(set(p)) > 1 for p in number.point_digits)
+    return dataclasses.replace(number.sample, stroke_digits=None) if joined else number.sample
+
+
 def write_weights(
     net: reader.ScoreNet,
     cut_net: reader.ScoreNet,
@@ -185,6 +193,13 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--count", type=int, default=1000)
     c.add_argument("--seed", type=int, default=21)
     c.add_argument("--delay-bars", type=float, default=0.3)
+    c.add_argument(
+        "--join",
+        type=float,
+        default=0.0,
+        help="share of digit pairs written without a pen lift (0-1); a number with a join has "
+        "no stroke_digits (a stroke of two digits has no one digit)",
+    )
     f = sub.add_parser("fit", help="fit the rejection score on training writers")
     f.add_argument("--count", type=int, default=2400)
     f.add_argument("--seed", type=int, default=7)
@@ -211,10 +226,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "compose":
         side = held if args.side == "held-out" else train
+        if not 0.0 <= args.join <= 1.0:
+            parser.error("--join must be 0-1")
         numbers = compose_numbers(
-            side, args.count, args.seed, [strip_canvas()], delay_bars=args.delay_bars
+            side,
+            args.count,
+            args.seed,
+            [strip_canvas()],
+            delay_bars=args.delay_bars,
+            join=args.join,
         )
-        save_samples(args.out, [n.sample for n in numbers])
+        save_samples(args.out, [_as_recorded(n) for n in numbers])
         print(f"{len(numbers)} numbers of {len(side)} {args.side} writers -> {args.out}")
         return 0
     model = load_model(args.model)
