@@ -116,9 +116,9 @@ def _pixels(stroke: Stroke, width: int, height: int) -> np.ndarray:
 def _cut_points(px: np.ndarray, brush: int, ref: float) -> list[int]:
     """Indices where a stroke wider than one digit (``ref``: how tall this person writes) may
     pass from one digit to the next: its turning points (where it stops going down and goes
-    up, or the other way; a point repeated at the turn does not hide it), each leaving a piece
-    on both sides at least ``MIN_PIECE`` writing heights tall or wide (a 1's foot, not a
-    hook's tip), some points long and a brush apart, at most ``MAX_CUTS``."""
+    up, or the other way; a point repeated at the turn does not hide it), each leaving ink
+    on both sides at least ``MIN_PIECE`` writing heights tall (a 1's foot, not a hook's tip),
+    some points long and a brush apart, at most ``MAX_CUTS``."""
     x0, x1 = px[:, 0].min(), px[:, 0].max()
     if len(px) < 8 or x1 - x0 < max(3 * brush, CUT_WIDTH * ref):
         return []
@@ -524,10 +524,10 @@ def scores_of(x: np.ndarray, net: ScoreNet, cut_net: ScoreNet, cut_prior: float)
     ``cut_net`` less ``cut_prior`` for those that end at a cut (a stroke that runs on into
     the next digit). Two networks because pen lifts and joins look different: fitted as one
     on numbers with both, it read numbers with pen lifts 2-5 points worse."""
-    out = net(x)
     cut = x[:, CUT_ENDS] > 0
-    if cut.any():
-        out[cut] = cut_net(x[cut]) - cut_prior
+    out = np.empty(len(x), np.float64)
+    out[~cut] = net(x[~cut])
+    out[cut] = cut_net(x[cut]) - cut_prior
     return out
 
 

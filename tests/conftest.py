@@ -101,6 +101,22 @@ def run_cli(
     )
 
 
+def compose_numbers_file(path: Path, count: int, *extra: str) -> None:
+    """Write ``count`` numbers composed from the held-out writers of ``unipen-train.json`` to
+    ``path`` with ``python -m mnist_edge.train.numbers compose`` (``extra``: more flags)."""
+    made = run_cli(
+        "compose",
+        str(path),
+        "--count",
+        str(count),
+        *extra,
+        "--drawn",
+        str(DRAWN / "unipen-train.json"),
+        module="mnist_edge.train.numbers",
+    )
+    assert made.returncode == 0, made.stderr
+
+
 def blocked_imports_env(tmp_path: Path, *packages: str) -> dict[str, str]:
     """Environment for a subprocess (and its children) in which importing ``packages`` fails:
     a ``sitecustomize`` on PYTHONPATH installs a finder that refuses them."""

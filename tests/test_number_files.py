@@ -13,7 +13,7 @@ from mnist_edge.benchmarks.number_figures import NumberFigures, digits_right
 from mnist_edge.benchmarks.report_numbers import numbers_section, numbers_table
 from mnist_edge.benchmarks.results import Result
 from mnist_edge.edge_app.strokes import load_samples, save_samples
-from tests.conftest import DRAWN, MODELS, run_cli
+from tests.conftest import DRAWN, MODELS, compose_numbers_file, run_cli
 
 
 @pytest.mark.parametrize(
@@ -54,16 +54,7 @@ def test_no_number_rows_no_section() -> None:
 @pytest.fixture(scope="module")
 def numbers_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("numbers") / "numbers.json"
-    made = run_cli(
-        "compose",
-        str(path),
-        "--count",
-        "12",
-        "--drawn",
-        str(DRAWN / "unipen-train.json"),
-        module="mnist_edge.train.numbers",
-    )
-    assert made.returncode == 0, made.stderr
+    compose_numbers_file(path, 12)
     return path
 
 
@@ -182,18 +173,7 @@ def test_composed_joins_are_written_without_stroke_digits(tmp_path: Path) -> Non
     """``compose --join``: a number whose stroke runs through two digits says no digit per
     stroke (a file cannot); numbers with pen lifts keep theirs; a share outside 0-1 is refused."""
     path = tmp_path / "joined.json"
-    made = run_cli(
-        "compose",
-        str(path),
-        "--count",
-        "8",
-        "--join",
-        "1",
-        "--drawn",
-        str(DRAWN / "unipen-train.json"),
-        module="mnist_edge.train.numbers",
-    )
-    assert made.returncode == 0, made.stderr
+    compose_numbers_file(path, 8, "--join", "1")
     samples = load_samples(path)
     assert len(samples) == 8 and all(isinstance(s.label, str) for s in samples)
     # Every pair joined: a number is one stroke (plus late bars), and says no digit per stroke.

@@ -13,7 +13,7 @@ import pytest
 from mnist_edge.benchmarks.estimate import REFERENCE, TARGETS, number_table
 from mnist_edge.benchmarks.number_speed import NumberSpeed, Percentiles
 from mnist_edge.core.errors import UserError
-from tests.conftest import DRAWN, MODELS, assert_user_error, run_cli
+from tests.conftest import DRAWN, MODELS, assert_user_error, compose_numbers_file, run_cli
 
 
 def _speed(**kw: object) -> NumberSpeed:
@@ -80,16 +80,7 @@ def test_estimate_names_a_bad_numbers_file(tmp_path: Path) -> None:
 
 def test_a_real_timing_run_fills_the_record(tmp_path: Path) -> None:
     numbers = tmp_path / "numbers.json"
-    made = run_cli(
-        "compose",
-        str(numbers),
-        "--count",
-        "8",
-        "--drawn",
-        str(DRAWN / "unipen-train.json"),
-        module="mnist_edge.train.numbers",
-    )
-    assert made.returncode == 0, made.stderr
+    compose_numbers_file(numbers, 8)
     out = tmp_path / "speed.json"
     result = run_cli(
         str(numbers),
