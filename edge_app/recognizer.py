@@ -133,7 +133,7 @@ class Recognizer:
             return []
         todo = [c for c in split.digits if c.key not in reader.finals]
         if todo:
-            images = reader.exact_images(todo, strokes, width, height, brush)
+            images = reader.exact_images(split, todo)
             for c, img, pred in zip(todo, images, self._predict(images)):
                 reader.finals[c.key] = (img, pred)
         images = [reader.finals[c.key][0] for c in split.digits]

@@ -26,6 +26,7 @@ from mnist_edge.edge_app.numbers import (
     NumberReader,
     ScoreNet,
     _pixels,
+    candidate_matrices,
     candidate_matrix,
     features,
     make_units,
@@ -216,11 +217,9 @@ def test_a_five_whose_bar_comes_after_the_next_digit(
     assert _read(model, number.sample.strokes) == "53"
 
 
-def test_a_late_bar_reaching_past_its_five_is_read_with_it(
-    model: Any, writer_digits: dict[int, list[Sample]]
-) -> None:
-    """A 5's bar added after the next digit that sticks out far to the right (it barely lies
-    over the 5's body, so time order cannot move it back): the reading by position pairs it."""
+def _late_long_bar_53(writer_digits: dict[int, list[Sample]]) -> list[Any]:
+    """A 5 whose bar, written after the 3, reaches far past the 5's body: "53" whose reading
+    orders differ (time order cannot move the bar back, position order can)."""
     five = next(s for s in writer_digits[5] if len(s.strokes) >= 2 and _flat(s.strokes[-1]))
     body = [p for st in five.strokes[:-1] for p in st]
     left, right = min(x for x, _ in body), max(x for x, _ in body)
@@ -238,8 +237,16 @@ def test_a_late_bar_reaching_past_its_five_is_read_with_it(
         style="normal",
         delay_bars=1.0,
     )
-    strokes = number.sample.strokes
     assert list(number.stroke_digits)[-1] == 0  # the bar is written last
+    return number.sample.strokes
+
+
+def test_a_late_bar_reaching_past_its_five_is_read_with_it(
+    model: Any, writer_digits: dict[int, list[Sample]]
+) -> None:
+    """A 5's bar added after the next digit that sticks out far to the right (it barely lies
+    over the 5's body, so time order cannot move it back): the reading by position pairs it."""
+    strokes = _late_long_bar_53(writer_digits)
     w, h, b = CANVAS.width, CANVAS.height, CANVAS.brush
     last = len(strokes) - 1
 
@@ -254,14 +261,18 @@ def test_a_late_bar_reaching_past_its_five_is_read_with_it(
 def test_the_feature_matrix_is_the_per_candidate_features(
     model: Any, writer_digits: dict[int, list[Sample]]
 ) -> None:
-    """The vectorised features the reader uses equal the per-candidate definition."""
-    number = _number(writer_digits, "45871", "overlap", seed=1)
+    """The vectorised features the reader uses equal the per-candidate definition, for one
+    reading order and for both orders computed in one pass (each row's neighbours its own
+    order's)."""
     w, h, b = CANVAS.width, CANVAS.height, CANVAS.brush
-    for units, found in NumberReader(model).candidate_sets(number.sample.strokes, w, h, b):
+    sets = NumberReader(model).candidate_sets(_late_long_bar_53(writer_digits), w, h, b)
+    assert len(sets) == 2  # the orders differ: the one-pass matrix has two blocks
+    for (units, found), together in zip(sets, candidate_matrices(sets, b)):
         ref = writing_height(units, b)
         centre = float(np.median([(u.y0 + u.y1) / 2 for u in units]))
         rows = [features(units, c.first, c.last, c.probabilities, ref, centre) for c in found]
         np.testing.assert_array_equal(candidate_matrix(units, found, b), np.array(rows))
+        np.testing.assert_array_equal(together, np.array(rows))
         assert len(found) > len(units)
 
 
@@ -373,7 +384,7 @@ def test_every_candidate_is_the_single_digit_path(
             checked += 1
     assert checked >= sum(u.whole for u in units)  # every uncut stroke at least
     split = reader.split(strokes, w, h, b)
-    final = reader.exact_images(split.digits, strokes, w, h, b)
+    final = reader.exact_images(split, split.digits)
     for image, own in zip(final, split.strokes_of):
         np.testing.assert_array_equal(image, to_mnist(render([strokes[s] for s in own], w, h, b)))
 
