@@ -103,10 +103,10 @@ class Split:
     candidates: int  # how many candidates were scored
     log_score: float  # the path's summed log scores
     #: What it was read from, for :meth:`NumberReader.exact_images`: the strokes, the canvas
-    #: (width, height, brush), every unit by its key and each stroke's pixels.
+    #: (width, height, brush), each stroke's units and pixels.
     strokes: Sequence[Stroke] = ()
     size: tuple[int, int, int] = (0, 0, 0)
-    units: dict[tuple[int, int, int], Unit] = dataclasses.field(default_factory=dict)
+    per_stroke: Sequence[Sequence[Unit]] = ()
     pixels: Sequence[np.ndarray] = ()
 
 
@@ -775,11 +775,14 @@ class NumberReader:
         drawn exactly as ``render`` draws them, through ``to_mnist`` (uint8 [N, 28, 28])."""
         out = np.zeros((len(digits), 28, 28), np.uint8)
         width, height, brush = split.size
+        by_key: dict[object, Unit] = {}
         for n, c in enumerate(digits):
             if c.exact:
                 out[n] = c.image
                 continue
-            mine = [split.units[k] for k in c.key[3:]]  # type: ignore[index]
+            if not by_key:  # only when a digit needs redrawing
+                by_key = {u.key: u for units in split.per_stroke for u in units}
+            mine = [by_key[k] for k in c.key[3:]]
             crop, _ = render_units(mine, split.strokes, split.pixels, width, height, brush)
             out[n] = to_mnist(crop)
         return out
@@ -810,13 +813,12 @@ class NumberReader:
                 strokes_of = [sorted({u.stroke for u in units[c.first : c.last]}) for c in path]
                 best = Split(path, strokes_of, 0, total)
         assert best is not None  # at least one order
-        by_key = {u.key: u for units in per_stroke for u in units}
         return dataclasses.replace(
             best,
             candidates=scored_count,
             strokes=strokes,
             size=size,
-            units=by_key,
+            per_stroke=per_stroke,
             pixels=pixels,
         )
 
