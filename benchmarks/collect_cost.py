@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from mnist_edge.core.errors import UserError
-from mnist_edge.edge_app.collect import Collector
-from mnist_edge.edge_app.strokes import load_samples
+from mnist_edge.edge_app.app.collect import Collector
+from mnist_edge.ink.strokes import load_samples
 
 
 def measure(path: Path, saves: int) -> tuple[float, list[float]]:

@@ -203,7 +203,7 @@ class BenchConfig:
             require(real not in seen, f"--drawn-eval names {path} twice (as {seen.get(real)})")
             seen[real] = path
         for path in self.drawn_eval:
-            from mnist_edge.edge_app.strokes import load_samples
+            from mnist_edge.ink.strokes import load_samples
 
             if not any(s.label is not None for s in load_samples(path)):
                 raise UserError(f"--drawn-eval {path} has no labelled samples")

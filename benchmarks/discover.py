@@ -8,7 +8,7 @@ from pathlib import Path
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import is_temporary
 from mnist_edge.core.registry import FORMATS, family_of
-from mnist_edge.edge_app.shipped import MANIFEST, entries, models_dir
+from mnist_edge.edge_app.runtime.shipped import MANIFEST, entries, models_dir
 
 
 @dataclass(frozen=True)

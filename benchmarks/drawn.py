@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mnist_edge.edge_app.shipped import ENV_MODELS
+from mnist_edge.edge_app.runtime.shipped import ENV_MODELS
 from mnist_edge.edge_app.tta import DEFAULT_TTA
 
 

@@ -4,7 +4,7 @@
 takes a number file (``label`` a string of digits, ``stroke_digits`` per stroke, e.g. from
 ``python -m mnist_edge.train.numbers compose``), renders each number's strokes on the app's
 writing strip exactly as the app draws ink, and reads the picture in process with
-:func:`~mnist_edge.edge_app.image_numbers.read_number_image` (the pen's width estimated from
+:func:`~mnist_edge.edge_app.numbers.image.read_number_image` (the pen's width estimated from
 the ink, as ``predict --multi`` does), per length (2-5 digits) and per spacing (apart / close
 / touching, measured in the app's ink). Beside it, on the same picture and recognizer:
 
@@ -25,15 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_edge.benchmarks.baseline_splitter import read_many
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import check_writable_file, write_bytes_atomic
-from mnist_edge.edge_app.compose import SPACINGS, StripCanvas, spacing_of, strip_canvas
-from mnist_edge.edge_app.image_numbers import read_number_image
+from mnist_edge.edge_app.numbers.image import read_number_image
 from mnist_edge.edge_app.reading import choose_threshold, choose_tta
 from mnist_edge.edge_app.recognizer import Recognizer
 from mnist_edge.edge_app.runtime import load_model
-from mnist_edge.edge_app.shipped import default_model
-from mnist_edge.edge_app.strokes import Sample, load_samples, render
+from mnist_edge.edge_app.runtime.shipped import default_model
+from mnist_edge.ink.compose import SPACINGS, StripCanvas, spacing_of, strip_canvas
+from mnist_edge.ink.strokes import Sample, load_samples, render
 
 #: Per number: (name, the figure's column title).
 FIGURES = (
@@ -90,7 +91,7 @@ def markdown(results: Sequence[NumberResult]) -> str:
 
 def components(picture: np.ndarray, brush: int, recognizer: Recognizer) -> tuple[str, bool]:
     """What the connected-component splitter reads (``Recognizer.read_many``), all sure?"""
-    digits = recognizer.read_many(picture, brush)
+    digits = read_many(recognizer, picture, brush)
     read = "".join(str(d.reading.prediction.digit) for d in digits)
     return read, all(recognizer.sure(d.reading.prediction) for d in digits)
 

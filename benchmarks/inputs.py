@@ -2,7 +2,7 @@
 
 ``robust``: each test digit re-drawn the way people draw on a touchscreen (on a large canvas,
 moved, scaled, stretched, with thicker or thinner strokes) and read back through the app's own
-:func:`mnist_edge.edge_app.preprocess.to_mnist`, so the row measures the model *and* the app's path.
+:func:`mnist_edge.ink.preprocess.to_mnist`, so the row measures the model *and* the app's path.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 
 from mnist_edge.core.data import load_split
-from mnist_edge.edge_app.layout import DEFAULT_SIZE, compute
-from mnist_edge.edge_app.preprocess import to_mnist
-from mnist_edge.edge_app.strokes import (
+from mnist_edge.ink.layout import DEFAULT_SIZE, compute
+from mnist_edge.ink.preprocess import to_mnist
+from mnist_edge.ink.strokes import (
     Stroke,
     as_the_app_takes,
     default_brush,

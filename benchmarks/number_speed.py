@@ -145,13 +145,13 @@ def measure(
     path: str, model_path: str | None = None, count: int = 60, repeats: int = 3
 ) -> NumberSpeed:
     from mnist_edge.benchmarks.numbers import app_recognizer
-    from mnist_edge.edge_app.app import App, AppConfig
-    from mnist_edge.edge_app.compose import strip_canvas
-    from mnist_edge.edge_app.display import import_pygame, open_display
-    from mnist_edge.edge_app.replay import replay
+    from mnist_edge.edge_app.app.display import import_pygame, open_display
+    from mnist_edge.edge_app.app.loop import App, AppConfig
+    from mnist_edge.edge_app.app.replay import replay
     from mnist_edge.edge_app.runtime import load_model
-    from mnist_edge.edge_app.shipped import default_model
-    from mnist_edge.edge_app.strokes import load_samples
+    from mnist_edge.edge_app.runtime.shipped import default_model
+    from mnist_edge.ink.compose import strip_canvas
+    from mnist_edge.ink.strokes import load_samples
 
     model_file = model_path or str(default_model()[0])
     model = _TimedModel(load_model(model_file))
@@ -195,7 +195,7 @@ def _read_times(
 ) -> tuple[list[float], list[float], list[float], list[float]]:
     """Per number, ms: the cold read, its model calls, the read after the last stroke, its
     model calls."""
-    from mnist_edge.edge_app.numbers import NumberReader
+    from mnist_edge.edge_app.numbers.reader import NumberReader
 
     cold, cold_model, last, last_model = [], [], [], []
     for s in fives:

@@ -26,14 +26,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mnist_edge.benchmarks.baseline_splitter import read_many
 from mnist_edge.benchmarks.number_figures import NumberFigures, digits_right
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import check_writable_file, write_bytes_atomic
-from mnist_edge.edge_app.compose import SPACINGS, StripCanvas, spacing_of, strip_canvas
 from mnist_edge.edge_app.recognizer import Recognizer
 from mnist_edge.edge_app.runtime import Model, load_model
-from mnist_edge.edge_app.shipped import default_model
-from mnist_edge.edge_app.strokes import Sample, as_the_app_takes, load_samples, render
+from mnist_edge.edge_app.runtime.shipped import default_model
+from mnist_edge.ink.compose import SPACINGS, StripCanvas, spacing_of, strip_canvas
+from mnist_edge.ink.strokes import Sample, as_the_app_takes, load_samples, render
 
 
 @dataclass
@@ -125,7 +126,7 @@ def _digits_alone(sample: Sample, canvas: StripCanvas, rec: Recognizer) -> tuple
 
 def _components(sample: Sample, canvas: StripCanvas, rec: Recognizer) -> tuple[bool, bool]:
     ink = render(sample.strokes, canvas.width, canvas.height, canvas.brush)
-    digits = rec.read_many(ink, canvas.brush)
+    digits = read_many(rec, ink, canvas.brush)
     read = "".join(str(d.reading.prediction.digit) for d in digits)
     sure = all(rec.sure(d.reading.prediction) for d in digits)
     return read == sample.label, read == sample.label and sure

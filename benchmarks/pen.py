@@ -6,7 +6,7 @@ runtime (installed, of its family, that runs its format: the registry) and threa
 - accuracy on each ``--drawn-eval`` file (only drawn files have strokes) of the pen model
   alone, of the image model the app loads on that runtime (the models folder's default,
   read as the app reads: ``--tta`` variants), and of both fused exactly as ``mnist-edge draw
-  --pen FILE`` fuses them (:meth:`~mnist_edge.edge_app.fusion.PenChannel.combine`, with the
+  --pen FILE`` fuses them (:meth:`~mnist_edge.edge_app.pen.fusion.PenChannel.combine`, with the
   weight, temperature and threshold the pen file's metadata carries). The strokes are those
   the app keeps of each sample (see :func:`app_strokes`); a sample the app reads nothing of
   (blank, or drawn off the canvas) is a miss, as in the image rows;
@@ -105,7 +105,7 @@ def discover(paths: Sequence[str]) -> list[PenFile]:
     """The ``--pen`` files, each loaded once as a pen model: a file that is not one is a
     one-line error before anything is measured."""
     from mnist_edge.core.registry import family_of
-    from mnist_edge.edge_app.pen import load_pen_model
+    from mnist_edge.edge_app.pen.features import load_pen_model
 
     found = []
     for name in paths:
@@ -159,7 +159,7 @@ def _plan(config: BenchConfig, files: list[PenFile]) -> tuple[list[Any], list[Pe
 def image_models_dir(config: BenchConfig) -> Path:
     """Where the app's default image model comes from: the first ``--models`` folder with a
     manifest, else the folder the app itself reads (``$MNIST_EDGE_MODELS``, the shipped one)."""
-    from mnist_edge.edge_app.shipped import MANIFEST, models_dir
+    from mnist_edge.edge_app.runtime.shipped import MANIFEST, models_dir
 
     for name in config.models:
         if Path(name).is_dir() and (Path(name) / MANIFEST).is_file():
@@ -174,9 +174,9 @@ def app_strokes(
     strokes: Sequence[Sequence[tuple[float, float]]],
 ) -> list[list[tuple[float, float]]]:
     """The strokes the app keeps of a drawing, as it hands them to the pen channel: those it
-    takes (:func:`~mnist_edge.edge_app.strokes.as_the_app_takes`), each point clamped to the
+    takes (:func:`~mnist_edge.ink.strokes.as_the_app_takes`), each point clamped to the
     canvas (``App.canvas_point``), a point equal to the one before dropped (``Drawing.extend``)."""
-    from mnist_edge.edge_app.strokes import as_the_app_takes
+    from mnist_edge.ink.strokes import as_the_app_takes
 
     kept = []
     for stroke in as_the_app_takes(list(strokes)):
@@ -200,7 +200,7 @@ class DrawnSet:
 
 def drawn_sets(config: BenchConfig) -> list[DrawnSet]:
     from mnist_edge.benchmarks.inputs import drawn_labels
-    from mnist_edge.edge_app.strokes import load_samples
+    from mnist_edge.ink.strokes import load_samples
 
     sets = []
     for name, path in zip(drawn_labels(config.drawn_eval), config.drawn_eval, strict=True):
@@ -227,10 +227,10 @@ class _ImageReadings:
         if key not in self.cache:
             from mnist_edge.benchmarks.inputs import app_canvas, app_reads_nothing
             from mnist_edge.edge_app.config import DEFAULT_THRESHOLD
-            from mnist_edge.edge_app.layout import DEFAULT_SIZE, compute
             from mnist_edge.edge_app.recognizer import Recognizer
             from mnist_edge.edge_app.runtime import load_model
-            from mnist_edge.edge_app.shipped import default_model
+            from mnist_edge.edge_app.runtime.shipped import default_model
+            from mnist_edge.ink.layout import DEFAULT_SIZE, compute
 
             path, name = default_model(runtime, self.folder)
             model = load_model(path, name, threads)
@@ -250,7 +250,7 @@ class _ImageReadings:
 
 def _pen_accuracy(model: Any, drawn: DrawnSet, aspect: float) -> float:
     """The pen model alone: a drawing without a point the app keeps is a miss."""
-    from mnist_edge.edge_app.pen import FEATURES, POINTS, features
+    from mnist_edge.edge_app.pen.features import FEATURES, POINTS, features
 
     found = [features(s, aspect) for s in drawn.strokes]
     blank = np.zeros((POINTS, len(FEATURES)), np.float32)
@@ -271,10 +271,10 @@ def measure(
     from mnist_edge.benchmarks.inputs import app_canvas
     from mnist_edge.benchmarks.stats import summarize, time_loop
     from mnist_edge.core.fsutil import sha256_file
-    from mnist_edge.edge_app.fusion import PenChannel
-    from mnist_edge.edge_app.layout import DEFAULT_SIZE, compute
-    from mnist_edge.edge_app.pen import features, fusion_of, load_pen_model
+    from mnist_edge.edge_app.pen.features import features, fusion_of, load_pen_model
+    from mnist_edge.edge_app.pen.fusion import PenChannel
     from mnist_edge.edge_app.recognizer import Recognizer
+    from mnist_edge.ink.layout import DEFAULT_SIZE, compute
 
     result = PenResult(
         row.model.name, row.format, row.runtime, row.precision, row.threads, row.bytes

@@ -20,7 +20,7 @@ SCHEMA = "mnist-edge-model/1"
 MANIFEST_SCHEMA = "mnist-edge-manifest/1"
 
 PREPROCESSING = (
-    "mnist_edge.edge_app.preprocess.to_mnist: ink 255 on 0; crop to the ink, fit the longer side "
+    "mnist_edge.ink.preprocess.to_mnist: ink 255 on 0; crop to the ink, fit the longer side "
     "into 20 px with anti-aliasing, centre by centre of mass in 28x28 (as MNIST was made); the "
     "model scales pixels to [0, 1] itself"
 )
@@ -35,5 +35,5 @@ def input_description() -> dict[str, object]:
         "range": [0, 255],
         "layout": "NHWC",
         "ink": "255 on 0",
-        "preprocessing": "mnist_edge.edge_app.preprocess.to_mnist",
+        "preprocessing": "mnist_edge.ink.preprocess.to_mnist",
     }

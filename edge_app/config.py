@@ -14,8 +14,8 @@ from mnist_edge.core.config import option, require, require_int, require_number
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import check_writable_file
 from mnist_edge.core.registry import EDGE_RUNTIMES
-from mnist_edge.edge_app.layout import ROTATIONS
 from mnist_edge.edge_app.tta import DEFAULT_TTA, MAX_VARIANTS
+from mnist_edge.ink.layout import ROTATIONS
 
 RUNTIME_CHOICES = ("auto", *EDGE_RUNTIMES)
 MAX_SIDE = 8192
@@ -179,13 +179,13 @@ class DrawConfig:
         if self.record:
             target = check_writable_file("--record", self.record)
             if target.exists():  # continued, never overwritten: it must be a stroke file
-                from mnist_edge.edge_app.strokes import load_samples
+                from mnist_edge.ink.strokes import load_samples
 
                 load_samples(target)
         if self.screenshot:
             check_writable_file("--screenshot", self.screenshot)
         if self.collect:
-            from mnist_edge.edge_app.collect import Collector
+            from mnist_edge.edge_app.app.collect import Collector
 
             Collector.check(self.collect)
         from mnist_edge.edge_app.learn import check_name

@@ -4,7 +4,7 @@ The file is opened without blocking (a FIFO or device never hangs the command), 
 cap, and its header parsed here *before* any decoder runs, so a small file that claims a huge
 picture is refused before it costs gigabytes. Only then does OpenCV decode it. Every bit depth
 and alpha mode ends as the 8-bit grayscale picture an 8-bit file of the same image would give,
-so the one preprocessing path (:func:`~mnist_edge.edge_app.preprocess.image_to_canvas`) sees
+so the one preprocessing path (:func:`~mnist_edge.ink.preprocess.image_to_canvas`) sees
 the same picture whatever the file's depth.
 """
 

@@ -36,7 +36,7 @@ def _read_image(name: str) -> tuple[Any, str | None]:
 
 def _read_number(canvas: Any, recognizer: Any) -> tuple[Any, str | None]:
     """The picture's number (``--multi``), or why it cannot be read as one."""
-    from mnist_edge.edge_app.image_numbers import TooManyMarks, read_number_image
+    from mnist_edge.edge_app.numbers.image import TooManyMarks, read_number_image
 
     try:
         return read_number_image(canvas, recognizer), None
@@ -45,8 +45,8 @@ def _read_number(canvas: Any, recognizer: Any) -> tuple[Any, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mnist_edge.edge_app.preprocess import image_to_canvas
     from mnist_edge.edge_app.recognizer import Recognizer
+    from mnist_edge.ink.preprocess import image_to_canvas
 
     config = build_config(PredictConfig, vars(args), args.config, section="predict")
     model = load_default(config.model, config.runtime, None)

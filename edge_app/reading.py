@@ -12,7 +12,7 @@ from mnist_edge.edge_app.tta import DEFAULT_TTA
 def load_default(model_arg: str | None, runtime: str, threads: int | None) -> Any:
     """The model to run: ``--model``, else the shipped default for the runtime."""
     from mnist_edge.edge_app.runtime import load_model
-    from mnist_edge.edge_app.shipped import default_model
+    from mnist_edge.edge_app.runtime.shipped import default_model
 
     if model_arg:
         return load_model(model_arg, runtime, threads)

@@ -10,33 +10,17 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from mnist_edge.edge_app.fusion import FusedPrediction, PenChannel
 from mnist_edge.edge_app.learn import Learner
-from mnist_edge.edge_app.numbers import NumberDigit, NumberReader
-from mnist_edge.edge_app.preprocess import to_mnist
+from mnist_edge.edge_app.numbers.reader import NumberReader
+from mnist_edge.edge_app.pen.fusion import FusedPrediction, PenChannel
+from mnist_edge.edge_app.results import NumberDigit, Reading
 from mnist_edge.edge_app.runtime import Model, Prediction
-from mnist_edge.edge_app.segment import Piece, split_digits
-from mnist_edge.edge_app.strokes import Stroke
 from mnist_edge.edge_app.tta import averaged, batch_variants
-
-
-@dataclass(frozen=True)
-class Reading:
-    prediction: Prediction  # what is shown: after TTA and learning
-    image: np.ndarray  # the 28x28 uint8 the model saw
-    milliseconds: float  # preprocessing + inference (+ learning)
-    model_digit: int  # what the model alone read (before learning)
-    learned: bool = False  # learning changed the digit
-
-
-@dataclass(frozen=True)
-class DigitReading:
-    piece: Piece
-    reading: Reading
+from mnist_edge.ink.preprocess import to_mnist
+from mnist_edge.ink.strokes import Stroke
 
 
 class Recognizer:
@@ -102,17 +86,11 @@ class Recognizer:
             prediction = self.pen.combine(prediction, strokes, canvas.shape[1] / canvas.shape[0])
         return self._finish(prediction, image, started)
 
-    def read_many(self, canvas: np.ndarray, brush: int) -> list[DigitReading]:
-        """Read every digit on the canvas, left to right, in one batch."""
+    def read_images(self, images: np.ndarray) -> list[Reading]:
+        """Read digits that are already model input ([N, 28, 28] uint8), in one batch."""
         started = time.perf_counter()
-        pieces = split_digits(canvas, brush)
-        if not pieces:
-            return []
-        images = np.stack([to_mnist(p.crop(canvas)) for p in pieces])
-        predictions = self._predict(images)
         return [
-            DigitReading(piece, self._finish(pred, img, started))
-            for piece, pred, img in zip(pieces, predictions, images)
+            self._finish(pred, img, started) for pred, img in zip(self._predict(images), images)
         ]
 
     def read_number(

@@ -29,7 +29,7 @@ from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import sha256_file, write_json_atomic
 from mnist_edge.core.quiet import quiet_stderr
 from mnist_edge.core.registry import FORMATS
-from mnist_edge.edge_app.pen import (
+from mnist_edge.edge_app.pen.features import (
     FEATURES,
     INPUT_NAME,
     KIND,
@@ -162,7 +162,7 @@ def describe(
             "points": POINTS,
             "features": list(FEATURES),
             "normalisation": NORMALISATION,
-            "preprocessing": "mnist_edge.edge_app.pen.features",
+            "preprocessing": "mnist_edge.edge_app.pen.features.features",
         },
         "outputs": {PROBABILITIES: {"shape": [-1, len(LABELS)], "meaning": "softmax"}},
         "fusion": fusion,

@@ -55,7 +55,7 @@ def model_card(
             "",
             "Handwritten-digit classifier for touchscreens on Raspberry Pi-class devices. Input: "
             "raw 28x28 uint8 pixels, ink 255 on 0, prepared by "
-            "`mnist_edge.edge_app.preprocess.to_mnist` (crop, fit 20 px, centre of mass at 14,14, "
+            "`mnist_edge.ink.preprocess.to_mnist` (crop, fit 20 px, centre of mass at 14,14, "
             "as MNIST was made); scaling to [0, 1] is inside the model. Outputs: `probabilities` "
             "(ten calibrated softmax probabilities, labels 0-9) and `embedding` (the features the "
             "classifier reads, for on-device learning). Every file carries this description, its "

@@ -170,8 +170,8 @@ def pen_lines(pen_manifest: dict[str, Any] | None) -> list[str]:
         "its cost on a Pi 4: docs/raspberry-pi.md) reads the drawing's strokes, their order and "
         "direction "
         "(64 points along the ink with pen-up marks, normalised like the picture: "
-        "`mnist_edge.edge_app.pen.features`), and where strokes exist (drawing, `--replay`, "
-        "`--collect`) its reading is fused with the picture's: "
+        "`mnist_edge.edge_app.pen.features.features`), and where strokes exist (drawing, "
+        "`--replay`, `--collect`) its reading is fused with the picture's: "
         "`p ~ exp((log p_image + w log p_pen) / T)`, the weight, temperature and fused "
         '"not sure" threshold carried in its metadata. A picture alone (`predict`, `--multi` '
         "numbers) reads as before; learning keeps the image model's embedding.",

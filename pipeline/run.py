@@ -206,7 +206,7 @@ def replay_stage(
     with_numbers = {path for _, path in number_files(config.drawn_eval)}
     for file in config.drawn_eval:
         if file in with_numbers:  # its numbers: the bench stage reads them per model row
-            from mnist_edge.edge_app.strokes import load_samples, save_samples
+            from mnist_edge.ink.strokes import load_samples, save_samples
 
             digits = [s for s in load_samples(file) if isinstance(s.label, int)]
             if not digits:

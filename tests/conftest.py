@@ -198,8 +198,8 @@ def tiny_export(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 def app_factory(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Builds the real App (input -> state -> view) on SDL's dummy driver, with the shipped
     int8 model on LiteRT: no TensorFlow, no MNIST."""
-    from mnist_edge.edge_app.app import App, AppConfig
-    from mnist_edge.edge_app.display import import_pygame, open_display
+    from mnist_edge.edge_app.app.display import import_pygame, open_display
+    from mnist_edge.edge_app.app.loop import App, AppConfig
     from mnist_edge.edge_app.learn import Learner
     from mnist_edge.edge_app.recognizer import Recognizer
     from mnist_edge.edge_app.runtime import load_model

@@ -58,8 +58,8 @@ def _app_read(drawn_file: Path, runtime: str, pen: str | None) -> list[tuple[int
 
 def test_rows_are_real_figures(rows: dict[str, bench_pen.PenResult], drawn_file: Path) -> None:
     from mnist_edge.benchmarks.pen import app_strokes
-    from mnist_edge.edge_app.pen import features, load_pen_model
-    from mnist_edge.edge_app.strokes import load_samples
+    from mnist_edge.edge_app.pen.features import features, load_pen_model
+    from mnist_edge.ink.strokes import load_samples
 
     samples = load_samples(drawn_file)
     labels = np.array([s.label for s in samples])
@@ -103,13 +103,13 @@ def test_image_and_fused_readings_are_the_apps(
 
 def test_fused_equals_the_recognizer_with_a_pen(rows, drawn_file: Path) -> None:
     """Independently of the benchmark's caching: Recognizer.read with the pen channel."""
-    from mnist_edge.edge_app.fusion import PenChannel
-    from mnist_edge.edge_app.layout import DEFAULT_SIZE, compute
-    from mnist_edge.edge_app.pen import load_pen_model
+    from mnist_edge.edge_app.pen.features import load_pen_model
+    from mnist_edge.edge_app.pen.fusion import PenChannel
     from mnist_edge.edge_app.recognizer import Recognizer
     from mnist_edge.edge_app.runtime import load_model
-    from mnist_edge.edge_app.shipped import default_model
-    from mnist_edge.edge_app.strokes import as_the_app_takes, default_brush, load_samples, render
+    from mnist_edge.edge_app.runtime.shipped import default_model
+    from mnist_edge.ink.layout import DEFAULT_SIZE, compute
+    from mnist_edge.ink.strokes import as_the_app_takes, default_brush, load_samples, render
 
     path, runtime = default_model("onnxruntime")
     image = load_model(path, runtime)

@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mnist_edge.edge_app.layout import SCREENS, compute
-from mnist_edge.edge_app.preprocess import strokes_to_digit
 from mnist_edge.edge_app.runtime import Model, Outputs, load_model
-from mnist_edge.edge_app.shipped import default_model
-from mnist_edge.edge_app.strokes import FORMAT, Sample, save_samples
+from mnist_edge.edge_app.runtime.shipped import default_model
 from mnist_edge.edge_app.tta import MAX_VARIANTS, variants
+from mnist_edge.ink.layout import SCREENS, compute
+from mnist_edge.ink.preprocess import strokes_to_digit
+from mnist_edge.ink.strokes import FORMAT, Sample, save_samples
 from mnist_edge.train import calibration
 from mnist_edge.train.drawn import (
     VARIANTS,

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from mnist_edge.core.errors import UserError
-from mnist_edge.edge_app import layout as lay
-from mnist_edge.edge_app.preprocess import image_to_canvas, to_mnist
-from mnist_edge.edge_app.strokes import FORMAT, ReplayError, Sample, load_samples, save_samples
+from mnist_edge.ink import layout as lay
+from mnist_edge.ink.preprocess import image_to_canvas, to_mnist
+from mnist_edge.ink.strokes import FORMAT, ReplayError, Sample, load_samples, save_samples
 from tests.conftest import (
     MODELS,
     assert_user_error,
@@ -231,7 +231,7 @@ def test_multi_finger_and_outside_touches(app_factory: Any) -> None:
 
 def test_lost_fingerup_never_freezes(app_factory: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A finger whose FINGERUP never came must not block every later tap (Clear included)."""
-    from mnist_edge.edge_app import input as app_input
+    from mnist_edge.edge_app.app import input as app_input
 
     app = app_factory()
     run_events(app, stroke_events(app, LINE, finger_id=3, up=False))  # finger 3 never lifts
@@ -350,8 +350,8 @@ def test_correction_on_empty_canvas_and_without_learning(app_factory: Any) -> No
 
 
 def test_collect_saves_balanced_labelled_samples(app_factory: Any, tmp_path: Path) -> None:
-    from mnist_edge.edge_app.collect import Collector
-    from mnist_edge.edge_app.view import button_rects
+    from mnist_edge.edge_app.app.collect import Collector
+    from mnist_edge.edge_app.app.view import button_rects
 
     target = tmp_path / "mine.json"
     collector = Collector(target, writer="ada", seed=1)
@@ -391,7 +391,7 @@ def test_collect_survives_a_kill_mid_sample(tmp_path: Path) -> None:
     target = tmp_path / "mine.json"
     script = (
         "import time\n"
-        "from mnist_edge.edge_app.collect import Collector\n"
+        "from mnist_edge.edge_app.app.collect import Collector\n"
         f"c = Collector({str(target)!r}, writer='w', seed=0)\n"
         "for i in range(3):\n"
         "    c.save([[(0.1, 0.1), (0.5, 0.9)]])\n"
@@ -553,7 +553,7 @@ def test_predict_images(tmp_path: Path, data_dir: Path) -> None:
     # The default reading is the app's: DEFAULT_TTA variants, judged by the threshold the model
     # was calibrated for at that count.
     from mnist_edge.edge_app.runtime import load_model
-    from mnist_edge.edge_app.shipped import default_model
+    from mnist_edge.edge_app.runtime.shipped import default_model
     from mnist_edge.edge_app.tta import DEFAULT_TTA
 
     threshold = load_model(default_model(directory=MODELS)[0]).threshold_for(DEFAULT_TTA)
@@ -629,7 +629,7 @@ def test_read_only_folder_does_not_crash(
     locked.mkdir()
     locked.chmod(0o500)
     monkeypatch.chdir(locked)
-    from mnist_edge.edge_app.stroke_writer import StrokeWriter
+    from mnist_edge.ink.stroke_writer import StrokeWriter
 
     app = app_factory(recorder=StrokeWriter(locked / "rec.json", "--record"))
     run_events(app, stroke_events(app, LINE))

@@ -111,7 +111,7 @@ def test_metadata_readable_without_tensorflow(tiny_export: Path) -> None:
             "range": [0, 255],
             "layout": "NHWC",
             "ink": "255 on 0",
-            "preprocessing": "mnist_edge.edge_app.preprocess.to_mnist",
+            "preprocessing": "mnist_edge.ink.preprocess.to_mnist",
         }
         assert set(info["outputs"]) == {"probabilities", "embedding"}
         assert info["outputs"]["embedding"]["shape"] == [-1, 576]

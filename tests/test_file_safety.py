@@ -21,8 +21,8 @@ import pytest
 
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import FileLock, read_capped, write_text_atomic
-from mnist_edge.edge_app.stroke_writer import StrokeWriter
-from mnist_edge.edge_app.strokes import Sample, load_samples, save_samples
+from mnist_edge.ink.stroke_writer import StrokeWriter
+from mnist_edge.ink.strokes import Sample, load_samples, save_samples
 from tests.conftest import MODELS, ROOT, assert_user_error
 
 LINE = [(0.5, 0.15), (0.5, 0.5), (0.52, 0.85)]
@@ -349,7 +349,7 @@ def test_two_collectors_on_one_file_the_second_is_refused(tmp_path: Path) -> Non
             sys.executable,
             "-c",
             "import sys, time\n"
-            "from mnist_edge.edge_app.collect import Collector\n"
+            "from mnist_edge.edge_app.app.collect import Collector\n"
             f"c = Collector({str(mine)!r})\n"
             "print('open', flush=True)\n"
             "time.sleep(60)\n",
@@ -481,7 +481,7 @@ def test_the_tflite_runtime_hint_names_no_flag_draw_lacks() -> None:
 
 def test_training_and_bench_drop_the_strokes_the_app_drops(tmp_path: Path) -> None:
     """A stroke that starts off the canvas never begins in the app: no ink for training either."""
-    from mnist_edge.edge_app.preprocess import strokes_to_digit
+    from mnist_edge.ink.preprocess import strokes_to_digit
 
     off = [(1.4, 0.5), (0.5, 0.5), (0.5, 0.9)]
     assert strokes_to_digit([off, LINE], 200, 200).tobytes() == (

@@ -524,8 +524,8 @@ def test_drawn_labels_are_unique(tmp_path: Path, paths: tuple[str, ...], labels:
 def test_bench_renders_drawn_digits_as_strokes_to_digit(tmp_path: Path) -> None:
     """The bench's canvas path is the app's: same 28x28 digits as ``strokes_to_digit``."""
     from mnist_edge.benchmarks.inputs import drawn_digits
-    from mnist_edge.edge_app.layout import DEFAULT_SIZE, compute
-    from mnist_edge.edge_app.preprocess import strokes_to_digit
+    from mnist_edge.ink.layout import DEFAULT_SIZE, compute
+    from mnist_edge.ink.preprocess import strokes_to_digit
 
     path = tmp_path / "d.json"
     path.write_text(json.dumps({"format": "mnist-edge-strokes/1", "samples": DRAWN["a/dev.json"]}))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mnist_edge.edge_app.learn import MAX_CORRECTIONS, Learner, ProfileError, check_name
-from mnist_edge.edge_app.strokes import Sample, save_samples
+from mnist_edge.ink.strokes import Sample, save_samples
 from tests.conftest import MODELS, assert_user_error, blocked_imports_env, run_cli
 
 DIM = 16

@@ -12,7 +12,7 @@ import pytest
 from mnist_edge.benchmarks.number_figures import NumberFigures, digits_right
 from mnist_edge.benchmarks.report_numbers import numbers_section, numbers_table
 from mnist_edge.benchmarks.results import Result
-from mnist_edge.edge_app.strokes import load_samples, save_samples
+from mnist_edge.ink.strokes import load_samples, save_samples
 from tests.conftest import DRAWN, MODELS, compose_numbers_file, run_cli
 
 

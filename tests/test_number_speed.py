@@ -116,7 +116,7 @@ def test_a_bad_out_is_refused_before_measuring(tmp_path: Path) -> None:
 
 
 def test_a_file_without_five_digit_numbers_is_refused(tmp_path: Path) -> None:
-    from mnist_edge.edge_app.strokes import Sample, save_samples
+    from mnist_edge.ink.strokes import Sample, save_samples
 
     path = tmp_path / "short.json"
     save_samples(path, [Sample([[(0.1, 0.1), (0.2, 0.9)], [(0.5, 0.2), (0.6, 0.8)]], "12")])

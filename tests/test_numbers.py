@@ -11,8 +11,22 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mnist_edge.edge_app import layout as lay
-from mnist_edge.edge_app.compose import (
+from mnist_edge.edge_app.numbers.reader import NumberReader
+from mnist_edge.edge_app.numbers.render import render_units
+from mnist_edge.edge_app.numbers.score import (
+    CUT_ENDS,
+    FEATURES,
+    ScoreNet,
+    candidate_matrices,
+    candidate_matrix,
+    features,
+    scores_of,
+)
+from mnist_edge.edge_app.numbers.units import make_units, pixels_of, writing_height
+from mnist_edge.edge_app.recognizer import Recognizer
+from mnist_edge.edge_app.runtime import load_model
+from mnist_edge.ink import layout as lay
+from mnist_edge.ink.compose import (
     GAP_STYLES,
     compose,
     digits_by_writer,
@@ -20,24 +34,8 @@ from mnist_edge.edge_app.compose import (
     spacing_of,
     strip_canvas,
 )
-from mnist_edge.edge_app.numbers import (
-    CUT_ENDS,
-    FEATURES,
-    NumberReader,
-    ScoreNet,
-    _pixels,
-    candidate_matrices,
-    candidate_matrix,
-    features,
-    make_units,
-    render_units,
-    scores_of,
-    writing_height,
-)
-from mnist_edge.edge_app.preprocess import to_mnist
-from mnist_edge.edge_app.recognizer import Recognizer
-from mnist_edge.edge_app.runtime import load_model
-from mnist_edge.edge_app.strokes import (
+from mnist_edge.ink.preprocess import to_mnist
+from mnist_edge.ink.strokes import (
     FORMAT,
     ReplayError,
     Sample,
@@ -279,7 +277,7 @@ def test_the_feature_matrix_is_the_per_candidate_features(
 def test_pixels_round_as_the_app_maps_points() -> None:
     stroke = [(0.0, 0.0), (1.0, 1.0), (0.5, 0.5), (1.2, -0.1), (0.123, 0.877), (0.25, 0.75)]
     for width, height in ((777, 241), (8, 4), (465, 161)):
-        got = _pixels(stroke, width, height)
+        got = pixels_of(stroke, width, height)
         assert got.tolist() == [list(to_pixels(p, width, height)) for p in stroke]
 
 
@@ -421,7 +419,7 @@ def test_writing_strip_on_every_layout(size: tuple[int, int]) -> None:
 def test_app_boxes_each_digit_and_fits_not_sure(
     app_factory: Any, writer_digits: dict[int, list[Sample]]
 ) -> None:
-    from mnist_edge.edge_app.replay import replay
+    from mnist_edge.edge_app.app.replay import replay
 
     app = app_factory(size=(480, 320), multi=True, learn=False)
     app.recognizer.threshold = 0.9999  # every digit "not sure": the longest text there is

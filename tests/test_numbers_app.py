@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from mnist_edge.core.errors import UserError
-from mnist_edge.edge_app.collect import Collector
-from mnist_edge.edge_app.strokes import Sample, load_samples, save_samples
-from mnist_edge.edge_app.view import button_rects
+from mnist_edge.edge_app.app.collect import Collector
+from mnist_edge.edge_app.app.view import button_rects
+from mnist_edge.ink.strokes import Sample, load_samples, save_samples
 from tests.conftest import MODELS, run_cli, run_events, tap
 from tests.test_numbers import _number, writer_digits  # noqa: F401  (a fixture)
 
@@ -25,7 +25,7 @@ ENV = {"MNIST_EDGE_MODELS": str(MODELS), "SDL_VIDEODRIVER": "dummy"}
 
 def _write(app: Any, sample: Sample) -> None:
     """The sample's strokes, through the event queue as a finger draws them."""
-    from mnist_edge.edge_app.replay import finger_events
+    from mnist_edge.edge_app.app.replay import finger_events
 
     for event in finger_events(app, sample):
         app.pg.event.post(event)
@@ -290,7 +290,7 @@ def test_single_digit_mode_says_when_ink_is_several_digits(
     writer_digits: dict[int, list[Sample]],  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from mnist_edge.edge_app.replay import replay
+    from mnist_edge.edge_app.app.replay import replay
 
     app = app_factory(learn=False)
     app.recognizer.threshold = 0.85  # the shipped model's "not sure" line

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_edge.edge_app.strokes import Sample, load_samples, save_samples
+from mnist_edge.ink.strokes import Sample, load_samples, save_samples
 from mnist_edge.train.config import TrainConfig
 from mnist_edge.train.drawn import DrawnDataError, check_training_file, split_writers
 from mnist_edge.train.numbers import writer_sides
@@ -28,9 +28,9 @@ def test_a_number_without_stroke_digits_is_one_clear_error(tmp_path: Path) -> No
 def test_numbers_train_as_their_digits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each digit of a composed number becomes a training digit with its label and writer, in
     a square of its own with its shape kept, and reads as that digit."""
-    from mnist_edge.edge_app.compose import compose_numbers, strip_canvas
-    from mnist_edge.edge_app.preprocess import strokes_to_digit
     from mnist_edge.edge_app.runtime import load_model
+    from mnist_edge.ink.compose import compose_numbers, strip_canvas
+    from mnist_edge.ink.preprocess import strokes_to_digit
     from mnist_edge.train.drawn import DIGIT_SHARE, digits_of, load_drawn
 
     _, held = writer_sides([str(DRAWN / "unipen-train.json")])

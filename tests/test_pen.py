@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from mnist_edge.edge_app.fusion import fuse
-from mnist_edge.edge_app.pen import FEATURES, POINTS, batch_features, features
-from mnist_edge.edge_app.strokes import load_samples
+from mnist_edge.edge_app.pen.features import FEATURES, POINTS, batch_features, features
+from mnist_edge.edge_app.pen.fusion import fuse
+from mnist_edge.ink.strokes import load_samples
 
 DX, DY, START, END = (FEATURES.index(n) for n in ("dx", "dy", "stroke_start", "stroke_end"))
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import DRAWN, MODELS
 
-from mnist_edge.edge_app.pen import batch_features, load_pen_model
+from mnist_edge.edge_app.pen.features import batch_features, load_pen_model
 from mnist_edge.train.pen import load_pen_data
 
 pytestmark = pytest.mark.tf

@@ -11,11 +11,17 @@ import pytest
 from conftest import DRAWN, MODELS, run_events, stroke_events, tap
 
 from mnist_edge.core.errors import UserError
-from mnist_edge.edge_app.fusion import FusedPrediction, PenChannel
-from mnist_edge.edge_app.pen import FEATURES, POINTS, batch_features, fusion_of, load_pen_model
+from mnist_edge.edge_app.pen.features import (
+    FEATURES,
+    POINTS,
+    batch_features,
+    fusion_of,
+    load_pen_model,
+)
+from mnist_edge.edge_app.pen.fusion import FusedPrediction, PenChannel
 from mnist_edge.edge_app.recognizer import Recognizer
 from mnist_edge.edge_app.runtime import ModelError, load_model
-from mnist_edge.edge_app.strokes import load_samples, render
+from mnist_edge.ink.strokes import load_samples, render
 
 PEN_FILES = ["pen-int8.tflite", "pen-fp32.tflite", "pen-int8.onnx", "pen-fp32.onnx"]
 SEVEN = [[(0.3, 0.2), (0.7, 0.2), (0.45, 0.8)]]
@@ -132,8 +138,8 @@ def test_a_bad_pen_file_is_one_line_and_exit_2(tmp_path):
 
 
 def test_collect_with_the_pen_fuses_and_saves_strokes_the_pen_reads(app_factory, pen, tmp_path):
-    from mnist_edge.edge_app.collect import Collector
-    from mnist_edge.edge_app.view import button_rects
+    from mnist_edge.edge_app.app.collect import Collector
+    from mnist_edge.edge_app.app.view import button_rects
 
     target = tmp_path / "mine.json"
     collector = Collector(target, writer="ada", seed=1)

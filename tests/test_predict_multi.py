@@ -1,4 +1,4 @@
-"""``predict --multi``: numbers read from pictures (edge_app/image_numbers.py), no TensorFlow.
+"""``predict --multi``: numbers read from pictures (edge_app/numbers/image.py), no TensorFlow.
 
 Digits are real drawn ones (unipen-train.json), placed on a picture the way a person writes a
 number; the shipped int8 model reads them through the LiteRT wrapper.
@@ -38,7 +38,7 @@ def _recognizer() -> Any:
 
 @functools.cache
 def _samples() -> list[Any]:
-    from mnist_edge.edge_app.strokes import load_samples
+    from mnist_edge.ink.strokes import load_samples
 
     return load_samples(DRAWN / "unipen-train.json")[:3000]
 
@@ -65,13 +65,13 @@ def _width(sample: Any) -> float:
 
 
 def _ink(*strokes: list[list[tuple[float, float]]]) -> np.ndarray:
-    from mnist_edge.edge_app.strokes import render
+    from mnist_edge.ink.strokes import render
 
     return render([s for group in strokes for s in group], WIDTH, HEIGHT, BRUSH)
 
 
 def _parts(sample: Any) -> int:
-    from mnist_edge.edge_app.image_numbers import find_units
+    from mnist_edge.edge_app.numbers.image import find_units
 
     return len({p.label for p in find_units(_ink(_placed(sample, 50)), BRUSH).parts})
 
@@ -90,7 +90,7 @@ def _clear(label: int, *, parts: int = 1) -> Any:
 
 
 def _read(canvas: np.ndarray) -> Any:
-    from mnist_edge.edge_app.image_numbers import read_number_image
+    from mnist_edge.edge_app.numbers.image import read_number_image
 
     return read_number_image(canvas, _recognizer())
 
@@ -110,8 +110,8 @@ def test_two_digits_apart_read_as_a_number() -> None:
 
 @pytest.mark.parametrize("overlap", [3, 6])
 def test_touching_digits_are_split_by_a_cut(overlap: int) -> None:
-    from mnist_edge.edge_app.image_numbers import find_units
-    from mnist_edge.edge_app.segment import split_digits
+    from mnist_edge.benchmarks.baseline_splitter import split_digits
+    from mnist_edge.edge_app.numbers.image import find_units
 
     four, zero = _clear(4), _clear(0)
     # Ink overlaps by ``overlap`` px: the brush reaches half its width past the points.
@@ -131,8 +131,8 @@ def test_a_five_whose_bar_is_apart_reads_as_one_digit() -> None:
 
 def test_a_single_digit_gives_the_single_digit_pixels(tmp_path: Path) -> None:
     from mnist_edge.edge_app.image_file import read_image
-    from mnist_edge.edge_app.image_numbers import split_image
-    from mnist_edge.edge_app.preprocess import image_to_canvas, to_mnist
+    from mnist_edge.edge_app.numbers.image import split_image
+    from mnist_edge.ink.preprocess import image_to_canvas, to_mnist
 
     for sample in (_clear(8), _clear(5, parts=2)):
         canvas = image_to_canvas(read_image(_png(tmp_path / "one.png", _ink(_placed(sample, 90)))))
@@ -176,7 +176,7 @@ def test_predict_multi_bad_file_is_one_error_line(tmp_path: Path) -> None:
 
 
 def test_not_sure_digits_are_named() -> None:
-    from mnist_edge.edge_app.image_numbers import ImageDigit, ImageNumber
+    from mnist_edge.edge_app.numbers.image import ImageDigit, ImageNumber
 
     digits = tuple(
         ImageDigit(d, 0.5 if d == 7 else 0.99, d != 7, (0, 0, 1, 1), None)  # type: ignore[arg-type]
@@ -188,7 +188,7 @@ def test_not_sure_digits_are_named() -> None:
 
 def test_a_page_of_marks_is_refused() -> None:
     from mnist_edge.core.errors import UserError
-    from mnist_edge.edge_app.image_numbers import split_image
+    from mnist_edge.edge_app.numbers.image import split_image
 
     canvas = np.zeros((200, 600), np.uint8)
     canvas[10::20, 10::20] = 255  # 300 dots

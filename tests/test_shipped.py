@@ -12,7 +12,7 @@ import pytest
 from mnist_edge.core.fsutil import sha256_file
 from mnist_edge.core.registry import FORMATS
 from mnist_edge.edge_app.runtime import load_model
-from mnist_edge.edge_app.shipped import default_model
+from mnist_edge.edge_app.runtime.shipped import default_model
 from tests.conftest import DRAWN, ROOT, run_cli
 
 MODELS = ROOT / "models"
@@ -64,9 +64,9 @@ def drawn_validation() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     unipen-train.json, sample i rendered as training renders it (on the app's canvas for
     SCREENS[i % 6], default brush). Images, labels, and which half the temperature was fitted on
     (every other writer; the other half measured)."""
-    from mnist_edge.edge_app.layout import SCREENS, compute
-    from mnist_edge.edge_app.preprocess import strokes_to_digit
-    from mnist_edge.edge_app.strokes import default_brush, load_samples
+    from mnist_edge.ink.layout import SCREENS, compute
+    from mnist_edge.ink.preprocess import strokes_to_digit
+    from mnist_edge.ink.strokes import default_brush, load_samples
 
     drawn = FP32.description["metrics"]["drawn"]
     assert [f["file"] for f in drawn["files"]] == ["unipen-train.json"]
@@ -194,7 +194,7 @@ def test_shipped_model_reads_the_drawn_yardstick(tmp_path: Path) -> None:
 
 
 def test_to_mnist_costs_at_most_0_3_points(test_set) -> None:  # type: ignore[no-untyped-def]
-    from mnist_edge.edge_app.preprocess import to_mnist
+    from mnist_edge.ink.preprocess import to_mnist
 
     model = load_model(MODELS / "edge-int8.tflite")
     raw = (model.run(test_set.images).probabilities.argmax(1) == test_set.labels).mean()

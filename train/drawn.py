@@ -1,7 +1,7 @@
 """Real drawn digits for training: load, split by writer, render as the app renders, cache.
 
 Every sample is rendered through the app's own code (``render`` and ``to_mnist``, composed in
-:func:`~mnist_edge.edge_app.preprocess.strokes_to_digit`) on the canvases the app's layouts
+:func:`~mnist_edge.ink.preprocess.strokes_to_digit`) on the canvases the app's layouts
 really produce (``edge_app.layout.SCREENS``) with the brush the app would use there: the model
 trains on exactly the pixels the app will feed it. Renderings are cached by the file's SHA-256
 and the renderer's settings, so an epoch costs no more than an MNIST-only one.
@@ -23,9 +23,9 @@ import numpy as np
 
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import atomic_path, sha256_file
-from mnist_edge.edge_app.layout import SCREENS, compute
-from mnist_edge.edge_app.preprocess import strokes_to_digit
-from mnist_edge.edge_app.strokes import Sample, default_brush, load_samples
+from mnist_edge.ink.layout import SCREENS, compute
+from mnist_edge.ink.preprocess import strokes_to_digit
+from mnist_edge.ink.strokes import Sample, default_brush, load_samples
 
 RENDER_VERSION = 1  # bump when rendering changes: old caches are then ignored
 VARIANTS = 2  # renderings per sample, each on another screen's canvas (brush and scale vary)
@@ -110,7 +110,7 @@ def digits_of(sample: Sample) -> list[Sample]:
     square canvas of its own, keeping its shape and the writer."""
     if not isinstance(sample.label, str):
         return [sample]
-    from mnist_edge.edge_app.compose import strip_canvas
+    from mnist_edge.ink.compose import strip_canvas
 
     strip = strip_canvas()
     scale = np.array([strip.width - 1, strip.height - 1], np.float64)

@@ -153,9 +153,9 @@ def calibrate_tta(
 
 def drawn_eval(model: Any, files: tuple[str, ...]) -> dict[str, Any]:
     """Accuracy on files never trained on, rendered as the app renders its default canvas."""
-    from mnist_edge.edge_app.layout import DEFAULT_SIZE, compute
-    from mnist_edge.edge_app.preprocess import strokes_to_digit
-    from mnist_edge.edge_app.strokes import load_samples
+    from mnist_edge.ink.layout import DEFAULT_SIZE, compute
+    from mnist_edge.ink.preprocess import strokes_to_digit
+    from mnist_edge.ink.strokes import load_samples
     from mnist_edge.train.drawn import report
 
     canvas = compute(*DEFAULT_SIZE).canvas

@@ -10,7 +10,7 @@ numbers composed from *training* writers only, rendered on every screen's writin
 network for candidates that end at pen lifts, on numbers with pen lifts; one for candidates
 that end at a cut (a stroke run on into the next digit), on the same numbers with a share of
 pairs joined. It picks the per-digit bias on the training numbers and writes
-``edge_app/number_weights.py``, then prints the read-exactly rate on held-out writers, for
+``edge_app/numbers/weights.py``, then prints the read-exactly rate on held-out writers, for
 information only: nothing is chosen on it.
 """
 
@@ -26,16 +26,18 @@ from pathlib import Path
 import numpy as np
 
 from mnist_edge.core.fsutil import write_bytes_atomic
-from mnist_edge.edge_app import numbers as reader
-from mnist_edge.edge_app.compose import (
+from mnist_edge.edge_app.numbers.reader import NumberReader
+from mnist_edge.edge_app.numbers.score import CUT_ENDS, ScoreNet, candidate_features, scores_of
+from mnist_edge.edge_app.numbers.search import best_path
+from mnist_edge.edge_app.runtime import load_model
+from mnist_edge.ink.compose import (
     ComposedNumber,
     compose_numbers,
     digits_by_writer,
     strip_canvas,
     strip_canvases,
 )
-from mnist_edge.edge_app.runtime import load_model
-from mnist_edge.edge_app.strokes import Sample, load_samples, save_samples
+from mnist_edge.ink.strokes import Sample, load_samples, save_samples
 from mnist_edge.train.config import TrainConfig
 from mnist_edge.train.drawn import split_writers
 
@@ -76,10 +78,10 @@ def labelled_candidates(
     rows, targets, per_number = [], [], []
     for n in numbers:
         c = n.canvas
-        r = reader.NumberReader(model)
+        r = NumberReader(model)
         plans = []
         for units, found in r.candidate_sets(n.sample.strokes, c.width, c.height, c.brush):
-            pairs = reader.candidate_features(units, found, c.brush)
+            pairs = candidate_features(units, found, c.brush)
             # A unit's digit: that of most of its points (a stroke may run on into the next).
             owner = [
                 int(np.bincount(n.point_digits[u.stroke][u.start : u.end + 1]).argmax())
@@ -138,7 +140,7 @@ def exact_rate(
         best, read = -np.inf, ""
         for count, cands, xs in plans:
             scores = score(np.array(xs))
-            path, total = reader.best_path(count, cands, per_digit, scores)
+            path, total = best_path(count, cands, per_digit, scores)
             if total > best:
                 path.sort(key=lambda c: (c.box[0] + c.box[2]) / 2)
                 best, read = total, "".join(str(int(c.probabilities.argmax())) for c in path)
@@ -154,8 +156,8 @@ def _as_recorded(number: ComposedNumber) -> Sample:
 
 
 def write_weights(
-    net: reader.ScoreNet,
-    cut_net: reader.ScoreNet,
+    net: ScoreNet,
+    cut_net: ScoreNet,
     per_digit: float,
     cut_prior: float,
     provenance: str,
@@ -164,7 +166,7 @@ def write_weights(
     def floats(v: np.ndarray) -> str:  # one a line: what ruff format makes of long tuples
         return "(\n" + "".join(f"    {float(a):.5g},\n" for a in np.asarray(v).ravel()) + ")"
 
-    def block(prefix: str, n: reader.ScoreNet) -> str:
+    def block(prefix: str, n: ScoreNet) -> str:
         return (
             f"{prefix}MEAN = {floats(n.mean)}\n{prefix}SCALE = {floats(n.scale)}\n"
             f"{prefix}W1 = {floats(n.w1)}\n{prefix}B1 = {floats(n.b1)}\n"
@@ -245,17 +247,17 @@ def main(argv: list[str] | None = None) -> int:
         train, args.count, args.seed, canvases, join=args.join, lift=args.lift
     )
     x, y, per_number = labelled_candidates(numbers, model)
-    lifted = x[:, reader.CUT_ENDS] == 0
+    lifted = x[:, CUT_ENDS] == 0
     print(f"{len(x)} candidates ({int(y.sum())} digits) of {len(numbers)} numbers", file=sys.stderr)
-    net = reader.ScoreNet.of(*fit_network(x[lifted], y[lifted]))
+    net = ScoreNet.of(*fit_network(x[lifted], y[lifted]))
     joined = compose_numbers(train, args.count, args.seed, canvases, join=CUT_JOIN)
     xj, yj, _ = labelled_candidates(joined, model)
-    cut = xj[:, reader.CUT_ENDS] > 0
+    cut = xj[:, CUT_ENDS] > 0
     print(f"{int(cut.sum())} cut candidates ({int(yj[cut].sum())} digits)", file=sys.stderr)
-    cut_net = reader.ScoreNet.of(*fit_network(xj[cut], yj[cut], hidden=16))
+    cut_net = ScoreNet.of(*fit_network(xj[cut], yj[cut], hidden=16))
 
     def score(rows: np.ndarray) -> np.ndarray:
-        return reader.scores_of(rows, net, cut_net, CUT_PRIOR)
+        return scores_of(rows, net, cut_net, CUT_PRIOR)
 
     rates = {b: exact_rate(per_number, score, b) for b in np.arange(-1.0, 3.01, 0.5)}
     # The training numbers read about as well over a plateau of biases: take its middle (the

@@ -26,8 +26,8 @@ import numpy as np
 
 from mnist_edge.core.contract import EMBEDDING, NUM_CLASSES, PROBABILITIES
 from mnist_edge.core.errors import UserError
-from mnist_edge.edge_app.pen import FEATURES, INPUT_NAME, POINTS, batch_features
-from mnist_edge.edge_app.strokes import Sample, Stroke
+from mnist_edge.edge_app.pen.features import FEATURES, INPUT_NAME, POINTS, batch_features
+from mnist_edge.ink.strokes import Sample, Stroke
 from mnist_edge.train.drawn import check_training_file, split_writers
 
 FRACTION, SPLIT_SEED = 0.2, 0  # TrainConfig's drawn_val_fraction and split_seed

@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 
 from mnist_edge.core.errors import UserError
-from mnist_edge.edge_app.fusion import PenChannel, fuse
-from mnist_edge.edge_app.pen import batch_features, load_pen_model
+from mnist_edge.edge_app.pen.features import batch_features, load_pen_model
+from mnist_edge.edge_app.pen.fusion import PenChannel, fuse
 from mnist_edge.edge_app.recognizer import Recognizer
 from mnist_edge.edge_app.runtime import load_model
-from mnist_edge.edge_app.strokes import as_the_app_takes, render
 from mnist_edge.edge_app.tta import DEFAULT_TTA
+from mnist_edge.ink.strokes import as_the_app_takes, render
 from mnist_edge.train.calibration import choose_threshold, flagged
 from mnist_edge.train.drawn import app_canvases
 from mnist_edge.train.pen import load_pen_data

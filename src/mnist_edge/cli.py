@@ -68,7 +68,7 @@ COMMANDS: dict[str, Command] = {
         ),
         Command(
             "draw",
-            "mnist_edge.edge_app.draw_cli",
+            "mnist_edge.edge_app.app.draw_cli",
             "add_arguments",
             "run",
             "the touch-drawing app: draw a digit, see the prediction live",

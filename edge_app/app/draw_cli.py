@@ -22,8 +22,8 @@ def _pen(config: DrawConfig) -> Any:
     """The pen channel of ``--pen FILE`` (None without): one-line errors for a bad file."""
     if not config.pen:
         return None
-    from mnist_edge.edge_app.fusion import PenChannel
-    from mnist_edge.edge_app.pen import load_pen_model
+    from mnist_edge.edge_app.pen.features import load_pen_model
+    from mnist_edge.edge_app.pen.fusion import PenChannel
 
     channel = PenChannel.from_model(load_pen_model(config.pen, config.runtime, config.threads))
     print(
@@ -59,7 +59,7 @@ def _learner(config: DrawConfig, model: Any) -> tuple[Any, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mnist_edge.edge_app.signals import stop_on_sigterm
+    from mnist_edge.edge_app.app.signals import stop_on_sigterm
 
     stops: list[int] = []  # SIGTERM from the start: a stop asked for while loading still counts
     with stop_on_sigterm(stops.append):
@@ -71,19 +71,19 @@ def _run_draw(args: argparse.Namespace, stops: list[int]) -> int:
 
     config = build_config(DrawConfig, vars(args), args.config, section="draw")
     config.check_paths()
-    from mnist_edge.edge_app.strokes import load_samples
+    from mnist_edge.ink.strokes import load_samples
 
     samples = load_samples(config.replay) if config.replay else None  # fail before any window
     if samples and not config.multi and any(isinstance(s.label, str) for s in samples):
         raise UserError(f"--replay {config.replay} holds numbers: replay it with --multi")
-    from mnist_edge.edge_app.display import error_screen, import_pygame, open_display
+    from mnist_edge.edge_app.app.display import error_screen, import_pygame, open_display
 
     pygame = import_pygame()
-    from mnist_edge.edge_app.app import App, AppConfig
-    from mnist_edge.edge_app.collect import Collector
+    from mnist_edge.edge_app.app.collect import Collector
+    from mnist_edge.edge_app.app.loop import App, AppConfig
     from mnist_edge.edge_app.recognizer import Recognizer
     from mnist_edge.edge_app.runtime import runtime_version
-    from mnist_edge.edge_app.stroke_writer import StrokeWriter
+    from mnist_edge.ink.stroke_writer import StrokeWriter
 
     try:
         model = load_default(config.model, config.runtime, config.threads)
@@ -170,7 +170,7 @@ def _drive(app: Any, config: DrawConfig, samples: Any, pygame: Any, stops: list[
     """Run the app (or the replay); returns the exit status. ``stops``: SIGTERMs so far."""
     status = 0
     from mnist_edge.core.sysinfo import seconds_since_start
-    from mnist_edge.edge_app.replay import performance, replay
+    from mnist_edge.edge_app.app.replay import performance, replay
 
     if samples is not None:
         learn = bool(

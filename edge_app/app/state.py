@@ -2,7 +2,7 @@
 
 No pygame here: the state changes through plain methods that input handling calls, and the
 view only reads it. Anti-aliased ink is not idempotent, so undo re-renders the remaining
-strokes exactly as live drawing drew them (see :func:`~mnist_edge.edge_app.strokes.render`).
+strokes exactly as live drawing drew them (see :func:`~mnist_edge.ink.strokes.render`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mnist_edge.edge_app.numbers import NumberDigit
-from mnist_edge.edge_app.recognizer import Reading
-from mnist_edge.edge_app.strokes import Stroke, draw_segment, render, to_pixels
+from mnist_edge.edge_app.results import NumberDigit, Reading
+from mnist_edge.ink.strokes import Stroke, draw_segment, render, to_pixels
 
 Point = tuple[float, float]
 MESSAGE_SECONDS = 4.0

@@ -19,8 +19,8 @@ import numpy as np
 
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import check_writable_file
-from mnist_edge.edge_app.stroke_writer import StrokeWriter
-from mnist_edge.edge_app.strokes import Sample, Stroke, load_samples
+from mnist_edge.ink.stroke_writer import StrokeWriter
+from mnist_edge.ink.strokes import Sample, Stroke, load_samples
 
 MAX_SAMPLES = 20_000
 NUMBER_DIGITS = (2, 5)  # --collect --multi asks for numbers of this many digits

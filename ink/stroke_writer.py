@@ -17,7 +17,7 @@ from typing import Any
 
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import FileLock, read_capped, writable_target, write_bytes_atomic
-from mnist_edge.edge_app.strokes import (
+from mnist_edge.ink.strokes import (
     HEAD,
     MAX_FILE_BYTES,
     MAX_SAMPLES,

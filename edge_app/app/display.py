@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from mnist_edge.core.errors import UserError
-from mnist_edge.edge_app.view import BACKGROUND, TEXT, UNSURE
+from mnist_edge.edge_app.app.view import BACKGROUND, TEXT, UNSURE
 
 NO_DISPLAY = (
     "no display: set DISPLAY or WAYLAND_DISPLAY (a desktop), run on the Pi's console "

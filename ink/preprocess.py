@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from mnist_edge.edge_app.strokes import Stroke, as_the_app_takes, default_brush, render
+from mnist_edge.ink.strokes import Stroke, as_the_app_takes, default_brush, render
 
 SIZE = 28
 BOX = 20

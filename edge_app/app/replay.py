@@ -18,10 +18,10 @@ from typing import Any, TextIO
 import numpy as np
 
 from mnist_edge.core.sysinfo import peak_rss_mb, rss_mb
-from mnist_edge.edge_app.app import App
+from mnist_edge.edge_app.app.loop import App
+from mnist_edge.edge_app.app.signals import stop_on_sigterm
 from mnist_edge.edge_app.learn import Learner
-from mnist_edge.edge_app.signals import stop_on_sigterm
-from mnist_edge.edge_app.strokes import Sample, is_number
+from mnist_edge.ink.strokes import Sample, is_number
 
 
 @dataclass

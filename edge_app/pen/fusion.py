@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnist_edge.edge_app.pen import batch_features, fusion_of
+from mnist_edge.edge_app.pen.features import batch_features, fusion_of
 from mnist_edge.edge_app.runtime import Model, Prediction
-from mnist_edge.edge_app.strokes import Stroke
+from mnist_edge.ink.strokes import Stroke
 
 FLOOR = 1e-6  # an int8 probability of 0 must not veto a digit outright
 

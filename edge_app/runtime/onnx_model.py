@@ -9,8 +9,8 @@ import numpy as np
 
 from mnist_edge.core.contract import EMBEDDING, PROBABILITIES
 from mnist_edge.core.text import error_line
-from mnist_edge.edge_app.modelinfo import onnx_description
-from mnist_edge.edge_app.runtime import (
+from mnist_edge.edge_app.runtime.metadata import onnx_description
+from mnist_edge.edge_app.runtime.model import (
     Model,
     ModelError,
     Outputs,

@@ -25,9 +25,9 @@ from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import check_regular
 from mnist_edge.core.registry import RUNTIMES, family_of, resolve
 from mnist_edge.edge_app.runtime import MAX_THREADS, Model, ModelError, choose_runtime
-from mnist_edge.edge_app.runtime_onnx import OnnxModel
-from mnist_edge.edge_app.runtime_tflite import TFLiteModel
-from mnist_edge.edge_app.strokes import Stroke
+from mnist_edge.edge_app.runtime.onnx_model import OnnxModel
+from mnist_edge.edge_app.runtime.tflite_model import TFLiteModel
+from mnist_edge.ink.strokes import Stroke
 
 KIND = "pen"  # the ``kind`` a pen model's metadata names
 INPUT_NAME = "strokes"
@@ -37,7 +37,7 @@ FEATURES = ("x", "y", "dx", "dy", "stroke_start", "stroke_end")
 #: gets points of its own beside long strokes.
 DOT_LENGTH = 0.02
 NORMALISATION = (
-    "mnist_edge.edge_app.pen.features: strokes in drawing order; x scaled by the canvas' "
+    "mnist_edge.edge_app.pen.features.features: strokes in drawing order; x scaled by the canvas' "
     "width/height; centred on the ink's bounding box, divided by its longer side (x, y in "
     f"[-0.5, 0.5], y down); resampled to {POINTS} points evenly spaced along the ink, at least "
     "one per stroke, each stroke's first and last point kept; dx, dy: unit direction of the pen "

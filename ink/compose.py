@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from mnist_edge.edge_app.layout import DEFAULT_SIZE, SCREENS, compute
-from mnist_edge.edge_app.strokes import Sample, Stroke, default_brush, render
+from mnist_edge.ink.layout import DEFAULT_SIZE, SCREENS, compute
+from mnist_edge.ink.strokes import Sample, Stroke, default_brush, render
 
 SPACINGS = ("apart", "close", "touching")
 LENGTHS = (2, 3, 4, 5)

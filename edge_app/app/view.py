@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from mnist_edge.edge_app import layout as lay
-from mnist_edge.edge_app.state import AppState
+from mnist_edge.edge_app.app.state import AppState
+from mnist_edge.ink import layout as lay
 
 BACKGROUND = (18, 20, 26)
 PANEL = (32, 35, 44)

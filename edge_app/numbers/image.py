@@ -11,7 +11,7 @@ A picture has no strokes, so its *units* come from the ink itself:
 From there it is :mod:`~mnist_edge.edge_app.numbers`: every run of up to ``MAX_UNITS`` units
 is a candidate digit (the bar of a 5 and its body, the two parts of a 4 are neighbours in x
 order, so a run joins them), its ink alone goes through the one preprocessing path
-(:func:`~mnist_edge.edge_app.preprocess.to_mnist`), all candidates are read in one batched
+(:func:`~mnist_edge.ink.preprocess.to_mnist`), all candidates are read in one batched
 model call, scored by the rejection model (``numbers.feature_matrix`` / ``numbers.digit_scores``)
 and the best split is found by ``numbers.best_path``. The chosen digits are then read as
 single digits by the :class:`~mnist_edge.edge_app.recognizer.Recognizer` (TTA, "not sure").
@@ -30,18 +30,14 @@ import cv2
 import numpy as np
 
 from mnist_edge.core.errors import UserError
-from mnist_edge.edge_app.numbers import (
-    Candidate,
-    Unit,
-    best_path,
-    digit_scores,
-    feature_matrix,
-    writing_height,
-)
-from mnist_edge.edge_app.preprocess import to_mnist
+from mnist_edge.edge_app.numbers.score import digit_scores, feature_matrix
+from mnist_edge.edge_app.numbers.search import Candidate, best_path
+from mnist_edge.edge_app.numbers.units import Unit, writing_height
+from mnist_edge.ink.preprocess import to_mnist
 
 if TYPE_CHECKING:
-    from mnist_edge.edge_app.recognizer import Reading, Recognizer
+    from mnist_edge.edge_app.recognizer import Recognizer
+    from mnist_edge.edge_app.results import Reading
 
 MAX_UNITS = 6  # units in one digit: its components and the pieces of cut ones
 MAX_COMPONENTS = 4  # components in one digit (a 4 or a 5 in up to four parts)

@@ -11,10 +11,7 @@ blank and on a drawn digit) so a file that loads but cannot infer is refused wit
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,15 +21,7 @@ import numpy as np
 from mnist_edge.core.calibration_record import Calibration
 from mnist_edge.core.contract import INPUT_SHAPE, LABELS, NUM_CLASSES
 from mnist_edge.core.errors import UserError
-from mnist_edge.core.fsutil import check_regular, read_capped
-from mnist_edge.core.registry import (
-    EDGE_RUNTIMES,
-    FAMILIES,
-    RUNTIMES,
-    Runtime,
-    family_of,
-    resolve,
-)
+from mnist_edge.core.fsutil import read_capped
 from mnist_edge.core.text import error_line
 
 IMAGE_SHAPE = INPUT_SHAPE[:2]
@@ -264,100 +253,3 @@ def rows(parts: list[np.ndarray], n: int, shape: tuple[int, ...]) -> np.ndarray:
     if not parts:
         return np.zeros((0, *[max(d, 1) for d in shape[1:]]), np.float32)
     return np.concatenate(parts)[:n]
-
-
-# ----------------------------------------------------------------------------- loading
-
-
-def _tflite(path: Path, runtime: Runtime, threads: int | None) -> Model:
-    if runtime.interpreter is None:
-        raise ModelError(f"runtime {runtime.name} names no TFLite interpreter")
-    from mnist_edge.edge_app.runtime_tflite import TFLiteModel
-
-    return TFLiteModel(path, resolve(runtime.interpreter), runtime.name, threads)
-
-
-def _onnx(path: Path, runtime: Runtime, threads: int | None) -> Model:
-    from mnist_edge.edge_app.runtime_onnx import OnnxModel
-
-    return OnnxModel(path, threads)
-
-
-#: The wrapper class per family (formats and runtimes themselves live in the registry).
-_LOADERS: dict[str, Callable[[Path, Runtime, int | None], Model]] = {
-    "tflite": _tflite,
-    "onnx": _onnx,
-}
-
-
-def is_installed(name: str) -> bool:
-    module = RUNTIMES[name].module
-    try:
-        return (
-            importlib.util.find_spec(module.split(".")[0]) is not None
-            and importlib.util.find_spec(module) is not None
-        )
-    except (ImportError, ValueError):
-        return False
-
-
-def installed_runtimes() -> list[str]:
-    """The slim runtimes installed here, in the order ``auto`` prefers them."""
-    return [name for name in EDGE_RUNTIMES if is_installed(name)]
-
-
-def runtime_version(name: str) -> str | None:
-    try:
-        return importlib.metadata.version(RUNTIMES[name].distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def choose_runtime(family: str, runtime: str = "auto") -> str:
-    """The runtime that will run a ``family`` model: the one asked for, or the first installed."""
-    if runtime == "auto":
-        for name in FAMILIES[family].runtimes:
-            if is_installed(name):
-                return name
-        wanted = " or ".join(RUNTIMES[n].distribution for n in FAMILIES[family].runtimes)
-        raise RuntimeMissing(
-            f"no runtime for .{family} models is installed; "
-            f"pip install {wanted} (or: pip install 'mnist-edge[edge]')"
-        )
-    if runtime not in EDGE_RUNTIMES:
-        raise UserError(
-            f"unknown runtime {runtime!r}; choose one of: auto, {', '.join(EDGE_RUNTIMES)}"
-        )
-    if RUNTIMES[runtime].family != family:
-        fits = ", ".join(FAMILIES[family].runtimes)
-        raise UserError(f"runtime {runtime} cannot run .{family} models; use {fits}")
-    if not is_installed(runtime):
-        raise RuntimeMissing(f"runtime {runtime} is not installed; {RUNTIMES[runtime].hint()}")
-    return runtime
-
-
-def load_model(
-    path: str | Path, runtime: str = "auto", threads: int | None = None, *, check: bool = True
-) -> Model:
-    """Load a .tflite or .onnx digit model on ``runtime`` (``auto``: the best installed).
-
-    ``check`` runs one inference to prove the file works (see :meth:`Model.self_check`).
-    """
-    path = Path(path)
-    family = family_of(str(path))
-    if family is None:
-        raise ModelError(f"{path} is neither a .tflite nor an .onnx file")
-    if threads is not None and not 1 <= threads <= MAX_THREADS:
-        raise UserError(f"--threads must be from 1 to {MAX_THREADS}, got {threads}")
-    check_regular(path, "model file", ModelError, MODEL_HINT)
-    name = choose_runtime(family, runtime)
-    try:
-        model = _LOADERS[family](path, RUNTIMES[name], threads)
-    except ImportError as exc:  # installed but broken, e.g. a numpy ABI mismatch
-        raise RuntimeMissing(
-            f"runtime {name} failed to import ({error_line(exc)}); "
-            f"reinstall {RUNTIMES[name].distribution}"
-        ) from None
-    if check:
-        model.self_check()
-    return model

@@ -19,14 +19,14 @@ from typing import Any
 
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import atomic_path
-from mnist_edge.edge_app import layout as lay
-from mnist_edge.edge_app.collect import Collector
-from mnist_edge.edge_app.input import Command, Down, Input, Move, Up
+from mnist_edge.edge_app.app.collect import Collector
+from mnist_edge.edge_app.app.input import Command, Down, Input, Move, Up
+from mnist_edge.edge_app.app.state import AppState, Drawing
+from mnist_edge.edge_app.app.view import View, bar_slot, button_rects
 from mnist_edge.edge_app.recognizer import Recognizer
-from mnist_edge.edge_app.state import AppState, Drawing
-from mnist_edge.edge_app.stroke_writer import StrokeWriter
-from mnist_edge.edge_app.strokes import Sample, default_brush, to_pixels
-from mnist_edge.edge_app.view import View, bar_slot, button_rects
+from mnist_edge.ink import layout as lay
+from mnist_edge.ink.stroke_writer import StrokeWriter
+from mnist_edge.ink.strokes import Sample, default_brush, to_pixels
 
 LIVE_INTERVAL = 0.12  # s between predictions while a stroke is still being drawn
 #: Single-digit mode: ink the single reading is not sure of, that reads as at least two digits

@@ -10,8 +10,8 @@ import numpy as np
 from mnist_edge.core.contract import EMBEDDING, PROBABILITIES
 from mnist_edge.core.quiet import quiet_stderr
 from mnist_edge.core.text import error_line
-from mnist_edge.edge_app.modelinfo import tflite_description
-from mnist_edge.edge_app.runtime import (
+from mnist_edge.edge_app.runtime.metadata import tflite_description
+from mnist_edge.edge_app.runtime.model import (
     Model,
     ModelError,
     Outputs,

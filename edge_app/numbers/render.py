@@ -1,0 +1,78 @@
+"""Step 3 of reading a number: a candidate's units rendered alone exactly as the app renders
+ink (the same segment calls as :func:`~mnist_edge.ink.strokes.render`, on a crop of the
+canvas) and turned into model input by the one preprocessing path."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mnist_edge.edge_app.numbers.units import Unit
+from mnist_edge.ink.preprocess import from_ink, to_mnist
+from mnist_edge.ink.strokes import Stroke, draw_segment
+
+
+def _window(
+    units: Sequence[Unit], width: int, height: int, brush: int
+) -> tuple[int, int, int, int]:
+    """The crop of the canvas that holds these units' ink (and a margin), clamped to it."""
+    pad = brush // 2 + 3
+    left = max(0, int(min(u.x0 for u in units)) - pad)
+    top = max(0, int(min(u.y0 for u in units)) - pad)
+    right = min(width, int(max(u.x1 for u in units)) + pad + 1)
+    bottom = min(height, int(max(u.y1 for u in units)) + pad + 1)
+    return left, top, right, bottom
+
+
+def _draw_unit(
+    crop: np.ndarray,
+    shift: tuple[int, int],
+    unit: Unit,
+    strokes: Sequence[Stroke],
+    pixels: Sequence[np.ndarray],
+    brush: int,
+) -> None:
+    """The exact calls ``render`` makes for this (piece of a) stroke, shifted by the crop: a dot
+    where it starts, a segment per new point, repeats skipped."""
+    points = strokes[unit.stroke]
+    # Plain tuples once: the per-point numpy indexing cost more than the drawing.
+    px = [tuple(p) for p in (pixels[unit.stroke][unit.start : unit.end + 1] - shift).tolist()]
+    draw_segment(crop, px[0], px[0], brush)
+    for k, i in enumerate(range(unit.start, unit.end)):
+        if points[i] != points[i + 1]:
+            draw_segment(crop, px[k], px[k + 1], brush)
+
+
+def render_units(
+    units: Sequence[Unit],
+    strokes: Sequence[Stroke],
+    pixels: Sequence[np.ndarray],
+    width: int,
+    height: int,
+    brush: int,
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """These units' ink alone, in time order, on a crop of the canvas; and the crop's origin."""
+    left, top, right, bottom = _window(units, width, height, brush)
+    crop = np.zeros((bottom - top, right - left), np.uint8)
+    for u in sorted(units, key=lambda u: (u.stroke, u.start)):
+        _draw_unit(crop, (left, top), u, strokes, pixels, brush)
+    return crop, (left, top)
+
+
+def model_input(
+    crop: np.ndarray, origin: tuple[int, int]
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """``to_mnist`` of the crop and its ink's box in canvas px (left, top, right, bottom), from
+    one look at where its ink is (``to_mnist`` would look again)."""
+    rows = np.flatnonzero(crop.any(axis=1))
+    cols = np.flatnonzero(crop.any(axis=0))
+    if not len(rows):
+        return to_mnist(crop), (origin[0], origin[1], origin[0] + 1, origin[1] + 1)
+    top, bottom, left, right = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    return from_ink(crop[top:bottom, left:right]), (
+        origin[0] + left,
+        origin[1] + top,
+        origin[0] + right,
+        origin[1] + bottom,
+    )
