@@ -100,6 +100,15 @@ def test_truncated_gzip_is_reported(data_dir: Path, tmp_path: Path) -> None:
         load_split("test", bad)
 
 
+def test_test_split_needs_only_its_files(data_dir: Path, tmp_path: Path) -> None:
+    only_test = _copy_mnist(data_dir, tmp_path / "t10k")
+    for spec in data.FILES["train"]:
+        (only_test / f"{spec.name}.gz").unlink()
+    assert len(load_split("test", only_test)) == 10000
+    with pytest.raises(DataError, match=r"missing train-images-idx3-ubyte, train-labels"):
+        load_split("train", only_test)
+
+
 def test_explicit_dir_missing_files(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"MNIST not found in .*--data-dir"):
         load_split("test", tmp_path)
@@ -148,7 +157,8 @@ def test_download_into_cache_verified(
     test = load_split("test")
     assert len(test) == 10000
     cached = sorted(p.name for p in data.cache_dir().iterdir())
-    assert cached == sorted(f"{s.name}.gz" for s in data.ALL_FILES)
+    # The test split needs its two files only: the 47 MB training set stays on the server.
+    assert cached == sorted(f"{s.name}.gz" for s in data.FILES["test"])
     # Second call reads the cache, no server needed.
     monkeypatch.setenv(download.ENV_MIRRORS, "http://127.0.0.1:9/")
     assert len(load_split("test")) == 10000
