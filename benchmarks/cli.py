@@ -8,6 +8,7 @@ import sys
 
 from mnist_edge.benchmarks.results import FAILED
 from mnist_edge.core.errors import UserError
+from mnist_edge.core.text import wrapped
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,16 +33,26 @@ def run(args: argparse.Namespace) -> int:
     with output_dir(
         config.out or f"runs/bench-{stamp}", force=config.force, what="benchmark"
     ) as out:
-        results, counts = runner.run(config)
+        results, inputs = runner.run(config)
         pen_results = pen.run(config, pen_files)
         env = environment.describe()
         env["runtime_python"] = config.runtime_python or None
         meta = {
-            "images": counts["images"],
+            "images": inputs.images,
             "settings": config.settings(),
+            **({"no_accuracy": inputs.no_accuracy} if inputs.no_accuracy else {}),
         }
         written = report.write_all(out, env, results, config.batch_sizes, meta, pen=pen_results)
     print(report.table(results, config.batch_sizes))
+    print("\n" + "\n".join(report.legend_lines()))
+    if inputs.no_accuracy:
+        print("\n" + wrapped(
+            f"no accuracy measured: {inputs.no_accuracy}. Latency, size and memory are "
+            f"measured on {inputs.images} digits typeset in OpenCV's fonts; for accuracy pass "
+            "--data-dir DIR with the MNIST test files (t10k-*), e.g. from 'mnist-edge data "
+            "--copy-to DIR' on a machine with network"
+        ))  # fmt: skip
+    print("\n" + "\n".join(wrapped(line) for line in report.recommendation_lines(results)))
     if tta := report.tta_lines(results, config.tta):
         print("\n" + "\n".join(tta))
     if pen_lines := pen.pen_lines(pen_results):
@@ -65,8 +76,10 @@ def run(args: argparse.Namespace) -> int:
         ]
         if not any(r.ok and r.accuracy is not None for r in results) and not failed:
             raise UserError(
-                f"--min-accuracy {config.min_accuracy:.2%}: no row was measured (all skipped); "
-                "install a runtime for these models or drop the flag"
+                f"--min-accuracy {config.min_accuracy:.2%}: no accuracy was measured ("
+                + (inputs.no_accuracy or "all rows skipped")
+                + "); pass --data-dir DIR with MNIST, install a runtime for these models, "
+                "or drop the flag"
             )
         if low:
             print(

@@ -93,6 +93,11 @@ class BenchConfig:
     warmup: int = option(50, "warm-up calls per row")
     min_runs: int = option(300, "timed single-image calls, at least")
     min_time: float = option(2.0, "seconds of timed calls, at least")
+    repeats: int = option(
+        3,
+        "timing rounds per row, interleaved across the rows (a busy minute slows them all); "
+        "the deployment rule reads the median of their p50",
+    )
     limit: int | None = option(None, "accuracy on the first N test images only")
     data_dir: str | None = option(None, DATA_DIR_HELP)
     out: str | None = option(None, "output directory", default_text="runs/bench-TIMESTAMP")
@@ -143,6 +148,7 @@ class BenchConfig:
             "warmup": self.warmup,
             "min_runs": self.min_runs,
             "min_time_s": self.min_time,
+            "repeats": self.repeats,
             "tta": self.tta,
             "drawn_eval": list(self.drawn_eval),
         }
@@ -176,6 +182,7 @@ class BenchConfig:
         require_int("--warmup", self.warmup, 0, 100_000)
         require_int("--min-runs", self.min_runs, 1, 1_000_000)
         require_number("--min-time", self.min_time, 0.0, 600.0)
+        require_int("--repeats", self.repeats, 1, 20)
         if self.limit is not None:
             require_int("--limit", self.limit, 1, 10_000)
         require_int("--tta", self.tta, 1, MAX_VARIANTS)

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from mnist_edge.core.data import load_split
+from mnist_edge.core.data import MnistSplit, load_split
+from mnist_edge.core.idx import ENV_DATA, DataError
+from mnist_edge.core.text import error_line
 from mnist_edge.ink.layout import DEFAULT_SIZE, compute
 from mnist_edge.ink.preprocess import to_mnist
 from mnist_edge.ink.strokes import (
@@ -110,6 +113,44 @@ def drawn_labels(paths: tuple[str, ...]) -> list[str]:
     return labels
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What the rows are measured on: ``images`` test digits, or, where MNIST could not be had,
+    ``no_accuracy`` says why and the timing runs on typeset digits (accuracy columns empty)."""
+
+    images: int
+    no_accuracy: str = ""
+
+
+def typeset_digits(count: int = 1000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Digits 0-9 typeset in OpenCV's Hershey fonts at varied size, weight and place on a
+    canvas, through ``to_mnist``: real digit shapes to time the models on without MNIST."""
+    rng = np.random.default_rng(seed)
+    fonts = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
+             cv2.FONT_HERSHEY_SCRIPT_SIMPLEX)  # fmt: skip
+    labels = (np.arange(count) % 10).astype(np.uint8)
+    images = np.empty((count, 28, 28), np.uint8)
+    for i, digit in enumerate(labels):
+        canvas = np.zeros((240, 240), np.uint8)
+        scale, thick = rng.uniform(3.0, 6.0), int(rng.integers(6, 16))
+        spot = (int(rng.integers(10, 90)), int(rng.integers(170, 230)))
+        cv2.putText(canvas, str(digit), spot, fonts[i % len(fonts)], scale, 255, thick, cv2.LINE_AA)
+        images[i] = to_mnist(canvas)
+    return images, labels
+
+
+def mnist_or_why(data_dir: str | None, limit: int | None) -> MnistSplit | str:
+    """The MNIST test split, or why it cannot be had. Only where no location was named (no
+    --data-dir, no $MNIST_EDGE_DATA) and the cache lacks it and cannot be filled (no network):
+    a folder the user named and got wrong is their mistake to hear about."""
+    try:
+        return load_split("test", data_dir, limit=limit)
+    except DataError as exc:
+        if data_dir or os.environ.get(ENV_DATA):
+            raise
+        return error_line(exc)
+
+
 def prepare(
     path: Path,
     data_dir: str | None,
@@ -117,13 +158,20 @@ def prepare(
     robust: bool,
     seed: int = 0,
     drawn: tuple[str, ...] = (),
-) -> dict[str, int]:
-    test = load_split("test", data_dir, limit=limit)
-    arrays: dict[str, np.ndarray] = {"images": test.images, "labels": test.labels}
+) -> Prepared:
+    test = mnist_or_why(data_dir, limit)
+    if isinstance(test, str):
+        images, _ = typeset_digits(limit or 1000, seed)
+        arrays: dict[str, np.ndarray] = {"images": images}  # no labels: no accuracy
+        robust = False  # re-drawn MNIST digits need MNIST
+        prepared = Prepared(len(images), no_accuracy=test)
+    else:
+        arrays = {"images": test.images, "labels": test.labels}
+        prepared = Prepared(len(test))
     if robust:
         rng = np.random.default_rng(seed)
-        arrays["robust_images"] = np.stack([redraw(im, rng) for im in test.images])
-        arrays["robust_labels"] = test.labels
+        arrays["robust_images"] = np.stack([redraw(im, rng) for im in arrays["images"]])
+        arrays["robust_labels"] = arrays["labels"]
     # Files of numbers alone have no digit rows (their numbers are read per model row).
     named = [(n, f) for n, f in zip(drawn_labels(drawn), drawn, strict=True) if has_digits(f)]
     if named:
@@ -141,4 +189,4 @@ def prepare(
                     file=sys.stderr,
                 )
     np.savez(path, **arrays)
-    return {"images": len(test)}
+    return prepared

@@ -13,13 +13,14 @@ from typing import Any
 
 from mnist_edge.benchmarks.pen import PenResult, pen_section
 from mnist_edge.benchmarks.plots import plots
+from mnist_edge.benchmarks.policy import RULE, headline, recommend
 from mnist_edge.benchmarks.report_learning import learning_lines, learning_section, learning_table
 from mnist_edge.benchmarks.report_numbers import numbers_section
 from mnist_edge.benchmarks.report_tta import drawn_names, tta_lines, tta_section, tta_table
 from mnist_edge.benchmarks.results import Result
 from mnist_edge.core.fsutil import write_json_atomic, write_text_atomic
 from mnist_edge.core.plotting import matplotlib_or_none
-from mnist_edge.core.text import fixed, markdown_table, points, text_table
+from mnist_edge.core.text import fixed, markdown_table, points, text_table, wrapped
 
 STATS = ("p50", "p90", "p99", "mean", "std", "min", "max")
 PLOTS_HINT = "plots need matplotlib: pip install 'mnist-edge[plots]'"
@@ -98,6 +99,41 @@ def results_text(results: list[Result]) -> str:
     return text_table(head, rows)
 
 
+#: What each terminal column measures (printed under the table; results.md has it too).
+LEGEND = (
+    ("acc %", "MNIST test digits read right (the first --limit N)"),
+    ("robust%", "the same test digits re-drawn as people draw on a touchscreen (moved, "
+     "scaled, stretched, thinner or thicker strokes) and read through the app's to_mnist"),
+    ("drawn%", "real drawn digits of the --drawn-eval files, rendered as the app renders "
+     "them (mean over the files)"),
+    ("p50 µs", "median time of one model call on one digit (bind, invoke, read), 1 image"),
+    ("RSS MB", "peak memory of a fresh process that loads the model and reads a digit"),
+    ("KB", "the file's size"),
+    ("status", "ok, skipped or failed, with the reason"),
+)  # fmt: skip
+
+
+def legend_lines(markdown: bool = False) -> list[str]:
+    if markdown:
+        return [f"- **{name}**: {what}" for name, what in LEGEND]
+    width = max(len(name) for name, _ in LEGEND)
+    return [wrapped(f"{name.ljust(width)}  {what}", hang=width + 2) for name, what in LEGEND]
+
+
+def recommendation_lines(results: list[Result]) -> list[str]:
+    """Which file to deploy per runtime family, by the one rule (``benchmarks.policy``)."""
+    picks = recommend(results)
+    if not picks:
+        why = (
+            "no accuracy was measured"
+            if not any(r.accuracy is not None for r in results)
+            else "no edge row ran on 1 thread"
+        )
+        return [f"no recommendation: {why}; the rule needs both. Rule: {RULE}."]
+    lines = [f"deploy ({family}): {headline(pick)}" for family, pick in picks.items()]
+    return [*lines, f"rule: {RULE}."]
+
+
 def _csv(results: list[Result], batch_sizes: tuple[int, ...]) -> str:
     drawn = drawn_names(results)
     fields = [
@@ -136,6 +172,15 @@ def _csv(results: list[Result], batch_sizes: tuple[int, ...]) -> str:
     return buf.getvalue()
 
 
+def _images_line(meta: dict[str, Any]) -> str:
+    if meta.get("no_accuracy"):
+        return (
+            f"no accuracy ({meta['no_accuracy']}); latency over {meta.get('images')} digits "
+            "typeset in OpenCV's fonts."
+        )
+    return f"{meta.get('images')} (accuracy), single-image latency over real test digits."
+
+
 def write_all(
     out: Path,
     environment: dict[str, Any],
@@ -161,8 +206,10 @@ def write_all(
     write_text_atomic(
         out / "results.md",
         f"# mnist-edge benchmark\n\n{env_lines}\n\n"
-        f"Images: {meta.get('images')} (accuracy), single-image latency over "
-        f"real test digits.\n\n{table(results, batch_sizes, markdown=True)}\n"
+        f"Images: {_images_line(meta)}\n\n{table(results, batch_sizes, markdown=True)}\n\n"
+        + "".join(f"{line}\n" for line in legend_lines(markdown=True))
+        + "\n"
+        + "".join(f"{line}\n" for line in recommendation_lines(results))
         + tta_section(results, meta.get("settings", {}).get("tta", 1))
         + learning_section(results)
         + numbers_section(results)

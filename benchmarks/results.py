@@ -36,6 +36,8 @@ class Result:
     numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
     latency_us: dict[str, float] = field(default_factory=dict)  # whole call: p50, p90, ...
     invoke_us: dict[str, float] = field(default_factory=dict)  # the runtime's invoke alone
+    #: p50 of each timing round (bench --repeats, interleaved across rows); the policy's speed
+    latency_rounds_us: list[float] = field(default_factory=list)
     tta_latency_us: dict[str, float] = field(default_factory=dict)
     learning: dict[str, Any] = field(default_factory=dict)  # per file: gain of on-device learning
     learning_costs: dict[str, float] = field(default_factory=dict)  # µs per read/add, bytes

@@ -16,7 +16,7 @@ from typing import Any
 
 from mnist_edge.benchmarks.config import BenchConfig
 from mnist_edge.benchmarks.discover import ModelFile, discover
-from mnist_edge.benchmarks.inputs import number_files, prepare
+from mnist_edge.benchmarks.inputs import Prepared, number_files, prepare
 from mnist_edge.benchmarks.results import SKIPPED, Result
 from mnist_edge.core.registry import FAMILIES, REFERENCE_RUNTIME, RUNTIMES, format_runs_on
 from mnist_edge.edge_app.runtime import is_installed
@@ -215,10 +215,10 @@ def _in_process(spec: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     return run_spec(spec), ""
 
 
-def measure_row(
+def _spec(
     row: Row, config: BenchConfig, inputs: Path, numbers: Sequence[tuple[str, str]] = ()
-) -> Result:
-    spec = {
+) -> dict[str, Any]:
+    return {
         "model": str(row.model),
         "runtime": row.runtime,
         "threads": row.threads,
@@ -231,6 +231,12 @@ def measure_row(
         "numbers": [list(pair) for pair in numbers],
         "numbers_limit": config.limit,
     }
+
+
+def measure_row(
+    row: Row, config: BenchConfig, inputs: Path, numbers: Sequence[tuple[str, str]] = ()
+) -> Result:
+    spec = _spec(row, config, inputs, numbers)
     if config.isolation == "none":
         result, _ = _in_process(spec)
         record = row.result().update(result or {})
@@ -253,7 +259,29 @@ def measure_row(
     return record
 
 
-def run(config: BenchConfig) -> tuple[list[Result], dict[str, int]]:
+def timing_rounds(
+    rows: list[Row], results: list[Result], config: BenchConfig, inputs: Path
+) -> None:
+    """Rounds 2..--repeats of every measured edge row's latency, one pass over all rows per
+    round (a slow minute lands on every row, not on one), appended to its rounds' p50."""
+    timed = [(row, r) for row, r in zip(rows, results, strict=True) if r.ok]
+    timed = [(row, r) for row, r in timed if row.runtime != REFERENCE_RUNTIME]
+    for n in range(2, config.repeats + 1):
+        if timed:
+            print(f"timing round {n}/{config.repeats} ...", file=sys.stderr, flush=True)
+        for row, record in timed:
+            spec = {**_spec(row, config, inputs), "latency_only": True}
+            if config.isolation == "none":
+                measured, _ = _in_process(spec)
+            else:
+                measured, _, _ = _spawn(
+                    row.python, "mnist_edge.benchmarks.worker", spec, config.timeout
+                )
+            if measured and measured.get("latency_round_us") is not None:
+                record.latency_rounds_us.append(measured["latency_round_us"])
+
+
+def run(config: BenchConfig) -> tuple[list[Result], Prepared]:
     models, keras = discover(config.models)
     if config.keras_model:
         keras = Path(config.keras_model)
@@ -284,4 +312,5 @@ def run(config: BenchConfig) -> tuple[list[Result], dict[str, int]]:
                 flush=True,
             )
             results.append(record)
+        timing_rounds(rows, results, config, inputs)
     return results + skipped, counts

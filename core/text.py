@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Sequence
 
 
@@ -29,18 +30,31 @@ def error_line(exc: BaseException, limit: int = 240) -> str:
 
 def text_table(head: Sequence[str], rows: Sequence[Sequence[str]], width: int = 100) -> str:
     """A plain-text table for the terminal, at most ``width`` characters wide: columns padded to
-    their widest cell; the last column (free text, e.g. a status) takes what is left, cut."""
+    their widest cell; the last column (free text, e.g. a status and its reason) takes what is
+    left and wraps onto lines of its own under itself, never cut (a reason is the fix)."""
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     widths[-1] = len(head[-1])
-    room = max(12, width - sum(w + 2 for w in widths[:-1]))
+    indent = sum(w + 2 for w in widths[:-1])
+    room = max(12, width - indent)
     out = [
         "  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip(),
         "  ".join("-" * w for w in widths[:-1]) + "  " + "-" * min(room, 20),
     ]
+    # Squeezed into a narrow column, a reason reads badly: it goes on under the row instead.
+    hang = indent if room >= 40 else 4
     for row in rows:
-        last = row[-1] if len(row[-1]) <= room else row[-1][: room - 1] + "…"
-        out.append("  ".join(c.ljust(w) for c, w in zip(row[:-1], widths)) + "  " + last)
-    return "\n".join(line if len(line) <= width else line[: width - 1] + "…" for line in out)
+        words = row[-1].split()
+        first = (textwrap.wrap(row[-1], room, break_long_words=False) or [""])[0]
+        out.append("  ".join(c.ljust(w) for c, w in zip(row[:-1], widths)) + "  " + first)
+        rest = " ".join(words[len(first.split()) :])
+        rest = textwrap.wrap(rest, width - hang, break_on_hyphens=False)
+        out.extend(" " * hang + line for line in rest)
+    return "\n".join(line.rstrip() for line in out)
+
+
+def wrapped(text: str, width: int = 100, hang: int = 2) -> str:
+    """A paragraph for the terminal: ``width`` columns, continuation lines indented ``hang``."""
+    return textwrap.fill(text, width, subsequent_indent=" " * hang, break_on_hyphens=False)
 
 
 def fixed(value: object, spec: str, missing: str = "-") -> str:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from mnist_edge.benchmarks.policy import headline, recommend
 from mnist_edge.benchmarks.report import table, tta_table
 from mnist_edge.benchmarks.results import Result
 from mnist_edge.core.text import percent as pct
 from mnist_edge.edge_app.tta import DEFAULT_TTA
-from mnist_edge.pipeline.policy import headline, recommend
 from mnist_edge.pipeline.report import (
     app_threshold,
     export_table,

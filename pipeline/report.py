@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mnist_edge.benchmarks.policy import RULE, headline, recommend
 from mnist_edge.benchmarks.report import learning_table, table, tta_table
 from mnist_edge.benchmarks.report_numbers import breakdown_table, numbers_table
 from mnist_edge.benchmarks.results import Result
@@ -11,7 +12,6 @@ from mnist_edge.core.calibration_record import Calibration
 from mnist_edge.core.text import markdown_table
 from mnist_edge.core.text import percent as pct
 from mnist_edge.edge_app.tta import DEFAULT_TTA
-from mnist_edge.pipeline.policy import RULE, headline, recommend
 from mnist_edge.train.metrics import TrainMetrics
 
 

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mnist_edge.benchmarks.policy import RULE, headline, recommend
 from mnist_edge.benchmarks.results import Result
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import (
@@ -29,7 +30,6 @@ from mnist_edge.edge_app.tta import DEFAULT_TTA
 from mnist_edge.pipeline.card import model_card
 from mnist_edge.pipeline.config import PipelineConfig
 from mnist_edge.pipeline.config import add_arguments as add_arguments
-from mnist_edge.pipeline.policy import RULE, headline, recommend
 from mnist_edge.pipeline.report import render_report
 from mnist_edge.train.metrics import TrainMetrics
 
@@ -185,7 +185,7 @@ def run_bench_stage(config: PipelineConfig) -> None:
             environment.describe(),
             results,
             bench_cfg.batch_sizes,
-            {"images": counts["images"], "settings": bench_cfg.settings()},
+            {"images": counts.images, "settings": bench_cfg.settings()},
         )
     print(report.table(results, bench_cfg.batch_sizes), file=sys.stderr)
 

@@ -45,7 +45,8 @@ TRAIN_ARTIFACTS = {
     "mistakes.png",
 }
 #: A benchmark that measures every figure, briefly (200 test digits, tens of timed calls).
-QUICK_BENCH = ["--limit", "200", "--min-time", "0.05", "--min-runs", "20", "--warmup", "2"]
+QUICK_BENCH = ["--limit", "200", "--min-time", "0.05", "--min-runs", "20", "--warmup", "2",
+               "--repeats", "1"]  # fmt: skip
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")

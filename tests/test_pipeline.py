@@ -74,8 +74,8 @@ def test_readme_format_table_comes_from_the_registry() -> None:
 
 
 def test_recommendation_prefers_portable_accurate_files() -> None:
+    from mnist_edge.benchmarks.policy import recommend
     from mnist_edge.benchmarks.results import Result
-    from mnist_edge.pipeline.policy import recommend
 
     def row(
         model: str,
