@@ -1,12 +1,14 @@
-"""``mnist-edge data``: locate (downloading if needed), verify, and optionally copy MNIST."""
+"""``mnist-edge data``: locate (downloading if needed), verify, and optionally copy MNIST;
+``mnist-edge data drawn``: rebuild the drawn-digit files from their public sources."""
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from pathlib import Path
 
 from mnist_edge.core import data
-from mnist_edge.core.config import add_options, build_config, option, require
+from mnist_edge.core.config import add_options, build_config, option, require, require_int
 
 
 @dataclass(frozen=True)
@@ -24,11 +26,55 @@ class DataConfig:
             )
 
 
+@dataclass(frozen=True)
+class DrawnConfig:
+    out: str | None = option(
+        None,
+        "folder for unipen-train.json, unipen-dev.json and uji-train.json",
+        metavar="DIR",
+        default_text="$XDG_CACHE_HOME/mnist-edge/drawn, beside the MNIST cache",
+    )
+    from_dir: str | None = option(
+        None,
+        "convert the archives found in DIR (fetched by hand) instead of downloading them",
+        metavar="DIR",
+    )
+    force: bool = option(False, "replace files that exist in the output folder")
+    seed: int = option(0, "seed of each digit's random size and position")
+    partial: bool = option(
+        False, "write the digits found even when the archives lack some of the team's"
+    )
+    download: bool = option(
+        True, "download archives that are neither in --from-dir nor in the cache"
+    )
+
+    def __post_init__(self) -> None:
+        for flag, value in (("--out", self.out), ("--from-dir", self.from_dir)):
+            require(
+                value is None or value.strip() != "",
+                f"{flag} expected a folder, got an empty string",
+            )
+        require_int("--seed", self.seed, 0, 2**32 - 1)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_options(parser, DataConfig)
+    sub = parser.add_subparsers(dest="data_command", metavar="{drawn}")
+    drawn = sub.add_parser(
+        "drawn",
+        help="rebuild the drawn-digit files (UNIPEN, UJI) from their public releases",
+        description="Download UNIPEN train_r01_v07 and UJI Pen Characters v2, check their "
+        "SHA-256, and convert the team's digits of them into replay files.",
+    )
+    add_options(drawn, DrawnConfig)
+    drawn.add_argument(
+        "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "data_command", None) == "drawn":
+        return run_drawn(args)
     config = build_config(DataConfig, vars(args), args.config, section="data")
     if config.copy_to:
         data.check_copy_target(config.copy_to)  # a hopeless target fails before any download
@@ -38,4 +84,20 @@ def run(args: argparse.Namespace) -> int:
     print(f"MNIST at {data.resolve_data_dir(config.data_dir, download=False)}")
     if config.copy_to:
         print(f"copied to {data.copy_to(config.copy_to, config.data_dir)}")
+    return 0
+
+
+def run_drawn(args: argparse.Namespace) -> int:
+    from mnist_edge.core.drawn_sources import build
+
+    config = build_config(DrawnConfig, vars(args), args.config, section="drawn")
+    out = Path(config.out).expanduser() if config.out else build.default_out()
+    build.build(
+        out,
+        from_dir=Path(config.from_dir).expanduser() if config.from_dir else None,
+        force=config.force,
+        seed=config.seed,
+        partial=config.partial,
+        download=config.download,
+    )
     return 0
