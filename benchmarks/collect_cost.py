@@ -1,5 +1,5 @@
-"""What one Save costs in ``draw --collect`` as the file grows: ``python -m
-mnist_edge.benchmarks.collect_cost FILE [--saves N]``.
+"""What one Save costs in ``draw --collect`` as the file grows: ``mnist-edge collect-cost FILE
+[--saves N]``.
 
 Copies FILE (a stroke file, e.g. 7,194 drawn digits) to a temporary folder, continues it as the
 app does and times N saves of real digits from it; the user's file is never touched.
@@ -7,15 +7,11 @@ app does and times N saves of real digits from it; the user's file is never touc
 
 from __future__ import annotations
 
-import argparse
 import shutil
-import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from mnist_edge.core.errors import UserError
 from mnist_edge.edge_app.app.collect import Collector
 from mnist_edge.ink.strokes import load_samples
 
@@ -39,29 +35,3 @@ def measure(path: Path, saves: int) -> tuple[float, list[float]]:
         finally:
             collector.close()
     return opened, times
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m mnist_edge.benchmarks.collect_cost", description=__doc__
-    )
-    parser.add_argument("file", type=Path, help="a stroke file (mnist-edge-strokes/1)")
-    parser.add_argument("--saves", type=int, default=30, help="saves to time (default 30)")
-    args = parser.parse_args(argv)
-    try:
-        opened, times = measure(args.file, max(1, args.saves))
-    except UserError as exc:
-        print(f"collect_cost: error: {exc}", file=sys.stderr)
-        return 2
-    if not times:
-        print(f"collect_cost: error: {args.file} has no labelled digits to save", file=sys.stderr)
-        return 2
-    print(
-        f"{args.file.name}: opened in {opened:.0f} ms; per save over {len(times)} saves: "
-        f"median {statistics.median(times):.1f} ms, max {max(times):.1f} ms"
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

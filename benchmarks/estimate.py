@@ -1,7 +1,7 @@
 """Estimate single-image latency on a Raspberry Pi 4 / 5 from a benchmark run on another CPU.
 
-    python -m mnist_edge.benchmarks.estimate RESULTS_JSON [--macs N] [--out FILE.md] [--pen]
-    python -m mnist_edge.benchmarks.estimate --numbers SPEED_JSON [--out FILE.md]
+    mnist-edge estimate RESULTS_JSON [--macs N] [--out FILE.md] [--pen]
+    mnist-edge estimate --numbers SPEED_JSON [--out FILE.md]
 
 An *estimate*, not a measurement: each row's measured invoke time is scaled by the ratio of
 per-core peak multiply-accumulate throughput for its arithmetic (fp32 or int8) between the
@@ -11,16 +11,10 @@ ratio of scalar single-thread speed. Measure on the device with the command prin
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from mnist_edge.benchmarks.number_speed import NumberSpeed
 from mnist_edge.benchmarks.results import Result
-from mnist_edge.core.errors import UserError
-from mnist_edge.core.fsutil import read_capped, write_text_atomic
 from mnist_edge.core.registry import EDGE_RUNTIMES, FORMATS
 from mnist_edge.core.text import markdown_table
 
@@ -131,51 +125,6 @@ def number_table(speed: NumberSpeed) -> str:
         "it at scalar speed (an upper bound); frames are drawing and reading, all scalar",
         "- "
         + "; ".join(f"{p.name}: scalar {p.scalar_vs_reference:g}x" for p in (REFERENCE, *TARGETS)),
-        "- an estimate, +-50 %: measure on the device with "
-        "`python -m mnist_edge.benchmarks.number_speed FILE`",
+        "- an estimate, +-50 %: measure on the device with `mnist-edge numbers speed FILE`",
     ]
     return "\n".join([markdown_table(head, body), *notes])
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m mnist_edge.benchmarks.estimate",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("results", type=Path, nargs="?", help="results.json of 'mnist-edge bench'")
-    parser.add_argument("--macs", type=int, help="the model's multiply-adds (for the notes)")
-    parser.add_argument("--out", type=Path, help="write the Markdown here")
-    parser.add_argument(
-        "--pen", action="store_true", help="the pen channel's rows ('bench --pen') instead"
-    )
-    parser.add_argument(
-        "--numbers",
-        type=Path,
-        help="a record of 'python -m mnist_edge.benchmarks.number_speed --out' instead",
-    )
-    args = parser.parse_args(argv)
-    if args.numbers:
-        try:
-            raw = read_capped(args.numbers, 1 << 20, "--numbers")  # a FIFO or /dev/zero: no hang
-            text = number_table(NumberSpeed.from_json(json.loads(raw)))
-        except (ValueError, UserError) as exc:
-            parser.error(f"--numbers {args.numbers}: {exc}")
-        if args.out:
-            write_text_atomic(args.out, text + "\n")
-        print(text)
-        return 0
-    if args.results is None:
-        parser.error("name a results.json of 'mnist-edge bench', or --numbers SPEED_JSON")
-    rows = json.loads(args.results.read_text()).get("pen" if args.pen else "results")
-    if rows is None:
-        parser.error(f"{args.results} has no pen rows; measure them with 'mnist-edge bench --pen'")
-    text = table([Result.from_json(r) for r in rows], args.macs)
-    if args.out:
-        write_text_atomic(args.out, text + "\n")
-    print(text)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

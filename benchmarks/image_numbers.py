@@ -1,8 +1,8 @@
 """Numbers read from pictures (``predict --multi``): read exactly per length and spacing.
 
-``python -m mnist_edge.benchmarks.image_numbers FILE.json [--model M] [--out REPORT.md]``
-takes a number file (``label`` a string of digits, ``stroke_digits`` per stroke, e.g. from
-``python -m mnist_edge.train.numbers compose``), renders each number's strokes on the app's
+``mnist-edge numbers pictures FILE.json [--model M] [--out REPORT.md]`` takes a number file
+(``label`` a string of digits, ``stroke_digits`` per stroke, e.g. from ``mnist-edge numbers
+compose``), renders each number's strokes on the app's
 writing strip exactly as the app draws ink, and reads the picture in process with
 :func:`~mnist_edge.edge_app.numbers.image.read_number_image` (the pen's width estimated from
 the ink, as ``predict --multi`` does), per length (2-5 digits) and per spacing (apart / close
@@ -17,7 +17,6 @@ the ink, as ``predict --multi`` does), per length (2-5 digits) and per spacing (
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ import numpy as np
 
 from mnist_edge.benchmarks.baseline_splitter import read_many
 from mnist_edge.core.errors import UserError
-from mnist_edge.core.fsutil import check_writable_file, write_bytes_atomic
 from mnist_edge.edge_app.numbers.image import read_number_image
 from mnist_edge.edge_app.reading import choose_threshold, choose_tta
 from mnist_edge.edge_app.recognizer import Recognizer
@@ -138,32 +136,14 @@ def score(path: str, model_path: str | None = None, limit: int | None = None) ->
     tta = choose_tta(None, model)
     recognizer = Recognizer(model, choose_threshold(None, model, tta), tta)  # predict's
     samples = [s for s in load_samples(path) if isinstance(s.label, str) and s.stroke_digits]
+    if not samples:
+        raise UserError(
+            f"{path} holds no numbers that say which stroke is which digit (stroke_digits, as "
+            "'mnist-edge numbers compose' writes without --join); pass one"
+        )
     canvas = strip_canvas()  # the app's writing strip on its default screen
     results = [score_one(s, canvas, recognizer) for s in samples[:limit]]
     return (
         f"### {Path(path).name} ({Path(model_file).name}, tta {tta}, pictures "
         f"{canvas.width}x{canvas.height}, brush {canvas.brush})\n\n{markdown(results)}"
     )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mnist_edge.benchmarks.image_numbers")
-    parser.add_argument("files", nargs="+")
-    parser.add_argument("--model", default=None)
-    parser.add_argument("--limit", type=int, default=None, help="the first N numbers only")
-    parser.add_argument("--out", default=None, help="also write the tables here (markdown)")
-    args = parser.parse_args(argv)
-    if args.out:  # before measuring: a bad --out loses no minute of it
-        try:
-            check_writable_file("--out", args.out)
-        except UserError as exc:
-            parser.error(str(exc))
-    text = "\n".join(score(path, args.model, args.limit) for path in args.files)
-    print(text)
-    if args.out:
-        write_bytes_atomic(args.out, text.encode())
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,8 +1,8 @@
 """How fast the app reads a number: cold, after the last stroke, and its frames while writing.
 
-``python -m mnist_edge.benchmarks.number_speed FILE.json [--model M] [--count N] [--repeats R]
-[--out OUT.json]`` reads the 5-digit numbers of a number file (e.g. from ``python -m
-mnist_edge.train.numbers compose``) with the app's recognizer:
+``mnist-edge numbers speed FILE.json [--model M] [--count N] [--repeats R] [--out OUT.json]``
+reads the 5-digit numbers of a number file (e.g. from ``mnist-edge numbers compose``) with the
+app's recognizer:
 
 - *cold*: a new reader each time, every candidate rendered and read (one batched model call),
   then the chosen digits re-read as single digits (TTA);
@@ -13,15 +13,12 @@ mnist_edge.train.numbers compose``) with the app's recognizer:
 
 Times are this thread's CPU time (the machine may be shared), per number the least of
 ``--repeats`` reads (3: other tenants' load only ever adds time), with the model calls' share
-measured apart, so that ``python -m mnist_edge.benchmarks.estimate --numbers OUT.json`` can
+measured apart, so that ``mnist-edge estimate --numbers OUT.json`` can
 scale the model part by arithmetic throughput and the rest by scalar speed.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -31,7 +28,6 @@ from typing import Any
 import numpy as np
 
 from mnist_edge.core.errors import UserError
-from mnist_edge.core.fsutil import check_writable_file, write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -85,7 +81,7 @@ class NumberSpeed:
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(
                 f"not a number speed record ({exc}); make one with "
-                "'python -m mnist_edge.benchmarks.number_speed FILE --out OUT.json'"
+                "'mnist-edge numbers speed FILE --out OUT.json'"
             ) from None
 
     def text(self) -> str:
@@ -211,41 +207,3 @@ def _read_times(
         last.append((time.thread_time() - started) * 1000)
         last_model.append(model.spent * 1000)
     return cold, cold_model, last, last_model
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m mnist_edge.benchmarks.number_speed",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("file", help="a number file (replay format, string labels)")
-    parser.add_argument("--model", default=None, help="a .tflite or .onnx model (the shipped)")
-    parser.add_argument("--count", type=int, default=60, help="5-digit numbers to time")
-    parser.add_argument(
-        "--repeats", type=int, default=3, help="reads per number, the least kept (1-20)"
-    )
-    parser.add_argument("--out", default=None, help="also write the record here (JSON)")
-    args = parser.parse_args(argv)
-    if args.count < 1:
-        parser.error("--count must be at least 1")
-    if not 1 <= args.repeats <= 20:
-        parser.error("--repeats must be 1-20")
-    try:
-        if args.out:  # before measuring: a bad --out loses no minute of timing
-            check_writable_file("--out", args.out)
-        speed = measure(args.file, args.model, args.count, args.repeats)
-        print(speed.text())
-        if args.out:
-            write_text_atomic(args.out, json.dumps(speed.to_json(), indent=1) + "\n")
-    except UserError as exc:  # also a bad file: load_samples' ReplayError is one
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # a full disk while writing --out
-        print(f"{parser.prog}: error: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,8 +1,8 @@
 """Numbers read through the app: read exactly per length and spacing, beside the ceiling.
 
-``python -m mnist_edge.benchmarks.numbers FILE.json [--model M] [--speed N] [--out REPORT.md]``
-replays a number file (``label`` a string of digits, ``stroke_digits`` per stroke, e.g. from
-``python -m mnist_edge.train.numbers compose``) with ``mnist-edge draw --multi --replay FILE
+``mnist-edge numbers bench FILE.json [--model M] [--speed N] [--out REPORT.md]`` replays a
+number file (``label`` a string of digits, ``stroke_digits`` per stroke, e.g. from
+``mnist-edge numbers compose``) with ``mnist-edge draw --multi --replay FILE
 --headless --no-learn`` and scores what the app printed, per length (2-5 digits) and per
 spacing (apart / close / touching, measured in the app's ink). Beside each figure:
 
@@ -18,18 +18,15 @@ and frames with input while writing them stroke by stroke (paced as a person wri
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mnist_edge.benchmarks.baseline_splitter import read_many
 from mnist_edge.benchmarks.number_figures import NumberFigures, digits_right
 from mnist_edge.core.errors import UserError
-from mnist_edge.core.fsutil import check_writable_file, write_bytes_atomic
 from mnist_edge.edge_app.recognizer import Recognizer
 from mnist_edge.edge_app.runtime import Model, load_model
 from mnist_edge.edge_app.runtime.shipped import default_model
@@ -100,8 +97,10 @@ def app_readings(path: str, model: str) -> list[dict[str, object]]:
     cmd = [sys.executable, "-m", "mnist_edge", "draw", "--multi", "--replay", path]
     cmd += ["--headless", "--no-learn", "--model", model]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"mnist-edge: the replay failed: {done.stderr.strip()[-400:]}")
+    if done.returncode != 0:  # its own one line, without its prefix (ours comes on top)
+        why = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        why = why.removeprefix("mnist-edge: ").removeprefix("error: ")
+        raise UserError(f"the replay of {path} failed: {why[:400]}")
     sys.stderr.write(done.stderr)
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
@@ -135,9 +134,14 @@ def _components(sample: Sample, canvas: StripCanvas, rec: Recognizer) -> tuple[b
 def score(path: str, model_path: str | None = None) -> NumberReport:
     model_file = model_path or str(default_model()[0])
     samples = [s for s in load_samples(path) if isinstance(s.label, str)]
+    if not samples:
+        raise UserError(
+            f"{path} holds no numbers (labels that are strings of digits, as "
+            "'mnist-edge numbers compose' writes); pass one"
+        )
     lines = app_readings(path, model_file)
     if len(lines) != len(samples):
-        raise SystemExit(f"mnist-edge: {path}: {len(lines)} readings for {len(samples)} numbers")
+        raise UserError(f"{path}: the app printed {len(lines)} readings for {len(samples)} numbers")
     rec = app_recognizer(load_model(model_file))
     canvas = strip_canvas()  # the replay's canvas: the default screen's writing strip
     report = NumberReport(Path(path).name, Path(model_file).name)
@@ -187,36 +191,3 @@ def score_in_process(model: Model, path: str, limit: int | None = None) -> Numbe
             alone, spacing = False, "unknown"
         figures.add_number(sample.label, read, sure, alone, spacing)
     return figures
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mnist_edge.benchmarks.numbers")
-    parser.add_argument("files", nargs="+")
-    parser.add_argument("--model", default=None)
-    parser.add_argument("--speed", type=int, default=0, metavar="N")
-    parser.add_argument("--out", default=None, help="also write the tables here (markdown)")
-    parser.add_argument("--no-score", action="store_true", help="with --speed: time only")
-    args = parser.parse_args(argv)
-    if args.out:  # before measuring: a bad --out loses no minute of it
-        try:
-            check_writable_file("--out", args.out)
-        except UserError as exc:
-            parser.error(str(exc))
-    parts = []
-    for path in args.files:
-        if not args.no_score:
-            report = score(path, args.model)
-            parts.append(f"### {report.file} ({report.model})\n\n{report.markdown()}")
-        if args.speed:
-            from mnist_edge.benchmarks.number_speed import measure
-
-            parts.append(measure(path, args.model, args.speed).text() + "\n")
-    text = "\n".join(parts)
-    print(text)
-    if args.out:
-        write_bytes_atomic(args.out, text.encode())
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

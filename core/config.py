@@ -145,6 +145,14 @@ def option(
     return dataclasses.field(default=default, metadata=meta)
 
 
+FORCE_HELP = "replace an existing output file (never a file this run reads, never drawings)"
+
+
+def force_option() -> Any:
+    """``--force`` for a command that writes a file: declared here once, for every tool."""
+    return option(False, FORCE_HELP)
+
+
 def _default_of(f: dataclasses.Field[Any]) -> Any:
     if f.default is not dataclasses.MISSING:
         return f.default

@@ -142,7 +142,7 @@ class DrawConfig:
             self.screenshot is None or self.screenshot.lower().endswith(".png"),
             f"--screenshot must name a .png file, got {self.screenshot!r}",
         )
-        for flag in ("record", "replay", "collect", "screenshot", "writer"):
+        for flag in ("record", "replay", "collect", "screenshot", "writer", "pen", "model"):
             require(
                 getattr(self, flag) != "", f"--{flag} needs a value; name a file or leave it out"
             )

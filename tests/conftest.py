@@ -104,8 +104,9 @@ def run_cli(
 
 def compose_numbers_file(path: Path, count: int, *extra: str) -> None:
     """Write ``count`` numbers composed from the held-out writers of ``unipen-train.json`` to
-    ``path`` with ``python -m mnist_edge.train.numbers compose`` (``extra``: more flags)."""
+    ``path`` with ``mnist-edge numbers compose`` (``extra``: more flags)."""
     made = run_cli(
+        "numbers",
         "compose",
         str(path),
         "--count",
@@ -113,7 +114,6 @@ def compose_numbers_file(path: Path, count: int, *extra: str) -> None:
         *extra,
         "--drawn",
         str(DRAWN / "unipen-train.json"),
-        module="mnist_edge.train.numbers",
     )
     assert made.returncode == 0, made.stderr
 

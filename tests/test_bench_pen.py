@@ -175,11 +175,12 @@ def test_bench_pen_errors(drawn_file: Path, tmp_path: Path) -> None:
 def test_estimate_reads_the_pen_rows(
     rows: dict[str, bench_pen.PenResult], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mnist_edge.benchmarks.estimate import REFERENCE, TARGETS, main
+    from mnist_edge.benchmarks.estimate import REFERENCE, TARGETS
+    from mnist_edge.cli import main
 
     results = tmp_path / "results.json"
     results.write_text(json.dumps({"results": [], "pen": [r.to_json() for r in rows.values()]}))
-    assert main([str(results), "--pen", "--macs", "504288"]) == 0
+    assert main(["estimate", str(results), "--pen", "--macs", "504288"]) == 0
     out = capsys.readouterr().out
     row = rows["pen-int8.tflite"]
     invoke, whole = row.invoke_us["p50"], row.latency_us["p50"]
@@ -188,8 +189,7 @@ def test_estimate_reads_the_pen_rows(
     assert f"| tflite-int8 | litert | {whole:.0f} | ~{pi4:.0f} |" in out
     assert "| onnx-int8 | onnxruntime |" in out and "504,288 multiply-adds" in out
     results.write_text(json.dumps({"results": []}))
-    with pytest.raises(SystemExit):
-        main([str(results), "--pen"])
+    assert main(["estimate", str(results), "--pen"]) == 2
     assert "has no pen rows" in capsys.readouterr().err
 
 

@@ -180,13 +180,13 @@ def test_composed_joins_are_written_without_stroke_digits(tmp_path: Path) -> Non
     assert all(s.stroke_digits is None for s in samples if len(s.strokes) < len(str(s.label)))
     assert any(s.stroke_digits is None for s in samples)
     bad = run_cli(
+        "numbers",
         "compose",
         str(tmp_path / "x.json"),
         "--join",
         "2",
         "--drawn",
         str(DRAWN / "unipen-train.json"),
-        module="mnist_edge.train.numbers",
     )
-    assert bad.returncode == 2 and "--join must be 0-1" in bad.stderr
+    assert bad.returncode == 2 and "--join must be a number from 0 to 1" in bad.stderr
     assert not (tmp_path / "x.json").exists()

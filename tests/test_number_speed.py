@@ -66,14 +66,14 @@ def test_the_pi_estimate_scales_model_calls_and_the_rest_apart() -> None:
 def test_estimate_names_a_bad_numbers_file(tmp_path: Path) -> None:
     bad = tmp_path / "speed.json"
     bad.write_text('{"model": 1}')
-    result = run_cli("--numbers", str(bad), module="mnist_edge.benchmarks.estimate")
+    result = run_cli("estimate", "--numbers", str(bad))
     assert_user_error(result, "not a number speed record")
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)  # nobody writes: reading it would wait for ever
-    result = run_cli("--numbers", str(fifo), module="mnist_edge.benchmarks.estimate", timeout=60)
+    result = run_cli("estimate", "--numbers", str(fifo), timeout=60)
     assert_user_error(result, "FIFO")
     assert_user_error(
-        run_cli("--numbers", "/dev/zero", module="mnist_edge.benchmarks.estimate", timeout=60),
+        run_cli("estimate", "--numbers", "/dev/zero", timeout=60),
         "--numbers",
     )
 
@@ -83,6 +83,8 @@ def test_a_real_timing_run_fills_the_record(tmp_path: Path) -> None:
     compose_numbers_file(numbers, 8)
     out = tmp_path / "speed.json"
     result = run_cli(
+        "numbers",
+        "speed",
         str(numbers),
         "--count",
         "2",
@@ -92,7 +94,6 @@ def test_a_real_timing_run_fills_the_record(tmp_path: Path) -> None:
         str(MODELS / "edge-int8.tflite"),
         "--out",
         str(out),
-        module="mnist_edge.benchmarks.number_speed",
     )
     assert result.returncode == 0, result.stderr
     speed = NumberSpeed.from_json(json.loads(out.read_text()))
@@ -100,17 +101,12 @@ def test_a_real_timing_run_fills_the_record(tmp_path: Path) -> None:
     assert speed.repeats == 2 and "least of 2 reads" in result.stdout
     assert 0 < speed.last_model.p50 <= speed.last.p50 and speed.frame_count > 10
     assert "after its last stroke" in result.stdout
-    estimate = run_cli("--numbers", str(out), module="mnist_edge.benchmarks.estimate")
+    estimate = run_cli("estimate", "--numbers", str(out))
     assert estimate.returncode == 0 and "Raspberry Pi 4 estimate" in estimate.stdout
 
 
 def test_a_bad_out_is_refused_before_measuring(tmp_path: Path) -> None:
-    result = run_cli(
-        str(DRAWN / "unipen-train.json"),
-        "--out",
-        str(tmp_path),
-        module="mnist_edge.benchmarks.number_speed",
-    )
+    result = run_cli("numbers", "speed", str(DRAWN / "unipen-train.json"), "--out", str(tmp_path))
     assert_user_error(result, "--out", "folder")
     assert "reading a 5-digit" not in result.stdout
 
@@ -120,5 +116,5 @@ def test_a_file_without_five_digit_numbers_is_refused(tmp_path: Path) -> None:
 
     path = tmp_path / "short.json"
     save_samples(path, [Sample([[(0.1, 0.1), (0.2, 0.9)], [(0.5, 0.2), (0.6, 0.8)]], "12")])
-    result = run_cli(str(path), module="mnist_edge.benchmarks.number_speed")
+    result = run_cli("numbers", "speed", str(path))
     assert_user_error(result, "no 5-digit numbers")

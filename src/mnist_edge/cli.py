@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -27,6 +27,7 @@ class Command:
     add_arguments: str
     run: str
     help: str
+    children: tuple[Command, ...] = ()  # a group: ``mnist-edge GROUP SUBCOMMAND``
 
     def load(
         self,
@@ -94,6 +95,57 @@ COMMANDS: dict[str, Command] = {
             "run",
             "find, download and verify MNIST; copy it to a folder",
         ),
+        Command(
+            "numbers",
+            "",
+            "",
+            "",
+            "numbers of several digits: compose files of them, fit and measure their reader",
+            children=(
+                Command(
+                    "compose",
+                    "mnist_edge.train.numbers_cli",
+                    "add_compose",
+                    "run_compose",
+                    "write numbers composed from drawn digits to a new stroke file",
+                ),
+                Command(
+                    "bench",
+                    "mnist_edge.benchmarks.tools_cli",
+                    "add_numbers_bench",
+                    "run_numbers_bench",
+                    "numbers read through the app per length and spacing, beside the ceiling",
+                ),
+                Command(
+                    "speed",
+                    "mnist_edge.benchmarks.tools_cli",
+                    "add_numbers_speed",
+                    "run_numbers_speed",
+                    "how fast the app reads a 5-digit number: cold, after the last stroke, frames",
+                ),
+                Command(
+                    "pictures",
+                    "mnist_edge.benchmarks.tools_cli",
+                    "add_numbers_pictures",
+                    "run_numbers_pictures",
+                    "numbers read from pictures (predict --multi) per length and spacing",
+                ),
+            ),
+        ),
+        Command(
+            "estimate",
+            "mnist_edge.benchmarks.tools_cli",
+            "add_estimate",
+            "run_estimate",
+            "estimate latency on a Raspberry Pi 4 / 5 from a bench or numbers speed record",
+        ),
+        Command(
+            "collect-cost",
+            "mnist_edge.benchmarks.tools_cli",
+            "add_collect_cost",
+            "run_collect_cost",
+            "what one Save costs in 'draw --collect' as the file grows (on a copy)",
+        ),
     )
 }
 
@@ -117,48 +169,71 @@ EXTRAS = {
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: what is wrong and where help is, not the whole usage."""
+    """argparse with one-line errors: what is wrong and where help is, not the whole usage.
+    Every parser of the command line is one of these (subcommands inherit the class), and none
+    takes abbreviations: ``--mul`` is an error, not ``--multi``."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> NoReturn:
         print(f"{self.prog}: error: {message}; see '{self.prog} --help'", file=sys.stderr)
         raise SystemExit(2)
 
 
-def _command_name(argv: list[str]) -> str | None:
-    """The subcommand named on the command line (the first word that is not an option)."""
-    return next((word for word in argv if not word.startswith("-")), None)
+def _words(argv: list[str]) -> list[str]:
+    """The words that are not options: the command, a group's subcommand, then arguments."""
+    return [word for word in argv if not word.startswith("-")]
+
+
+VERBOSE_HELP = "show the frameworks' own logs (TensorFlow, LiteRT)"
+
+
+def _add_commands(
+    sub: argparse._SubParsersAction, commands: Iterable[Command], words: list[str]
+) -> None:
+    """A parser per command; only the one ``words`` name is loaded and given its arguments (a
+    group's children likewise, by the next word)."""
+    load = words[0] if words else None
+    for command in commands:
+        chosen = command.name == load
+        child = sub.add_parser(
+            command.name,
+            help=command.help,
+            description=command.help,
+            add_help=chosen or bool(command.children),
+        )
+        if command.children:
+            nested = child.add_subparsers(
+                dest=f"{command.name}_command", metavar="SUBCOMMAND", required=True
+            )
+            _add_commands(nested, command.children, words[1:] if chosen else [])
+        elif chosen:
+            add_arguments, run = command.load()
+            add_arguments(child)
+            child.add_argument(
+                "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
+            )
+            child.set_defaults(_run=run)
 
 
 def _parser(
-    commands: list[Command], prog: str | None = None, load: str | None = None
+    commands: list[Command], prog: str | None = None, load: str | list[str] | None = None
 ) -> argparse.ArgumentParser:
     """The top parser. Only the ``load`` subcommand's module is imported and its arguments
-    built: ``mnist-edge draw`` never loads the training or export code, ``--help`` none."""
+    built: ``mnist-edge draw`` never loads the training or export code, ``--help`` none.
+    ``load`` may be the command line's words (a group and its subcommand)."""
     parser = Parser(
         prog=prog or "mnist-edge",
         description="Handwritten-digit recognition: train on a workstation, run on the edge.",
     )
     parser.add_argument("--version", action="version", version=f"mnist-edge {__version__}")
-    parser.add_argument(
-        "--verbose", action="store_true", help="show the frameworks' own logs (TensorFlow, LiteRT)"
-    )
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(
         dest="command", metavar="COMMAND", required=True, parser_class=Parser
     )
-    for command in commands:
-        child = sub.add_parser(
-            command.name, help=command.help, description=command.help, add_help=command.name == load
-        )
-        if command.name == load:
-            add_arguments, run = command.load()
-            add_arguments(child)
-            child.add_argument(
-                "--verbose",
-                action="store_true",
-                default=argparse.SUPPRESS,
-                help="show the frameworks' own logs (TensorFlow, LiteRT)",
-            )
-            child.set_defaults(_run=run)
+    _add_commands(sub, commands, [load] if isinstance(load, str) else list(load or []))
     return parser
 
 
@@ -187,8 +262,7 @@ def _execute(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    name = _command_name(argv)
-    return _execute(_parser(list(COMMANDS.values()), load=name if name in COMMANDS else None), argv)
+    return _execute(_parser(list(COMMANDS.values()), load=_words(argv)), argv)
 
 
 def run_standalone(name: str, argv: list[str] | None = None) -> int:
@@ -198,9 +272,7 @@ def run_standalone(name: str, argv: list[str] | None = None) -> int:
     package = command.module.rsplit(".", 1)[0]
     parser = Parser(prog=f"python -m {package}", description=command.help)
     add_arguments(parser)
-    parser.add_argument(
-        "--verbose", action="store_true", help="show the frameworks' own logs (TensorFlow, LiteRT)"
-    )
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     parser.set_defaults(_run=run)
     return _execute(parser, argv)
 

@@ -1,0 +1,105 @@
+"""``mnist-edge numbers compose``: numbers composed from one side of the writer split.
+
+The numbers are written as a new stroke file (``label`` a string of digits, ``stroke_digits``
+per stroke) for ``draw --multi --replay`` and the number benchmarks; see
+:mod:`mnist_edge.train.numbers` for the writer split.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from mnist_edge.core.config import (
+    add_options,
+    build_config,
+    force_option,
+    option,
+    require,
+    require_int,
+    require_number,
+)
+from mnist_edge.core.errors import UserError
+
+MAX_COUNT = 100_000  # numbers per file: seconds to compose, tens of MB on disk
+SEEDS = (0, 2**32 - 1)
+
+
+def drawn_option() -> object:
+    return option(
+        (),
+        "drawn-digit files with writers (e.g. unipen-train.json uji-train.json); the first is "
+        "split by writer as the trainer splits it (required)",
+        metavar="FILE",
+        nargs="+",
+    )
+
+
+def check_drawn(drawn: tuple[str, ...]) -> None:
+    require(bool(drawn), "--drawn FILE... is required: drawn-digit files with writers")
+    require(all(drawn), "--drawn needs file names; an empty name is no file")
+
+
+@dataclass(frozen=True)
+class ComposeConfig:
+    out: str = option("", "the stroke file to write", flag=False)  # positional
+    drawn: tuple[str, ...] = drawn_option()
+    side: str = option("held-out", "whose digits: held-out or train writers")
+    count: int = option(1000, f"numbers to compose (1-{MAX_COUNT:,})")
+    seed: int = option(21, "random seed")
+    delay_bars: float = option(0.3, "share of bars written after the next digit (0-1)")
+    join: float = option(
+        0.0,
+        "share of digit pairs written without a pen lift (0-1); a number with a join has no "
+        "stroke_digits (a stroke of two digits has no one digit)",
+    )
+    force: bool = force_option()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "drawn", tuple(self.drawn))
+        require(bool(self.out), "name the stroke file to write: mnist-edge numbers compose OUT")
+        check_drawn(self.drawn)
+        require(
+            self.side in ("held-out", "train"),
+            f"--side must be held-out or train, not {self.side!r}",
+        )
+        require_int("--count", self.count, 1, MAX_COUNT)
+        require_int("--seed", self.seed, *SEEDS)
+        require_number("--delay-bars", self.delay_bars, 0.0, 1.0)
+        require_number("--join", self.join, 0.0, 1.0)
+
+
+def add_compose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("out", metavar="OUT", help="the stroke file to write (.json)")
+    add_options(parser, ComposeConfig)
+
+
+def run_compose(args: argparse.Namespace) -> int:
+    from mnist_edge.core.fsutil import check_output
+    from mnist_edge.ink.compose import LENGTHS, compose_numbers, strip_canvas
+    from mnist_edge.ink.strokes import save_samples
+    from mnist_edge.train.numbers import _as_recorded, writer_sides
+
+    config = build_config(ComposeConfig, vars(args), args.config, section="compose")
+    inputs = [("--drawn", path) for path in config.drawn]
+    check_output("OUT", config.out, inputs=inputs, force=config.force, strokes=True)
+    files = list(config.drawn if config.side == "train" else config.drawn[:1])
+    train, held = writer_sides(files)
+    side = held if config.side == "held-out" else train
+    usable = [w for w, digits in side.items() if len(digits) >= max(LENGTHS)]
+    if not usable:  # each number is one writer's digits, up to max(LENGTHS) of them
+        raise UserError(
+            f"--drawn {files[0]}: no {config.side} writer has {max(LENGTHS)} or more labelled "
+            "digits to compose numbers from; pass drawn digits with writers"
+        )
+    numbers = compose_numbers(
+        side,
+        config.count,
+        config.seed,
+        [strip_canvas()],
+        delay_bars=config.delay_bars,
+        join=config.join,
+    )
+    save_samples(config.out, [_as_recorded(n) for n in numbers])
+    print(f"{len(numbers)} numbers of {len(usable)} {config.side} writers -> {config.out}")
+    return 0
