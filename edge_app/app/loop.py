@@ -19,10 +19,12 @@ from typing import Any
 
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import atomic_path
+from mnist_edge.edge_app.api_read import read_canvas, read_number_strokes
+from mnist_edge.edge_app.app.alternative import offered, take_alternative
 from mnist_edge.edge_app.app.collect import Collector
 from mnist_edge.edge_app.app.input import Command, Down, Input, Move, Up
-from mnist_edge.edge_app.app.state import AppState, Drawing
-from mnist_edge.edge_app.app.view import View, bar_slot, button_rects
+from mnist_edge.edge_app.app.state import AppState, Drawing, corrections
+from mnist_edge.edge_app.app.view import View, alternative_rect, bar_slot, button_rects
 from mnist_edge.edge_app.recognizer import Recognizer
 from mnist_edge.ink import layout as lay
 from mnist_edge.ink.stroke_writer import StrokeWriter
@@ -182,6 +184,11 @@ class App:
                     {"Clear": "clear", "Undo": "undo", "Save": "save", "Skip": "skip"}[name]
                 )
                 return
+        if self.config.multi and alternative_rect(self.layout).contains(x, y):
+            if offered(self.state) is not None:  # "did you mean ...?": one tap takes it
+                self.button_pointer = pointer
+                take_alternative(self)
+            return
         digit = bar_slot(self.layout, x, y)
         if digit is not None:
             self.button_pointer = pointer
@@ -261,7 +268,8 @@ class App:
     def clear(self) -> None:
         drawing = self.state.drawing
         if drawing.strokes and self.recorder is not None:
-            self.record(Sample([list(s) for s in drawing.strokes]))
+            strokes = [list(s) for s in drawing.strokes]
+            self.record(Sample(strokes, canvas=(drawing.width, drawing.height)))
         drawing.clear()
         self.drawing_pointer = None
         self.state.clear_reading()
@@ -271,7 +279,11 @@ class App:
     def undo(self) -> None:
         """Undo what was done last: a correction, else a stroke, else (collecting) a save."""
         learner = self.recognizer.learner
-        if self.state.last_correction and learner is not None and learner.undo():
+        if (
+            self.state.last_correction
+            and learner is not None
+            and all(learner.undo() for _ in range(int(self.state.last_correction)))
+        ):
             self.state.last_correction = False
             self.state.say("Correction undone")
             self._save_profile()
@@ -310,7 +322,7 @@ class App:
         label = self.recognizer.model.labels[digit]
         problem = self._save_profile()
         if problem is None:
-            self.state.say(f"Learned: this is a {label} ({len(learner)} corrections)")
+            self.state.say(f"Learned: this is a {label} ({corrections(len(learner))})")
         self.predict_now()
 
     def correct_digit(self, digit: int) -> None:
@@ -337,7 +349,7 @@ class App:
         label = self.recognizer.model.labels[digit]
         problem = self._save_profile()
         if problem is None:
-            self.state.say(f"Learned: digit {index + 1} is a {label} ({len(learner)} corrections)")
+            self.state.say(f"Learned: digit {index + 1} is a {label} ({corrections(len(learner))})")
         self.predict_now()
 
     def _save_profile(self) -> str | None:
@@ -349,7 +361,8 @@ class App:
 
     def collect_save(self) -> None:
         assert self.collector is not None
-        message = self.collector.save(self.state.drawing.strokes)
+        drawing = self.state.drawing
+        message = self.collector.save(drawing.strokes, (drawing.width, drawing.height))
         saved = message.startswith("Saved")
         self.state.say(message, warning=not saved)
         if saved:
@@ -372,8 +385,8 @@ class App:
         self.last_prediction = time.perf_counter()
         drawing = self.state.drawing
         if self.config.multi:
-            self.state.digits = self.recognizer.read_number(
-                drawing.strokes, drawing.width, drawing.height, drawing.brush
+            self.state.digits, self.state.number = read_number_strokes(
+                self.recognizer, drawing.strokes, (drawing.width, drawing.height), drawing.brush
             )
             digits, selected = self.state.digits, self.state.selected
             if selected is not None and not 0 <= selected < len(digits):
@@ -382,7 +395,7 @@ class App:
                 digits[-1 if selected is None else selected].reading if digits else None
             )
         else:
-            self.state.reading = self.recognizer.read(drawing.ink, drawing.strokes)
+            self.state.reading = read_canvas(self.recognizer, drawing.ink, drawing.strokes)[0]
             self.state.several = self.several_digits()
         if self.state.reading is not None:
             self.reading_ms.append(self.state.reading.milliseconds)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mnist_edge.edge_app.api_types import NumberResult
 from mnist_edge.edge_app.results import NumberDigit, Reading
 from mnist_edge.ink.strokes import Stroke, draw_segment, render, to_pixels
 
@@ -74,6 +75,11 @@ class Drawing:
         return not self.strokes
 
 
+def corrections(n: int) -> str:
+    """``1 correction``, ``3 corrections``: how a message counts the profile's corrections."""
+    return f"{n} correction{'' if n == 1 else 's'}"
+
+
 @dataclass
 class Message:
     text: str
@@ -86,12 +92,15 @@ class AppState:
     drawing: Drawing
     reading: Reading | None = None
     digits: list[NumberDigit] = field(default_factory=list)  # --multi: the number, left to right
+    number: NumberResult | None = None  # --multi: the same number as the API reads it
     running: bool = True
     message: Message | None = None
     selected: int | None = None  # --multi: the digit tapped on the strip (bars correct it)
     several: str = ""  # single-digit mode: the ink reads as this number of several digits
     prompt: str = ""  # what --collect asks for ("Draw a 4"), shown above the result
-    last_correction: bool = False  # the last action was a correction (Undo undoes it)
+    #: The last action was a correction: how many it stored (True: one; a number's
+    #: alternative stores one per digit it changes). Undo takes them all back.
+    last_correction: int = False
     dirty: bool = True  # something changed: draw a frame
     ink_dirty: bool = True  # the ink changed: refresh the canvas surface
 
@@ -106,6 +115,6 @@ class AppState:
         return self.message
 
     def clear_reading(self) -> None:
-        self.reading, self.digits = None, []
+        self.reading, self.digits, self.number = None, [], None
         self.selected, self.several = None, ""
         self.dirty = True

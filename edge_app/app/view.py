@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from mnist_edge.edge_app.app.alternative import offered
 from mnist_edge.edge_app.app.state import AppState
 from mnist_edge.ink import layout as lay
 
@@ -49,6 +50,13 @@ def bar_slot(layout: lay.Layout, px: float, py: float) -> int | None:
     return min(9, int((px - r.x) / (r.w / 10)))
 
 
+def alternative_rect(layout: lay.Layout) -> lay.Rect:
+    """--multi: where "did you mean ...?" is tapped: the number panel's lower half (a
+    finger-sized target around the line)."""
+    r = layout.digit
+    return lay.Rect(r.x, r.y + r.h // 2, r.w, r.h - r.h // 2)
+
+
 class View:
     def __init__(
         self, pygame: Any, screen: Any, layout: lay.Layout, rotation: int, labels: tuple[str, ...]
@@ -70,6 +78,7 @@ class View:
         )
         base = min(logical)
         self.font_big = pygame.font.Font(None, max(48, int(layout.digit.h * 0.95)))
+        self._fonts: dict[int, Any] = {}  # by size: the number's font follows its length
         self.font = pygame.font.Font(None, max(20, base // 18))
         self.font_small = pygame.font.Font(None, max(16, base // 28))
 
@@ -98,7 +107,7 @@ class View:
             self.draw_digit_boxes(state, recognizer)
         self.draw_result(state, multi, recognizer)
         self.draw_preview(state, multi)
-        self.draw_bars(state)
+        self.draw_bars(state, multi)
         for name, rect in button_rects(L, buttons):
             pg.draw.rect(s, PANEL, rect.tuple, border_radius=10)
             pg.draw.rect(s, MUTED, rect.tuple, 2, border_radius=10)
@@ -124,6 +133,26 @@ class View:
         while text and font.size(text + "…")[0] > width:
             text = text[:-1]
         return text + "…"
+
+    def first_fitting(self, options: list[str], font: Any, width: int) -> str:
+        """The first (fullest) of ``options`` that fits ``width`` px; the last one cut if none."""
+        for text in options:
+            if font.size(text)[0] <= width:
+                return text
+        return self.fit(options[-1], font, width)
+
+    def sized_font(self, text: str, width: int, height: int) -> Any:
+        """The largest font, up to the big one, in which ``text`` fits ``width`` x ``height``
+        px: a 10-digit number fills the panel as a single digit does, no smaller."""
+        w, h = self.font_big.size(text)
+        size = int(self.font_big.get_height() * min(1.0, width / max(1, w), height / max(1, h)))
+        while True:
+            font = self._fonts.get(size) or self._fonts.setdefault(
+                size, self.pg.font.Font(None, max(8, size))
+            )
+            if size <= 12 or (font.size(text)[0] <= width and font.size(text)[1] <= height):
+                return font
+            size -= max(1, size // 12)
 
     def draw_digit_boxes(self, state: AppState, recognizer: Any) -> None:
         """Each digit of the number boxed on the canvas, with its reading; a "?" marks the
@@ -189,19 +218,24 @@ class View:
             ACCENT if sure else UNSURE,
             center=(centre[0], r.y + int(r.h * 0.42)),
         )
-        top = ", ".join(f"{d} {c:.0%}" for d, c in p.top(3))
+        # The alternatives, fullest first: the line takes the first that fits the panel.
+        tops = [", ".join(f"{d} {c:.0%}" for d, c in p.top(k)) for k in (3, 2)]
+        width = r.w - 8
         if state.reading.learned:
             line, color = f"learned from your {self.labels[p.digit]}s", GOOD
         elif sure:
             line, color = f"{p.confidence:.0%} sure", TEXT
         else:
-            line, color = f"Not sure: {top}", UNSURE
-        width = r.w - 8
+            first, second = (d for d, _ in p.top(2))
+            options = [*(f"Not sure: {t}" for t in tops), f"Not sure: {first} or {second}"]
+            line, color = self.first_fitting(options, self.font_small, width), UNSURE
         line = self.fit(line, self.font_small, width)
         self.text(line, self.font_small, color, center=(centre[0], r.y + int(r.h * 0.82)))
         if sure:
             self.text(
-                self.fit(f"top 3: {top}", self.font_small, width),
+                self.first_fitting(
+                    [f"top 3: {tops[0]}", f"top 2: {tops[1]}"], self.font_small, width
+                ),
                 self.font_small,
                 MUTED,
                 center=(centre[0], r.y + int(r.h * 0.93)),
@@ -213,10 +247,9 @@ class View:
         digits = state.digits
         shown = "".join(self.label_of(d.reading, recognizer) for d in digits) or "?"
         unsure = [i for i, d in enumerate(digits) if not recognizer.sure(d.reading.prediction)]
-        confidence = float(np.prod([d.reading.prediction.confidence for d in digits]))
-        font = self.font_big
-        if font.size(shown)[0] > r.w - 8 or font.get_height() > r.h * 0.7:
-            font = self.font
+        confidence = recognizer.number_confidence(digits)  # its least sure digit's
+        # As large as the panel allows (its lines below stay clear): long numbers shrink to fit.
+        font = self.sized_font(shown, r.w - 16, int(r.h * 0.5))
         self.text(
             self.fit(shown, font, r.w - 8),
             font,
@@ -233,6 +266,14 @@ class View:
             line, color = f"{len(digits)} digits, {confidence:.0%} sure", TEXT
         line = self.fit(line, self.font_small, r.w - 8)
         self.text(line, self.font_small, color, center=(r.x + r.w // 2, r.y + int(r.h * 0.82)))
+        chosen = offered(state)
+        if chosen is not None:  # one tap takes it (the loop's pointer_down)
+            ask = self.fit(f"did you mean {chosen.text}?", self.font_small, r.w - 16)
+            w, h = self.font_small.size(ask)
+            centre = (r.x + r.w // 2, r.y + int(r.h * 0.64))
+            box = (centre[0] - w // 2 - 6, centre[1] - h // 2 - 2, w + 12, h + 4)
+            self.pg.draw.rect(self.surface, ACCENT, box, 1, border_radius=6)
+            self.text(ask, self.font_small, ACCENT, center=centre)
 
     def draw_preview(self, state: AppState, multi: bool) -> None:
         pg, s, r = self.pg, self.surface, self.layout.preview
@@ -252,23 +293,43 @@ class View:
         s.blit(view, view.get_rect(center=(r.x + r.w // 2, r.y + r.h // 2)))
         pg.draw.rect(s, MUTED, r.tuple, 1)
 
-    def draw_bars(self, state: AppState) -> None:
+    def bars_caption(self, state: AppState) -> str:
+        """--multi: which digit of the number the bars score (the last one unless one was
+        tapped), fullest wording that fits."""
+        if not state.digits or state.reading is None:
+            return ""
+        n = len(state.digits)
+        i = n - 1 if state.selected is None else state.selected
+        label = self.labels[state.digits[i].reading.prediction.digit]
+        options = [
+            f"scores of digit {i + 1} of {n} ({label})"
+            + ("; tap a box for another" if state.selected is None and n > 1 else ""),
+            f"scores of digit {i + 1} of {n} ({label})",
+            f"digit {i + 1} of {n}",
+        ]
+        return self.first_fitting(options, self.font_small, self.layout.bars.w - 8)
+
+    def draw_bars(self, state: AppState, multi: bool = False) -> None:
         pg, s, r = self.pg, self.surface, self.layout.bars
         probs = state.reading.prediction.probabilities if state.reading else np.zeros(10)
         best = int(np.argmax(probs)) if state.reading else -1
         slot = r.w / 10
         label_h = self.font_small.get_height()
+        top = r.y
+        if caption := (self.bars_caption(state) if multi else ""):
+            self.text(caption, self.font_small, TEXT, midtop=(r.x + r.w // 2, r.y))
+            top += label_h + 2
         for d in range(10):
             x = int(r.x + d * slot + slot * 0.15)
             w = max(2, int(slot * 0.7))
-            full = max(1, r.h - label_h - 4)
+            full = max(1, r.y + r.h - top - label_h - 4)
             h = int(full * float(np.clip(np.nan_to_num(probs[d]), 0, 1)))
-            pg.draw.rect(s, PANEL, (x, r.y, w, full))
+            pg.draw.rect(s, PANEL, (x, top, w, full))
             if h:
-                pg.draw.rect(s, ACCENT if d == best else MUTED, (x, r.y + full - h, w, h))
+                pg.draw.rect(s, ACCENT if d == best else MUTED, (x, top + full - h, w, h))
             self.text(
                 self.labels[d],
                 self.font_small,
                 TEXT if d == best else MUTED,
-                midtop=(x + w // 2, r.y + full + 2),
+                midtop=(x + w // 2, top + full + 2),
             )
