@@ -56,6 +56,14 @@ class TrainConfig:
     drawn_share: float = option(
         0.15, "share of every batch taken from --drawn digits", default_text="0.15: 19 of 128"
     )
+    styles: float = option(
+        0.0,
+        "share of the drawn training digits that are the training writers' own digits redrawn "
+        "in writing styles the files barely hold (lead-in 1, crossed 7, looped 2, open 4, "
+        "open 9, slashed 0, slants: ink/styles.py); needs --drawn",
+        metavar="FRACTION",
+        default_text="0: none",
+    )
     drawn_val_fraction: float = option(
         0.2, "share of each site's writers held out for validation", flag=False
     )
@@ -98,6 +106,7 @@ class TrainConfig:
         require_int("--split-seed", self.split_seed, 0, 2**32 - 1)
         require_number("val_fraction", self.val_fraction, 0.01, 0.5)
         require_number("--drawn-share", self.drawn_share, 0.0, 0.9)
+        require_number("--styles", self.styles, 0.0, 0.8)
         require_number("drawn_val_fraction", self.drawn_val_fraction, 0.05, 0.5)
         require_number("--label-smoothing", self.label_smoothing, 0.0, 0.3)
         require_number("threshold", self.threshold, 0.0, 1.0)

@@ -32,6 +32,10 @@ def load_drawn_parts(config: TrainConfig) -> tuple[Any, dict[str, Any]]:
         "val": drawn.subset(in_val).first_variant() if in_val.any() else None,
         "files": drawn.files,
     }
+    if config.styles > 0 and len(parts["train"]):
+        from mnist_edge.train.style_training import with_styles
+
+        parts["train"] = with_styles(parts["train"], config.drawn, config.styles, config.seed)
     if parts["val"] is None:
         print(
             "mnist-edge: warning: the drawn files name too few writers to hold any out "
