@@ -45,6 +45,7 @@ def _read_number(canvas: Any, recognizer: Any) -> tuple[Any, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mnist_edge.edge_app.api import Reader
     from mnist_edge.edge_app.recognizer import Recognizer
     from mnist_edge.ink.preprocess import image_to_canvas
 
@@ -52,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_default(config.model, config.runtime, None)
     tta = choose_tta(config.tta, model)
     recognizer = Recognizer(model, choose_threshold(config.threshold, model, tta), tta)
+    reader = Reader(recognizer)  # the public API reads each picture
     failures: list[str] = []
     for name in config.images:
         image, why = _read_image(name)
@@ -70,25 +72,23 @@ def run(args: argparse.Namespace) -> int:
             line = json.dumps(number.to_json(name), allow_nan=False)
             print(line if config.json else f"{name}: {number.text()}")
             continue
-        reading = recognizer.read(image_to_canvas(image))
-        if reading is None:
+        read = reader.read_image(image)
+        if read.digit is None:
             result = {"file": name, "digit": None, "confidence": 0.0, "sure": False}
             text = "no ink found"
         else:
-            p = reading.prediction
-            sure = recognizer.sure(p)
-            confidence = p.confidence if math.isfinite(p.confidence) else 0.0
+            confidence = read.confidence if math.isfinite(read.confidence) else 0.0
             result = {
                 "file": name,
-                "digit": p.digit,
+                "digit": read.digit,
                 "confidence": round(confidence, 4),
-                "sure": sure,
-                "top3": [[d, round(c, 4)] for d, c in p.top(3)],
+                "sure": read.sure,
+                "top3": [[int(c.text), round(c.score, 4)] for c in read.candidates[:3]],
             }
             text = (
-                f"{p.digit} ({confidence:.1%})"
-                if sure
-                else f"not sure: {p.digit} ({confidence:.1%})"
+                f"{read.digit} ({confidence:.1%})"
+                if read.sure
+                else f"not sure: {read.digit} ({confidence:.1%})"
             )
         print(json.dumps(result, allow_nan=False) if config.json else f"{name}: {text}")
     if len(failures) == 1 and len(config.images) == 1:

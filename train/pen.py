@@ -28,6 +28,7 @@ from mnist_edge.core.contract import EMBEDDING, NUM_CLASSES, PROBABILITIES
 from mnist_edge.core.errors import UserError
 from mnist_edge.edge_app.pen.features import FEATURES, INPUT_NAME, POINTS, batch_features
 from mnist_edge.ink.strokes import Sample, Stroke
+from mnist_edge.ink.styles import random_style
 from mnist_edge.train.drawn import check_training_file, split_writers
 
 FRACTION, SPLIT_SEED = 0.2, 0  # TrainConfig's drawn_val_fraction and split_seed
@@ -143,8 +144,10 @@ def augment(
 
 
 def augmented_features(
-    samples: Sequence[Sample], rng: np.random.Generator, clean: float = 0.15
+    samples: Sequence[Sample], rng: np.random.Generator, clean: float = 0.15, styles: float = 0.0
 ) -> np.ndarray:
+    if styles > 0:  # a share redrawn in a synthesised writing style, fresh every epoch
+        samples = [with_style(s, rng) if rng.random() < styles else s for s in samples]
     drawings = [
         s.strokes
         if rng.random() < clean
@@ -152,6 +155,12 @@ def augmented_features(
         for s in samples
     ]
     return batch_features(drawings)
+
+
+def with_style(sample: Sample, rng: np.random.Generator) -> Sample:
+    """The sample in a random writing style of its digit (ink/styles.py), or as it is."""
+    made = random_style(sample, rng)
+    return sample if made is None else made[1]
 
 
 # ----------------------------------------------------------------------------- model
@@ -183,6 +192,7 @@ class PenTrainConfig:
     batch_size: int = 128
     lr: float = 3e-3
     seed: int = 0
+    styles: float = 0.0  # share of training digits redrawn in a synthesised style each epoch
 
 
 def train(config: PenTrainConfig) -> dict[str, Any]:
@@ -205,7 +215,7 @@ def train(config: PenTrainConfig) -> dict[str, Any]:
     history = []
     started = time.time()
     for epoch in range(config.epochs):
-        x = augmented_features(train_samples, rng)
+        x = augmented_features(train_samples, rng, styles=config.styles)
         fit = model.fit(x, y_train, batch_size=config.batch_size, epochs=1, verbose=0, shuffle=True)
         val = model.evaluate(x_val, y_val, verbose=0, batch_size=512)
         row = {
@@ -273,6 +283,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--styles",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="share of training digits redrawn each epoch in a synthesised writing style "
+        "(ink/styles.py: lead-in 1, crossed 7, looped 2, open 4, ...); default 0",
+    )
+    parser.add_argument(
         "--ensemble", nargs="+", metavar="KERAS", help="average these pen models into --out"
     )
     args = parser.parse_args(argv)
@@ -284,7 +302,13 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError("--drawn FILE ... is required: replay files with writers")
         if not 1 <= args.epochs <= 500:
             raise UserError(f"--epochs must be from 1 to 500, got {args.epochs}")
-        metrics = train(PenTrainConfig(tuple(args.drawn), args.out, args.epochs, seed=args.seed))
+        if not 0 <= args.styles <= 0.8:
+            raise UserError(f"--styles must be from 0 to 0.8, got {args.styles}")
+        metrics = train(
+            PenTrainConfig(
+                tuple(args.drawn), args.out, args.epochs, seed=args.seed, styles=args.styles
+            )
+        )
     except UserError as exc:
         print(f"mnist-edge: {exc}", file=sys.stderr)
         return 2
