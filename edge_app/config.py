@@ -109,9 +109,11 @@ class DrawConfig:
     pen: str | None = option(
         None,
         "a pen model (pen-*.tflite/.onnx): also read the strokes' order and direction and fuse "
-        "both readings (docs/pen.md)",
+        "both readings, for single digits and each digit of a number (docs/pen.md)",
         metavar="FILE",
+        default_text="the shipped one, with the shipped image models",
     )
+    no_pen: bool = option(False, "read the picture alone (no pen channel)")
 
     def __post_init__(self) -> None:
         if self.size is not None:
@@ -133,7 +135,7 @@ class DrawConfig:
         if self.tta is not None:
             require_int("--tta", self.tta, 1, MAX_VARIANTS)
         require(self.learn is None or isinstance(self.learn, bool), "learn must be true or false")
-        for name in ("fullscreen", "multi", "live", "headless", "reset_profile"):
+        for name in ("fullscreen", "multi", "live", "headless", "reset_profile", "no_pen"):
             require(
                 isinstance(getattr(self, name), bool),
                 f"{name.replace('_', '-')} must be true or false",
@@ -155,6 +157,9 @@ class DrawConfig:
         require(
             self.writer is None or 0 < len(self.writer) <= 200,
             "--writer must be a name of 1-200 characters",
+        )
+        require(
+            not (self.pen and self.no_pen), "--pen FILE and --no-pen contradict; drop one of them"
         )
 
     def check_paths(self) -> None:

@@ -14,7 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from mnist_edge.edge_app.learn import Learner
-from mnist_edge.edge_app.numbers.reader import NumberReader
+from mnist_edge.edge_app.numbers.reader import NumberReader, Split
+from mnist_edge.edge_app.numbers.render import ink_brush
+from mnist_edge.edge_app.numbers.search import Candidate
 from mnist_edge.edge_app.pen.fusion import FusedPrediction, PenChannel
 from mnist_edge.edge_app.results import NumberDigit, Reading
 from mnist_edge.edge_app.runtime import Model, Prediction
@@ -100,19 +102,29 @@ class Recognizer:
 
         The split comes from :class:`~mnist_edge.edge_app.numbers.NumberReader` (all candidate
         digits in one batched call, cached between reads); each digit it chose is then read
-        exactly as a single digit is (its own ink through ``to_mnist``, TTA, learning)."""
+        exactly as a single digit is (its own ink through ``to_mnist``, TTA, its own strokes
+        fused with the pen's reading when there is a pen channel, learning). The ink is drawn
+        with a brush relative to the writing's height (``ink_brush``): a number written small
+        is not read as blobs; at the usual sizes it is the canvas' brush."""
         started = time.perf_counter()
         # Made on first use (not in __init__): single-digit reading never pays for it.
         reader: NumberReader | None = getattr(self, "_number_reader", None)
         if reader is None or reader.model is not self.model:
             reader = self._number_reader = NumberReader(self.model)
-        split = reader.split(strokes, width, height, brush)
+        split = reader.split(strokes, width, height, ink_brush(strokes, width, height, brush))
         if not split.digits:
             return []
         todo = [c for c in split.digits if c.key not in reader.finals]
         if todo:
             images = reader.exact_images(split, todo)
-            for c, img, pred in zip(todo, images, self._predict(images)):
+            predictions = self._predict(images)
+            if self.pen is not None:
+                drawings = [digit_strokes(split, c) for c in todo]
+                pen = self.pen.probabilities(drawings, width / height)
+                predictions = [
+                    self.pen.fused(p, q, in_number=True) for p, q in zip(predictions, pen)
+                ]
+            for c, img, pred in zip(todo, images, predictions):
                 reader.finals[c.key] = (img, pred)
         images = [reader.finals[c.key][0] for c in split.digits]
         predictions = [reader.finals[c.key][1] for c in split.digits]
@@ -122,6 +134,38 @@ class Recognizer:
         ]
 
     def sure(self, prediction: Prediction) -> bool:
-        fused = isinstance(prediction, FusedPrediction) and self.pen is not None
-        threshold = self.pen.threshold if fused else self.threshold  # type: ignore[union-attr]
+        """Whether the app shows this reading as sure: a fused reading is judged by the pen
+        channel's threshold (a digit of a number by its number threshold), a picture-only one
+        by the image model's."""
+        if isinstance(prediction, FusedPrediction) and self.pen is not None:
+            pen = self.pen
+            threshold = pen.number_threshold if prediction.in_number else pen.threshold
+        else:
+            threshold = self.threshold
         return prediction.confidence >= threshold
+
+    def number_confidence(self, digits: Sequence[NumberDigit]) -> float:
+        """How sure a number is: its least sure digit's confidence (0 for no digit). The
+        number is sure iff every digit is (:meth:`number_sure`), so the screen shows a "?"
+        on a digit exactly when the number is not sure."""
+        return min((d.reading.prediction.confidence for d in digits), default=0.0)
+
+    def number_sure(self, digits: Sequence[NumberDigit]) -> bool:
+        return bool(digits) and all(self.sure(d.reading.prediction) for d in digits)
+
+
+def digit_strokes(split: Split, digit: Candidate) -> list[Stroke]:
+    """A chosen digit's own points, as strokes in time order: its units (whole strokes or
+    pieces of a joined-up one), a stroke's consecutive pieces joined again."""
+    by_key = {u.key: u for units in split.per_stroke for u in units}
+    units = sorted((by_key[k] for k in digit.key[3:]), key=lambda u: (u.stroke, u.start))
+    out: list[Stroke] = []
+    last: tuple[int, int] | None = None  # (stroke, end) of the previous piece
+    for u in units:
+        points = list(split.strokes[u.stroke][u.start : u.end + 1])
+        if last is not None and last[0] == u.stroke and u.start <= last[1] + 1:
+            out[-1] += points[last[1] + 1 - u.start :]
+        else:
+            out.append(points)
+        last = (u.stroke, u.end)
+    return out

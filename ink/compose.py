@@ -123,14 +123,18 @@ def compose(
     delay_bars: float = 0.3,
     join: float = 0.0,
     lift: float = 0.0,
+    height: float | None = None,
 ) -> ComposedNumber:
     """One number of ``digits`` (one writer's samples, in writing order) on ``canvas``; with
     probability ``join`` a digit's last stroke runs on into the next digit's first (no pen
     lift between them); with probability ``lift`` a digit's longest stroke is lifted midway
-    and goes on a little aside (a 0 in two arcs, a 6 in two pieces)."""
+    and goes on a little aside (a 0 in two arcs, a 6 in two pieces). ``height``: the digits'
+    height as a fraction of the strip's (default: 0.45-0.75 at random; the random draw is
+    made either way, so the same seed composes the same numbers at another height)."""
     style = style or str(rng.choice(list(GAP_STYLES)))
     lo, hi = GAP_STYLES[style]
-    height = rng.uniform(0.45, 0.75) * canvas.height  # px: the writer's digit height
+    drawn = rng.uniform(0.45, 0.75)
+    height = (drawn if height is None else height) * canvas.height  # px: the digit height
     boxes = [_bounds(d.strokes) for d in digits]
     sizes, widths = [], []
     for x0, y0, x1, y1 in boxes:
@@ -275,8 +279,10 @@ def compose_numbers(
     delay_bars: float = 0.3,
     join: float = 0.0,
     lift: float = 0.0,
+    height: float | None = None,
 ) -> list[ComposedNumber]:
-    """``count`` numbers, cycling lengths and canvases; each of one random writer's digits."""
+    """``count`` numbers, cycling lengths and canvases; each of one random writer's digits
+    (``height``: see :func:`compose`)."""
     rng = np.random.default_rng(seed)
     writers = sorted(w for w, d in by_writer.items() if len(d) >= max(lengths))
     out = []
@@ -293,6 +299,7 @@ def compose_numbers(
                 delay_bars=delay_bars,
                 join=join,
                 lift=lift,
+                height=height,
             )
         )
     return out

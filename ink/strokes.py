@@ -33,6 +33,7 @@ MAX_STROKES = 100  # per sample
 MAX_POINTS = 5_000  # per stroke: a finger at 120 Hz for 40 s
 MAX_WRITER = 200  # characters
 MAX_NUMBER_DIGITS = 12  # a number sample's label: a PIN, a price, a phone number fits
+MAX_CANVAS_SIDE = 16384  # px: a sample's canvas, larger than any screen
 
 
 def label_text(label: int | str) -> str:
@@ -54,6 +55,10 @@ class Sample:
     #: A number sample may say which digit (0-based position in the label) each stroke is
     #: part of: composed numbers do, so segmentation can be scored and spacing measured.
     stroke_digits: list[int] | None = None
+    #: The canvas it was written on (width, height in px): points are fractions of it, so its
+    #: shape says how to replay them elsewhere (:func:`fitted_to`). None in files written
+    #: before it was stored: they replay as they always did, stretched to the canvas.
+    canvas: tuple[int, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -65,6 +70,8 @@ class Sample:
             data["writer"] = self.writer
         if self.stroke_digits is not None:
             data["stroke_digits"] = list(self.stroke_digits)
+        if self.canvas is not None:
+            data["canvas"] = list(self.canvas)
         return data
 
 
@@ -168,7 +175,39 @@ def _parse_sample(path: Path, index: int, raw: Any) -> Sample:
                 f"{where}: stroke_digits must list, for each stroke, the position of its digit "
                 "in the number's label"
             )
-    return Sample(strokes, label, writer, owners)
+    canvas = raw.get("canvas")
+    if canvas is not None:
+        if not (
+            isinstance(canvas, list)
+            and len(canvas) == 2
+            and all(
+                isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_CANVAS_SIDE
+                for v in canvas
+            )
+        ):
+            raise ReplayError(
+                f"{where}: canvas must be [width, height] in pixels (1-{MAX_CANVAS_SIDE}), "
+                f"got {str(canvas)[:40]}"
+            )
+        canvas = (canvas[0], canvas[1])
+    return Sample(strokes, label, writer, owners, canvas)
+
+
+def fitted_to(
+    strokes: Sequence[Stroke], source: tuple[int, int] | None, target: tuple[int, int]
+) -> list[Stroke]:
+    """Strokes written on a ``source`` canvas (px) as fractions of a ``target`` canvas, keeping
+    their shape: the source area scaled uniformly to fit the target and centred. Without a
+    source (files from before canvases were stored) the points are kept: stretched, as then."""
+    if source is None:
+        return [list(s) for s in strokes]
+    # points map to pixels as k / (size - 1): the shape is that of (size - 1)
+    (sw, sh), (tw, th) = ((max(v - 1, 1) for v in size) for size in (source, target))
+    ratio = (sw / sh) / (tw / th)  # > 1: the source is wider
+    sx, sy = min(1.0, ratio), min(1.0, 1.0 / ratio)
+    if sx == sy == 1.0:
+        return [list(s) for s in strokes]
+    return [[(0.5 + (x - 0.5) * sx, 0.5 + (y - 0.5) * sy) for x, y in s] for s in strokes]
 
 
 def encode_sample(sample: Sample) -> bytes:

@@ -88,8 +88,9 @@ class Collector:
         verb = "Write" if self.numbers else "Draw a"
         return f"{verb} {self.wanted}  ·  {self.count}{goal} saved"
 
-    def save(self, strokes: list[Stroke]) -> str:
-        """Append the drawing as the wanted digit; returns what to tell the person."""
+    def save(self, strokes: list[Stroke], canvas: tuple[int, int] | None = None) -> str:
+        """Append the drawing as the wanted digit, with the ``canvas`` (px) it was drawn on;
+        returns what to tell the person."""
         if not any(strokes):
             what = "number" if self.numbers else "digit"
             return f"Draw the {what} first, then tap Save"
@@ -97,7 +98,7 @@ class Collector:
             return f"This file holds {MAX_SAMPLES:,} samples already; start another --collect file"
         label = self.wanted
         try:
-            self.file.append(Sample([list(s) for s in strokes], label, self.writer))
+            self.file.append(Sample([list(s) for s in strokes], label, self.writer, canvas=canvas))
         except OSError as exc:
             return f"Could not save ({exc.strerror or exc}); the drawing is still here"
         except UserError as exc:

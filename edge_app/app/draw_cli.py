@@ -18,17 +18,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_options(parser, DrawConfig)
 
 
-def _pen(config: DrawConfig) -> Any:
-    """The pen channel of ``--pen FILE`` (None without): one-line errors for a bad file."""
-    if not config.pen:
+def _pen(config: DrawConfig, model: Any) -> Any:
+    """The pen channel: ``--pen FILE``, else the shipped pen file for the image model's
+    runtime where one is installed and the image model is a shipped one (the fusion was
+    calibrated for them); None with ``--no-pen``. One-line errors for a bad file."""
+    if config.no_pen:
         return None
+    from mnist_edge.edge_app.pen.default import default_pen, is_shipped
     from mnist_edge.edge_app.pen.features import load_pen_model
     from mnist_edge.edge_app.pen.fusion import PenChannel
 
-    channel = PenChannel.from_model(load_pen_model(config.pen, config.runtime, config.threads))
+    if config.pen:
+        path, runtime = config.pen, config.runtime
+    elif is_shipped(model.path):
+        found = default_pen(model.runtime)
+        if found is None:
+            return None
+        path, runtime = str(found), model.runtime
+    else:
+        return None
+    channel = PenChannel.from_model(load_pen_model(path, runtime, config.threads))
     print(
-        f"mnist-edge: pen model {config.pen}, weight {channel.weight:g}, "
-        f"not sure below {channel.threshold:.2f} when fused",
+        f"mnist-edge: pen model {path}, weight {channel.weight:g}, not sure below "
+        f"{channel.threshold:.2f} when fused ({channel.number_threshold:.2f} for a number's "
+        "digits); --no-pen reads the picture alone",
         file=sys.stderr,
     )
     return channel
@@ -101,7 +114,7 @@ def _run_draw(args: argparse.Namespace, stops: list[int]) -> int:
     learner, note = _learner(config, model)
     tta = choose_tta(config.tta, model)
     threshold = choose_threshold(config.threshold, model, tta)
-    pen = _pen(config)  # before any window or file is opened: a bad file is one line
+    pen = _pen(config, model)  # before any window or file is opened: a bad file is one line
     print(
         f"mnist-edge: runtime {model.runtime} {runtime_version(model.runtime) or ''}, "
         f"model {model.path}"
@@ -177,7 +190,6 @@ def _drive(app: Any, config: DrawConfig, samples: Any, pygame: Any, stops: list[
             config.learn is True
             and app.recognizer.learner is not None
             and any(s.label is not None for s in samples)
-            and not config.multi
         )
         if stops:  # asked to stop while loading: replay nothing
             app.state.running = False

@@ -21,7 +21,7 @@ from mnist_edge.core.sysinfo import peak_rss_mb, rss_mb
 from mnist_edge.edge_app.app.loop import App
 from mnist_edge.edge_app.app.signals import stop_on_sigterm
 from mnist_edge.edge_app.learn import Learner
-from mnist_edge.ink.strokes import Sample, is_number
+from mnist_edge.ink.strokes import Sample, fitted_to, is_number
 
 
 @dataclass
@@ -93,8 +93,11 @@ class ReplayStats:
 
 
 def finger_events(app: App, sample: Sample) -> Iterator[Any]:
+    """The finger events of drawing ``sample`` on this app's canvas: a sample that says which
+    canvas it was written on keeps its shape here (``fitted_to``), an older one is stretched."""
     pg = app.pg
-    for stroke in sample.strokes:
+    canvas = app.layout.canvas
+    for stroke in fitted_to(sample.strokes, sample.canvas, (canvas.w, canvas.h)):
         if not stroke:
             continue
         for i, point in enumerate(stroke):
@@ -186,11 +189,13 @@ def _play(
             )
             result["sure"] = "?" not in result["number"] and bool(app.state.digits)
         reading = app.reading
-        if is_number(sample.label):  # a number: scored as a whole, never corrected digit-wise
+        if is_number(sample.label):  # a number: scored as a whole, corrected digit by digit
             stats.labelled += 1
             stats.correct += int(result.get("read") == sample.label)
             stats.numbers += 1
             stats.numbers_sure += int(result.get("number") == sample.label)
+            if learn:
+                _learn_number(app, sample.label, stats.writers.setdefault(writer, WriterScore()))
             _file_sample(app, sample, result, stats, number, len(samples), out)
             continue
         if reading is None:
@@ -216,6 +221,27 @@ def _play(
                     app.correct(sample.label)
                     score.corrections += 1
         _file_sample(app, sample, result, stats, number, len(samples), out)
+
+
+def _learn_number(app: App, label: str, score: WriterScore) -> None:
+    """A person who corrects every misread digit of a number, as the app lets them: a tap on
+    the digit's box (``select``), then on the right digit's bar (``correct``). A number read
+    with a digit too many or too few has no box per written digit: nothing to tap, it only
+    counts as misread."""
+    digits = app.state.digits
+    score.samples += 1
+    model = "".join(str(d.reading.model_digit) for d in digits)
+    shown = "".join(str(d.reading.prediction.digit) for d in digits)
+    score.plain += int(model == label)
+    score.learned += int(shown == label)
+    if len(digits) != len(label):
+        return
+    for i, want in enumerate(label):
+        if str(app.state.digits[i].reading.prediction.digit) != want:
+            app.select(i)
+            app.correct(int(want))
+            score.corrections += 1
+    app.state.selected = None
 
 
 def _file_sample(

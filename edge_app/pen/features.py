@@ -204,8 +204,9 @@ def load_pen_model(path: str | Path, runtime: str = "auto", threads: int | None 
 
 
 def fusion_of(model: Model) -> dict[str, float] | None:
-    """The fusion a pen model was calibrated for (its metadata): weight, temperature and
-    threshold; None when it carries none or a broken one."""
+    """The fusion a pen model was calibrated for (its metadata): weight, temperature,
+    threshold and, where fitted, the threshold for a number's digits; None when it carries
+    none or a broken one."""
     fusion = (model.description or {}).get("fusion")
     if not isinstance(fusion, dict):
         return None
@@ -215,7 +216,11 @@ def fusion_of(model: Model) -> dict[str, float] | None:
     weight, temperature, threshold = (float(v) for v in values)  # type: ignore[arg-type]
     if not (0 <= weight <= 10 and 0.05 <= temperature <= 20 and 0 < threshold < 1):
         return None
-    return {"weight": weight, "temperature": temperature, "threshold": threshold}
+    out = {"weight": weight, "temperature": temperature, "threshold": threshold}
+    number = fusion.get("number_threshold")  # optional: files before it judge digits alike
+    if isinstance(number, (int, float)) and not isinstance(number, bool) and 0 < number < 1:
+        out["number_threshold"] = float(number)
+    return out
 
 
 _FUSION = ("weight", "temperature", "threshold")

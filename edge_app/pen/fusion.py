@@ -35,9 +35,11 @@ def fuse(image: np.ndarray, pen: np.ndarray, weight: float, temperature: float =
 
 @dataclass(frozen=True)
 class FusedPrediction(Prediction):
-    """A prediction that read the pen too: the app judges it by the fused threshold."""
+    """A prediction that read the pen too: the app judges it by the fused threshold (a digit
+    of a number by the fused number threshold)."""
 
     fused: bool = True
+    in_number: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,13 +50,22 @@ class PenChannel:
     weight: float
     threshold: float
     temperature: float = 1.0
+    #: A number's digits are judged by this one (a number is sure iff all its digits are);
+    #: the single-digit threshold where the file carries none.
+    number_threshold: float = -1.0
+
+    def __post_init__(self) -> None:
+        if self.number_threshold < 0:
+            object.__setattr__(self, "number_threshold", self.threshold)
 
     @classmethod
     def from_model(cls, model: Model, threshold: float | None = None) -> PenChannel:
-        """The fusion the file was calibrated for; a file without one fuses as a plain product."""
+        """The fusion the file was calibrated for; a file without one fuses as a plain product.
+        ``threshold`` (--threshold) replaces both thresholds."""
         fusion = fusion_of(model) or {"weight": 1.0, "threshold": 0.6, "temperature": 1.0}
         chosen = fusion["threshold"] if threshold is None else threshold
-        return cls(model, fusion["weight"], chosen, fusion["temperature"])
+        number = fusion.get("number_threshold", chosen) if threshold is None else threshold
+        return cls(model, fusion["weight"], chosen, fusion["temperature"], number)
 
     def probabilities(self, drawings: Sequence[Sequence[Stroke]], aspect: float) -> np.ndarray:
         return self.model.run(batch_features(drawings, aspect)).probabilities
@@ -63,6 +74,9 @@ class PenChannel:
         """The image reading fused with the pen's; the image embedding kept (for learning)."""
         if not any(len(s) for s in strokes):
             return image
-        pen = self.probabilities([strokes], aspect)
-        p = fuse(image.probabilities[None], pen, self.weight, self.temperature)[0]
-        return FusedPrediction(int(p.argmax()), float(p.max()), p, image.embedding)
+        return self.fused(image, self.probabilities([strokes], aspect)[0])
+
+    def fused(self, image: Prediction, pen: np.ndarray, in_number: bool = False) -> Prediction:
+        """The image reading fused with pen probabilities [10] already read."""
+        p = fuse(image.probabilities[None], pen[None], self.weight, self.temperature)[0]
+        return FusedPrediction(int(p.argmax()), float(p.max()), p, image.embedding, True, in_number)
