@@ -69,8 +69,11 @@ def run(args: argparse.Namespace) -> int:
                 if len(config.images) > 1:
                     print(f"{name}: skipped: {why}", file=sys.stderr)
                 continue
-            line = json.dumps(number.to_json(name), allow_nan=False)
-            print(line if config.json else f"{name}: {number.text()}")
+            # A number is as sure as its least sure digit (the app's figure).
+            least = min((d.confidence for d in number.digits), default=0.0)
+            data = number.to_json(name) | ({"confidence": round(least, 4)} if number.digits else {})
+            text = number.text() + (f", {least:.1%}" if number.digits else "")
+            print(json.dumps(data, allow_nan=False) if config.json else f"{name}: {text}")
             continue
         read = reader.read_image(image)
         if read.digit is None:

@@ -159,11 +159,13 @@ def test_predict_multi_json_through_the_cli(tmp_path: Path) -> None:
     assert all(set(d) == {"digit", "confidence", "sure", "box"} for d in first["digits"])
     assert all(0 < d["confidence"] <= 1 and len(d["box"]) == 4 for d in first["digits"])
     assert first["sure"] == all(d["sure"] for d in first["digits"])
+    assert first["confidence"] == min(d["confidence"] for d in first["digits"])  # least sure
     assert blank == {"file": empty, "number": None, "digits": [], "sure": False}
     text = run_cli("predict", "--multi", picture, empty, env=env)
     assert text.returncode == 0, text.stderr[-2000:]
     lines = text.stdout.splitlines()
     assert lines[0].startswith(f"{picture}: 27 (digits 2 7")
+    assert lines[0].endswith(f"), {first['confidence']:.1%}")  # the number's confidence
     assert lines[1] == f"{empty}: no ink found"
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from mnist_edge.core.errors import UserError
 from mnist_edge.edge_app.api_read import learn_correction
 from mnist_edge.edge_app.api_types import Candidate
+from mnist_edge.edge_app.app.state import corrections
 
 if TYPE_CHECKING:
     from mnist_edge.edge_app.app.loop import App
@@ -42,5 +43,5 @@ def take_alternative(app: App) -> None:
     app.state.last_correction = stored
     problem = app._save_profile()
     if problem is None:
-        app.state.say(f"Learned: this is {chosen.text} ({len(learner)} corrections)")
+        app.state.say(f"Learned: this is {chosen.text} ({corrections(len(learner))})")
     app.predict_now()

@@ -77,7 +77,8 @@ class View:
             ]
         )
         base = min(logical)
-        self.font_big = pygame.font.Font(None, max(48, int(layout.digit.h * 0.95)))
+        self.big_size = max(48, int(layout.digit.h * 0.95))
+        self.font_big = pygame.font.Font(None, self.big_size)
         self._fonts: dict[int, Any] = {}  # by size: the number's font follows its length
         self.font = pygame.font.Font(None, max(20, base // 18))
         self.font_small = pygame.font.Font(None, max(16, base // 28))
@@ -145,7 +146,7 @@ class View:
         """The largest font, up to the big one, in which ``text`` fits ``width`` x ``height``
         px: a 10-digit number fills the panel as a single digit does, no smaller."""
         w, h = self.font_big.size(text)
-        size = int(self.font_big.get_height() * min(1.0, width / max(1, w), height / max(1, h)))
+        size = int(self.big_size * min(1.0, width / max(1, w), height / max(1, h)))
         while True:
             font = self._fonts.get(size) or self._fonts.setdefault(
                 size, self.pg.font.Font(None, max(8, size))
@@ -228,6 +229,7 @@ class View:
         else:
             first, second = (d for d, _ in p.top(2))
             options = [*(f"Not sure: {t}" for t in tops), f"Not sure: {first} or {second}"]
+            options.append(f"{first} or {second}?")  # a small screen's narrow panel
             line, color = self.first_fitting(options, self.font_small, width), UNSURE
         line = self.fit(line, self.font_small, width)
         self.text(line, self.font_small, color, center=(centre[0], r.y + int(r.h * 0.82)))
