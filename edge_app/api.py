@@ -250,12 +250,15 @@ def load(
     threshold: float | None = None,
     threads: int | None = None,
     profile: str | None = None,
+    pen: bool | str | os.PathLike[str] = True,
 ) -> Reader:
     """A :class:`Reader` on ``model`` (a .tflite or .onnx file; None: the shipped default for
     the runtime) and ``runtime`` ("auto": the first installed slim runtime). ``tta`` and
     ``threshold`` default to what the model was calibrated for, as in the app. ``profile``
     names the app's profile of corrections to read with and store into (per model, under
-    $MNIST_EDGE_PROFILES or the user's data folder); None learns in memory only."""
+    $MNIST_EDGE_PROFILES or the user's data folder); None learns in memory only. ``pen``:
+    True reads the strokes with the shipped pen model too, as the app does, where the model
+    is a shipped one; False reads the picture alone; a path names a pen model file."""
     from mnist_edge.core.config import require_int, require_number
     from mnist_edge.edge_app.config import RUNTIME_CHOICES
     from mnist_edge.edge_app.reading import choose_threshold, choose_tta, load_default
@@ -271,9 +274,30 @@ def load(
     chosen_tta = choose_tta(tta, loaded)
     learner, note = _learner(loaded, profile)
     recognizer = Recognizer(
-        loaded, choose_threshold(threshold, loaded, chosen_tta), chosen_tta, learner
+        loaded,
+        choose_threshold(threshold, loaded, chosen_tta),
+        chosen_tta,
+        learner,
+        _pen(pen, loaded, threads),
     )
     return Reader(recognizer, note)
+
+
+def _pen(pen: bool | str | os.PathLike[str], model: Any, threads: int | None) -> Any:
+    """The pen channel as ``draw`` chooses it: a named file, else the shipped pen file for a
+    shipped image model (the fusion was calibrated for them), else none."""
+    if pen is False:
+        return None
+    from mnist_edge.edge_app.pen.default import default_pen, is_shipped
+    from mnist_edge.edge_app.pen.features import load_pen_model
+    from mnist_edge.edge_app.pen.fusion import PenChannel
+
+    if pen is True:
+        found = default_pen(model.runtime) if is_shipped(model.path) else None
+        if found is None:
+            return None
+        pen = found
+    return PenChannel.from_model(load_pen_model(pen, model.runtime, threads))
 
 
 def _learner(model: Any, profile: str | None) -> tuple[Any, str | None]:

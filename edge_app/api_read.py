@@ -85,8 +85,8 @@ def number_result(
         return NumberResult("", 0.0, False, (), ())
     return NumberResult(
         "".join(r.text for r in results),
-        math.prod(r.confidence for r in results),
-        all(r.sure for r in results),
+        recognizer.number_confidence(digits),
+        recognizer.number_sure(digits),
         tuple(k_best([r.candidates for r in results])),
         results,
     )

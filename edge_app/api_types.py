@@ -135,7 +135,7 @@ class DigitResult:
 @dataclass(frozen=True)
 class NumberResult:
     """A number as read: ``text`` its digits left to right ("" for no ink), ``confidence``
-    the product of the digits' probabilities, ``sure`` whether every digit is sure,
+    its least sure digit's confidence, ``sure`` whether every digit is sure,
     ``candidates`` the ranked whole-number alternatives of the same split (the reading first,
     then e.g. "4021" when the third digit might be a 2), ``digits`` each digit's own result."""
 
