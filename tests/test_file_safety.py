@@ -443,6 +443,68 @@ def test_sigterm_stops_the_live_app_cleanly(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.json"]  # lock and temps gone
 
 
+def _harnessed() -> None:
+    """The harness that once saw ``draw`` ignore SIGTERM: an address-space cap, SIGINT
+    ignored, and SIGTERM ignored by the parent (SIG_IGN survives exec)."""
+    resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _sigterm_state(pid: int) -> str:
+    """'ignored', 'caught' (a handler) or 'default', from /proc/PID/status."""
+    fields = dict(
+        line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    bit = 1 << (signal.SIGTERM - 1)
+    if int(fields["SigIgn"], 16) & bit:
+        return "ignored"
+    return "caught" if int(fields["SigCgt"], 16) & bit else "default"
+
+
+@pytest.mark.timeout(200)
+@pytest.mark.parametrize("when", ["loading", "mid-replay"])
+def test_sigterm_stops_a_multi_replay_with_a_recording_under_a_harness(
+    tmp_path: Path, when: str
+) -> None:
+    """The cause: a SIGTERM the parent ignores stayed ignored until ``draw`` installed its
+    handler, a second into the run; a stop sent while it loaded was discarded and the replay ran
+    to its end. ``python -m mnist_edge`` now takes SIGTERM back first of all, so the run stops
+    promptly, and its recording is whole (every sample it holds parses) or absent."""
+    from tests.conftest import compose_numbers_file
+
+    numbers = tmp_path / "numbers.json"
+    compose_numbers_file(numbers, 60)
+    recording = tmp_path / "rec.json"
+    env = {**os.environ, **ENV}
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnist_edge", "draw", "--multi", "--headless", "--no-learn",
+         "--replay", str(numbers), "--record", str(recording)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        env=env, cwd=ROOT, preexec_fn=_harnessed,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    if when == "loading":
+        states = []
+        while not states or states[-1] == "ignored":  # until the process takes SIGTERM back
+            states.append(_sigterm_state(proc.pid))
+        assert states[-1] == "default", "SIGTERM stayed ignored until draw's own handler"
+    else:
+        assert proc.stdout.readline().startswith("{")  # the replay is under way
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode in (-signal.SIGTERM, 128 + signal.SIGTERM), err[-2000:]
+    assert "Traceback" not in err
+    played = sum(1 for line in out.splitlines() if line.startswith("{"))
+    assert played < 59, "the replay ran on after SIGTERM"
+    if recording.exists():
+        assert len(load_samples(recording)) <= played + 1
+    else:
+        assert when == "loading"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp, no lock
+
+
 # ---- small gaps
 
 

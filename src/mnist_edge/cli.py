@@ -68,6 +68,13 @@ COMMANDS: dict[str, Command] = {
             "latency, accuracy, size, memory per model format and runtime",
         ),
         Command(
+            "photos",
+            "mnist_edge.benchmarks.photos",
+            "add_arguments",
+            "run",
+            "read constructed photos of MNIST test digits as predict reads files",
+        ),
+        Command(
             "draw",
             "mnist_edge.edge_app.app.draw_cli",
             "add_arguments",
@@ -260,7 +267,18 @@ def _execute(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
         return 2
 
 
+def _own_sigterm() -> None:
+    """SIGTERM stops every command, from the first instruction: an ignored SIGTERM inherited
+    from the parent (SIG_IGN survives exec) would otherwise discard a stop sent while the
+    command loads, before ``draw`` installs its handler, and the run would go on to its end."""
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _own_sigterm()
     argv = sys.argv[1:] if argv is None else argv
     return _execute(_parser(list(COMMANDS.values()), load=_words(argv)), argv)
 
