@@ -151,7 +151,8 @@ def compose(
     x = rng.uniform(
         0.04 * canvas.width, max(0.04 * canvas.width, canvas.width - total - 0.04 * canvas.width)
     )
-    base = rng.uniform(height + 0.08 * canvas.height, canvas.height * 0.96)
+    low = min(height + 0.08 * canvas.height, canvas.height * 0.96)  # tall writing: no room
+    base = rng.uniform(low, canvas.height * 0.96)
     slope = rng.normal(0, 0.04)  # a baseline that wanders up or down across the number
     placed: list[list[Stroke]] = []
     for i, ((x0, y0, x1, y1), scale) in enumerate(zip(boxes, sizes)):
