@@ -52,8 +52,8 @@ class Ink:
     """What was written: strokes (pen down to pen up) in the order written, each a sequence of
     ``(x, y)`` or ``(x, y, t)`` points, in any coordinate units with y pointing down.
 
-    Times are kept for the caller; reading uses the points and their order. At most
-    ``MAX_STROKES`` strokes of ``MAX_POINTS`` points each; anything else raises
+    Times are kept for the caller; reading uses the points and their order. At most 100
+    strokes of 5,000 points each (a replay file's bounds); anything else raises
     :class:`~mnist_edge.core.errors.UserError` with one line saying what is wrong.
     """
 
@@ -149,6 +149,6 @@ class NumberResult:
     def alternative(self) -> Candidate | None:
         """The best reading other than ``text`` when the number is not sure, else None: what
         "did you mean ...?" offers."""
-        if self.sure or len(self.candidates) < 2 or self.candidates[1].score <= 0:
+        if self.sure:
             return None
-        return self.candidates[1]
+        return next((c for c in self.candidates if c.text != self.text and c.score > 0), None)
