@@ -32,6 +32,7 @@ from mnist_edge.core.quiet import quiet_stderr
 from mnist_edge.core.registry import FORMATS, RUNTIMES, ExportFormat
 from mnist_edge.core.text import error_line
 from mnist_edge.edge_app.runtime import load_model
+from mnist_edge.edge_app.runtime.shipped import read_manifest
 from mnist_edge.export.config import ExportConfig
 from mnist_edge.export.context import ExportContext
 from mnist_edge.export.representative import CalibrationReader
@@ -335,8 +336,20 @@ def write_manifest(
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "exporter": lib_versions,
             "models": models,
+            **other_sections(out),
         },
     )
+
+
+def other_sections(out: Path) -> dict[str, Any]:
+    """What the manifest already in ``out`` says of files this export does not write: the pen
+    channel's models and fitted data (whose entries name the model they were fitted with, so
+    the reader can tell when they no longer match)."""
+    try:
+        manifest = read_manifest(out) if (out / MANIFEST).is_file() else {}
+    except UserError:
+        return {}  # an unreadable manifest is replaced whole, as before
+    return {k: manifest[k] for k in ("pen", "fitted") if k in manifest}
 
 
 def format_table(outcomes: list[Outcome]) -> str:

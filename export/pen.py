@@ -26,7 +26,7 @@ import numpy as np
 
 from mnist_edge.core.contract import LABELS, PROBABILITIES, SCHEMA
 from mnist_edge.core.errors import UserError
-from mnist_edge.core.fsutil import sha256_file, write_json_atomic
+from mnist_edge.core.fsutil import sha256_file
 from mnist_edge.core.quiet import quiet_stderr
 from mnist_edge.core.registry import FORMATS
 from mnist_edge.edge_app.pen.features import (
@@ -38,6 +38,7 @@ from mnist_edge.edge_app.pen.features import (
     batch_features,
     load_pen_model,
 )
+from mnist_edge.edge_app.runtime.shipped import record_pen
 
 #: Least top-1 agreement with Keras on held-out drawings, by precision (as the digit model's).
 MIN_AGREEMENT = {"fp32": 0.999, "int8": 0.99}
@@ -264,7 +265,7 @@ def run(model_path: Path, drawn: list[str], out: Path, fusion_path: Path | None)
                 f"agreement {check.agreement:.2%}  max diff {check.max_abs_diff:.4f}  "
                 f"on {check.runtime}"
             )
-    write_json_atomic(out / "pen-manifest.json", {"source": source, "models": entries})
+    record_pen(out, {"source": source, "models": entries})
     return lines
 
 

@@ -164,7 +164,7 @@ PEN_VERDICT = (
 
 def pen_lines(pen_manifest: dict[str, Any] | None) -> list[str]:
     """The pen channel: what it is, the rule's verdict, how to turn it on, and its files (from
-    ``pen-manifest.json`` where the models folder has one)."""
+    the manifest's pen section where the models folder has one)."""
     lines = [
         "- What: a second small model (67,690 parameters, 504,288 multiply-adds per drawing; "
         "its cost on a Pi 4: docs/raspberry-pi.md) reads the drawing's strokes, their order and "
@@ -227,7 +227,7 @@ def render_report(
     timings: dict[str, float],
     pen: dict[str, Any] | None = None,
 ) -> str:
-    """REPORT.md; ``pen``: the models folder's pen-manifest.json, for the pen channel's files."""
+    """REPORT.md; ``pen``: the manifest's pen section, for the pen channel's files."""
     picks = recommend(results)
     learned = learning_table(results)
     tta = tta_table(results, DEFAULT_TTA)

@@ -26,6 +26,7 @@ from mnist_edge.core.fsutil import (
     write_text_atomic,
 )
 from mnist_edge.core.paths import checkout_models_dir
+from mnist_edge.edge_app.runtime.shipped import pen_section
 from mnist_edge.edge_app.tta import DEFAULT_TTA
 from mnist_edge.pipeline.card import model_card
 from mnist_edge.pipeline.config import PipelineConfig
@@ -137,17 +138,16 @@ def run_pipeline(config: PipelineConfig) -> tuple[Path, Result | None]:
 
 
 def pen_manifest(target: Path | None) -> dict[str, Any] | None:
-    """The pen models' manifest (docs/pen.md) of the models folder promoted into (else this
-    checkout's models/), for the report's and card's pen section; None where there is none.
-    The pipeline neither trains nor copies the pen models."""
+    """The pen section of the manifest (docs/pen.md) of the models folder promoted into (else
+    this checkout's models/), for the report's and card's pen section; None where there is
+    none. The pipeline neither trains nor copies the pen models."""
     folder = target or checkout_models_dir()
-    if folder is None or not (folder / "pen-manifest.json").is_file():
+    if folder is None:
         return None
     try:  # a section of the report: an unreadable file leaves it without the table, no more
-        value = json.loads((folder / "pen-manifest.json").read_text())
-    except (OSError, ValueError):
+        return pen_section(folder)
+    except UserError:
         return None
-    return value if isinstance(value, dict) else None
 
 
 def _read_json(path: Path) -> dict[str, Any]:

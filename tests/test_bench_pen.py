@@ -210,14 +210,16 @@ def test_pipeline_and_card_pen_section(tmp_path: Path) -> None:
     section = "\n".join(["## Pen channel (an option, not the default)", "", *lines, ""])
     assert section in (MODELS / "README.md").read_text()
     assert pen_manifest(tmp_path) is None
-    (tmp_path / "pen-manifest.json").write_text("{broken")
+    (tmp_path / "manifest.json").write_text("{broken")
     assert pen_manifest(tmp_path) is None  # a report section never stops the pipeline
     assert pen_lines(None)[-1] == "- the pen models are not in this models folder"
 
 
-def test_a_wheel_carries_the_pen_manifest() -> None:
+def test_a_wheel_carries_the_one_manifest_and_the_fitted_scores() -> None:
     import tomllib
 
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     shipped = data["data-files"]["share/mnist-edge/models"]
-    assert "models/pen-manifest.json" in shipped and "models/*.tflite" in shipped
+    assert "models/manifest.json" in shipped and "models/*.tflite" in shipped
+    assert "models/number-scores.json" in shipped
+    assert not (ROOT / "models" / "pen-manifest.json").exists()  # one manifest for every file

@@ -14,14 +14,12 @@ import pytest
 from mnist_edge.edge_app.numbers.reader import NumberReader
 from mnist_edge.edge_app.numbers.render import render_units
 from mnist_edge.edge_app.numbers.score import (
-    CUT_ENDS,
-    FEATURES,
-    ScoreNet,
     candidate_matrices,
     candidate_matrix,
     features,
     scores_of,
 )
+from mnist_edge.edge_app.numbers.weights import CUT_ENDS, FEATURES, ScoreNet
 from mnist_edge.edge_app.numbers.units import make_units, pixels_of, writing_height
 from mnist_edge.edge_app.recognizer import Recognizer
 from mnist_edge.edge_app.runtime import load_model

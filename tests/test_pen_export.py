@@ -54,7 +54,7 @@ def test_train_and_export_end_to_end(tmp_path):
     fusion.write_text(json.dumps({"fusion": {"weight": 0.5, "temperature": 1.0, "threshold": 0.7}}))
     lines = run(tmp_path / "run" / "pen.keras", [str(UJI)], tmp_path / "out", fusion)
     assert len(lines) == 4
-    manifest = json.loads((tmp_path / "out" / "pen-manifest.json").read_text())
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())["pen"]
     assert {m["format"] for m in manifest["models"]} == {
         "tflite-fp32",
         "tflite-int8",

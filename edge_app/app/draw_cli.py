@@ -124,6 +124,12 @@ def _run_draw(args: argparse.Namespace, stops: list[int]) -> int:
     )
     if note:
         print(f"mnist-edge: {note}", file=sys.stderr)
+    if config.multi:  # numbers are read with scores fitted for one trained model
+        from mnist_edge.edge_app.numbers.weights import shipped_scores
+
+        mismatch = shipped_scores().mismatch(model)
+        if mismatch:
+            print(f"mnist-edge: note: {mismatch}", file=sys.stderr)
     collector = (
         Collector(config.collect, config.writer, target=config.collect_count, numbers=config.multi)
         if config.collect

@@ -12,7 +12,7 @@ From there it is :mod:`~mnist_edge.edge_app.numbers`: every run of up to ``MAX_U
 is a candidate digit (the bar of a 5 and its body, the two parts of a 4 are neighbours in x
 order, so a run joins them), its ink alone goes through the one preprocessing path
 (:func:`~mnist_edge.ink.preprocess.to_mnist`), all candidates are read in one batched
-model call, scored by the rejection model (``numbers.feature_matrix`` / ``numbers.digit_scores``)
+model call, scored by the rejection model (``score.feature_matrix`` / ``score.digit_scores``)
 and the best split is found by ``numbers.best_path``. The chosen digits are then read as
 single digits by the :class:`~mnist_edge.edge_app.recognizer.Recognizer` (TTA, "not sure").
 """
@@ -32,7 +32,8 @@ import numpy as np
 from mnist_edge.core.errors import UserError
 from mnist_edge.edge_app.numbers.score import digit_scores, feature_matrix
 from mnist_edge.edge_app.numbers.search import Candidate, best_path
-from mnist_edge.edge_app.numbers.units import Unit, writing_height
+from mnist_edge.edge_app.numbers.units import CUT_WIDTH, WIDEST, Unit, writing_height
+from mnist_edge.edge_app.numbers.weights import NumberScores, shipped_scores
 from mnist_edge.ink.preprocess import to_mnist
 
 if TYPE_CHECKING:
@@ -41,10 +42,10 @@ if TYPE_CHECKING:
 
 MAX_UNITS = 6  # units in one digit: its components and the pieces of cut ones
 MAX_COMPONENTS = 4  # components in one digit (a 4 or a 5 in up to four parts)
-MAX_CUTS = 3  # per component: enough for a touching "1234"
-CUT_WIDTH = 1.05  # a component is cut only if wider than this many writing heights
-SPAN_WIDTH = 1.6  # a run of several components wider than this many heights is no digit
-#: What each digit adds to a split's score: below the strokes' reader's (``number_weights``),
+# CUT_WIDTH (a component is cut only if wider) and WIDEST (a run of several components wider
+# is no digit) are the strokes' reader's, in writing heights, from units.
+PICTURE_CUTS = 3  # per component: enough for a touching "1234" (strokes allow more)
+#: What each digit adds to a split's score: below the strokes' reader's (its fitted scores),
 #: since a picture's pieces carry no pen-lift evidence; chosen on numbers of training writers.
 PER_DIGIT = 0.0
 MAX_MARKS = 64  # components in one picture: more is a page, not a number
@@ -185,7 +186,7 @@ def cut_paths(region: np.ndarray, ref: float, brush: int) -> list[np.ndarray]:
     """Where touching digits in one component's ink (``region``, uint8) may meet, left to
     right: at minima of its vertical projection (thin columns), each bent by up to half a
     pen's width to cross the least ink (two digits that touch at a point, or overlap a
-    little, are parted where they meet), well inside the width, apart, at most ``MAX_CUTS``.
+    little, are parted where they meet), well inside the width, apart, at most ``PICTURE_CUTS``.
     Each is the cut's column per row of ``region``; none for a component no wider than a
     digit."""
     width = region.shape[1]
@@ -203,7 +204,7 @@ def cut_paths(region: np.ndarray, ref: float, brush: int) -> list[np.ndarray]:
     apart = max(2 * brush, round(0.25 * ref))
     kept: list[int] = []
     for i in sorted(minima, key=lambda i: (costs[i], i)):  # the least ink first
-        if len(kept) < MAX_CUTS and all(abs(centres[i] - centres[j]) >= apart for j in kept):
+        if len(kept) < PICTURE_CUTS and all(abs(centres[i] - centres[j]) >= apart for j in kept):
             kept.append(i)
     return [path(i) for i in sorted(kept)]
 
@@ -283,8 +284,7 @@ def candidate_spans(layout: Layout) -> list[tuple[int, int]]:
         if len({p.label for p in parts[i:j]}) <= MAX_COMPONENTS
         and (
             j - i == 1
-            or max(u.x1 for u in units[i:j]) - min(u.x0 for u in units[i:j])
-            <= SPAN_WIDTH * layout.ref
+            or max(u.x1 for u in units[i:j]) - min(u.x0 for u in units[i:j]) <= WIDEST * layout.ref
         )
     ]
 
@@ -313,11 +313,15 @@ class ImageSplit:
 
 
 def split_image(
-    canvas: np.ndarray, model: Any, brush: int | None = None, per_digit: float = PER_DIGIT
+    canvas: np.ndarray,
+    model: Any,
+    brush: int | None = None,
+    per_digit: float = PER_DIGIT,
+    scores: NumberScores | None = None,
 ) -> ImageSplit:
     """The best split of a picture's ink (uint8, ink > 0) into digits; no digits for no ink.
     ``brush``: the pen's width in px, else estimated from the ink; ``per_digit``: what each
-    digit adds to the path's score."""
+    digit adds to the path's score; ``scores``: the fitted scores (else the shipped ones)."""
     canvas = np.asarray(canvas, np.uint8)
     if not canvas.any():
         return ImageSplit([], 0)
@@ -333,7 +337,8 @@ def split_image(
     centre = float(np.median([(u.y0 + u.y1) / 2 for u in units]))
     # The strokes' reader's features and score, for all candidates at once.
     scores = digit_scores(
-        feature_matrix(units, np.array(spans, np.int64), out.probabilities, ref, centre)
+        feature_matrix(units, np.array(spans, np.int64), out.probabilities, ref, centre),
+        scores or shipped_scores(),
     )
     scored = []
     for n, ((i, j), (_, box)) in enumerate(zip(spans, inks)):

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from mnist_edge.edge_app.numbers import weights as number_weights
 from mnist_edge.edge_app.numbers.render import model_input, render_units
 from mnist_edge.edge_app.numbers.score import candidate_scores
 from mnist_edge.edge_app.numbers.search import Candidate, best_path, digit_spans, span_key
 from mnist_edge.edge_app.numbers.units import ORDERS, Unit, in_order, pixels_of, stroke_units
+from mnist_edge.edge_app.numbers.weights import NumberScores, shipped_scores
 from mnist_edge.ink.preprocess import to_mnist
 from mnist_edge.ink.strokes import Stroke
 
@@ -39,8 +39,12 @@ class Split:
 class NumberReader:
     """Reads numbers from strokes with one model; keeps candidate readings between reads."""
 
-    def __init__(self, model: object) -> None:
+    def __init__(self, model: object, scores: NumberScores | None = None) -> None:
         self.model = model
+        #: The fitted "is this one digit" scores (the shipped file, else those given), and a
+        #: line saying so when they were fitted with another model than this one.
+        self.scores = scores or shipped_scores()
+        self.mismatch = self.scores.mismatch(model)
         self._cache: dict[
             tuple[object, ...],
             tuple[np.ndarray, np.ndarray, np.ndarray | None, tuple[int, int, int, int], bool],
@@ -261,7 +265,7 @@ class NumberReader:
     ) -> Split:
         """The best split of the strokes into digits (empty for no ink): the best path over
         the candidates of each reading order, the higher scoring one of them."""
-        bias = number_weights.PER_DIGIT if per_digit is None else per_digit
+        bias = self.scores.per_digit if per_digit is None else per_digit
         best: Split | None = None
         scored_count = 0
         per_stroke, pixels = self._stroke_units(strokes, width, height, brush)
@@ -269,7 +273,7 @@ class NumberReader:
         sets = self._candidate_sets(strokes, per_stroke, pixels, size, ORDERS)
         if not sets[0][0]:
             return Split([], [], 0, 0.0)
-        for (units, found), scores in zip(sets, candidate_scores(sets, brush)):
+        for (units, found), scores in zip(sets, candidate_scores(sets, brush, self.scores)):
             scored_count += len(found)
             path, total = best_path(len(units), found, bias, scores)
             if best is None or total > best.log_score:

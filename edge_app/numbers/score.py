@@ -5,42 +5,17 @@ weights are data beside the models (:mod:`~mnist_edge.edge_app.numbers.weights`)
 
 from __future__ import annotations
 
-import functools
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mnist_edge.edge_app.numbers import weights as number_weights
 from mnist_edge.edge_app.numbers.units import MAX_UNITS, Unit, overlap, writing_height
+from mnist_edge.edge_app.numbers.weights import CUT_ENDS, NumberScores, ScoreNet
 
 if TYPE_CHECKING:
     from mnist_edge.edge_app.numbers.search import Candidate
-
-
-FEATURES = (
-    "log p1",
-    "log p1 - log p2",
-    "entropy",
-    "log height / writing height",
-    "log width / writing height",
-    "units",
-    "cut ends",
-    "overlap with previous unit",
-    "overlap with next unit",
-    "overlap with the unit before the previous",
-    "overlap with the unit after the next",
-    "gap to previous unit",
-    "gap to next unit",
-    "largest gap inside",
-    "vertical offset",
-    *(f"log p({d})" for d in range(10)),
-)
-
-
-CUT_ENDS = FEATURES.index("cut ends")
 
 
 def features(
@@ -171,42 +146,9 @@ def feature_matrix(
     )
 
 
-@dataclass(frozen=True)
-class ScoreNet:
-    """log P(one digit) of candidates' features: one hidden layer (tanh) on standardized
-    features, a logistic output."""
-
-    mean: np.ndarray
-    scale: np.ndarray
-    w1: np.ndarray  # [features, hidden]
-    b1: np.ndarray
-    w2: np.ndarray
-    b2: float
-
-    @classmethod
-    def of(cls, mean: Any, scale: Any, w1: Any, b1: Any, w2: Any, b2: float) -> ScoreNet:
-        mean = np.asarray(mean, np.float64)
-        w1 = np.asarray(w1, np.float64).reshape(len(mean), -1)
-        return cls(mean, np.asarray(scale), w1, np.asarray(b1), np.asarray(w2), float(b2))
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        hidden = np.tanh(((x - self.mean) / self.scale) @ self.w1 + self.b1)
-        return -np.logaddexp(0.0, -(hidden @ self.w2 + self.b2))  # log sigmoid, stable
-
-
-@functools.cache
-def _nets() -> tuple[ScoreNet, ScoreNet]:
-    """The fitted networks (``number_weights``): for candidates ending at pen lifts, at cuts."""
-    w = number_weights
-    return (
-        ScoreNet.of(w.MEAN, w.SCALE, w.W1, w.B1, w.W2, w.B2),
-        ScoreNet.of(w.CUT_MEAN, w.CUT_SCALE, w.CUT_W1, w.CUT_B1, w.CUT_W2, w.CUT_B2),
-    )
-
-
-def digit_scores(x: np.ndarray) -> np.ndarray:
+def digit_scores(x: np.ndarray, scores: NumberScores) -> np.ndarray:
     """log P(one digit) of each row of ``x`` [N, features] of a candidate with no cut end."""
-    return _nets()[0](x)
+    return scores.net(x)
 
 
 def scores_of(x: np.ndarray, net: ScoreNet, cut_net: ScoreNet, cut_prior: float) -> np.ndarray:
@@ -222,12 +164,12 @@ def scores_of(x: np.ndarray, net: ScoreNet, cut_net: ScoreNet, cut_prior: float)
 
 
 def candidate_scores(
-    sets: Sequence[tuple[Sequence[Unit], Sequence[Candidate]]], brush: int
+    sets: Sequence[tuple[Sequence[Unit], Sequence[Candidate]]], brush: int, fitted: NumberScores
 ) -> list[np.ndarray]:
     """log P(one digit) of each candidate of each reading order, by the fitted networks
     (:func:`scores_of`), all in one pass."""
     matrices = candidate_matrices(sets, brush)
-    scores = scores_of(np.concatenate(matrices), *_nets(), number_weights.CUT_PRIOR)
+    scores = scores_of(np.concatenate(matrices), fitted.net, fitted.cut_net, fitted.cut_prior)
     return np.split(scores, np.cumsum([len(m) for m in matrices])[:-1])
 
 

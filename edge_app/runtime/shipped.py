@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mnist_edge.core.contract import MANIFEST_SCHEMA
 from mnist_edge.core.errors import UserError
-from mnist_edge.core.fsutil import read_capped, sha256_file
+from mnist_edge.core.fsutil import read_capped, sha256_file, write_json_atomic
 from mnist_edge.core.paths import checkout_models_dir
 from mnist_edge.core.registry import FORMATS, RUNTIMES, formats_by_preference
 from mnist_edge.edge_app.runtime import choose_runtime, installed_runtimes
@@ -86,38 +87,54 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
+def _confined(directory: Path, raw: Any, where: str) -> tuple[Path, str]:
+    """An entry's file and sha256, checked: named, hashed, and beside the manifest."""
+    if not isinstance(raw, dict):
+        raise ManifestError(f"{where}: must be an object; export the models again")
+    name, digest = raw.get("file"), raw.get("sha256")
+    if not isinstance(name, str) or not name or not isinstance(digest, str) or len(digest) != 64:
+        raise ManifestError(
+            f"{where}: needs 'file' and a 64-digit 'sha256'; export the models again"
+        )
+    path = (directory / name).resolve()
+    if path.parent != directory.resolve() or Path(name).is_absolute():
+        raise ManifestError(
+            f"{where}: file {name!r} is outside the manifest's folder; "
+            "a manifest may only name files beside it"
+        )
+    return directory / name, digest
+
+
 def entries(directory: Path) -> list[Entry]:
     """The manifest's entries, each validated and confined to ``directory``."""
-    root = directory.resolve()
     found = []
     for i, raw in enumerate(read_manifest(directory)["models"]):
         where = f"{directory / MANIFEST}, entry {i}"
-        if not isinstance(raw, dict):
-            raise ManifestError(f"{where}: must be an object; export the models again")
-        name, fmt, digest = raw.get("file"), raw.get("format"), raw.get("sha256")
-        if (
-            not isinstance(name, str)
-            or not name
-            or not isinstance(digest, str)
-            or len(digest) != 64
-        ):
-            raise ManifestError(
-                f"{where}: needs 'file' and a 64-digit 'sha256'; export the models again"
-            )
-        path = (directory / name).resolve()
-        if path.parent != root or Path(name).is_absolute():
-            raise ManifestError(
-                f"{where}: file {name!r} is outside the manifest's folder; "
-                "a manifest may only name files beside it"
-            )
+        path, digest = _confined(directory, raw, where)
+        name, fmt = path.name, raw.get("format")
         if fmt not in FORMATS:
             raise ManifestError(
                 f"{where}: unknown format {str(fmt)[:40]!r}; valid formats: {', '.join(FORMATS)}"
             )
         if not name.lower().endswith(FORMATS[fmt].suffix):
             raise ManifestError(f"{where}: {name!r} is not a {FORMATS[fmt].suffix} file")
-        found.append(Entry(directory / name, fmt, FORMATS[fmt].family, digest, raw))
+        found.append(Entry(path, fmt, FORMATS[fmt].family, digest, raw))
     return found
+
+
+def fitted_entry(directory: Path, kind: str) -> Entry | None:
+    """The manifest's fitted-parameter file of ``kind`` (``fitted``: data fitted with one of
+    the models, e.g. the number reader's scores), validated and confined; None if it lists
+    none."""
+    listed = read_manifest(directory).get("fitted", [])
+    if not isinstance(listed, list):
+        raise ManifestError(f"{directory / MANIFEST}: 'fitted' must be a list; export again")
+    for i, raw in enumerate(listed):
+        if isinstance(raw, dict) and raw.get("kind") == kind:
+            where = f"{directory / MANIFEST}, fitted entry {i}"
+            path, digest = _confined(directory, raw, where)
+            return Entry(path, kind, "data", digest, raw)
+    return None
 
 
 def recommended_format(directory: Path) -> str | None:
@@ -155,3 +172,33 @@ def default_model(runtime: str = "auto", directory: Path | None = None) -> tuple
         f"{directory / MANIFEST} lists no model that {' or '.join(candidates)} "
         "can run; export one or pass --model PATH"
     )
+
+
+def record_fitted(directory: Path, kind: str, name: str, about: dict[str, Any]) -> None:
+    """Name a fitted-parameter file beside the models in their manifest (replacing the entry
+    of the same kind) with its sha256 and ``about`` (the model it was fitted with)."""
+    manifest = read_manifest(directory)
+    listed = [
+        e for e in manifest.get("fitted", []) if isinstance(e, dict) and e.get("kind") != kind
+    ]
+    entry = {"kind": kind, "file": name, "sha256": sha256_file(directory / name), **about}
+    write_json_atomic(directory / MANIFEST, {**manifest, "fitted": [*listed, entry]})
+
+
+def record_pen(directory: Path, section: dict[str, Any]) -> None:
+    """The pen channel's files in the one manifest of ``directory`` (its ``pen`` section);
+    a folder with no manifest yet gets one that lists no picture model."""
+    manifest = (
+        read_manifest(directory)
+        if (directory / MANIFEST).is_file()
+        else {"schema": MANIFEST_SCHEMA, "models": []}
+    )
+    write_json_atomic(directory / MANIFEST, {**manifest, "pen": section})
+
+
+def pen_section(directory: Path) -> dict[str, Any] | None:
+    """The manifest's ``pen`` section (source and files of the pen channel), if any."""
+    if not (directory / MANIFEST).is_file():
+        return None
+    section = read_manifest(directory).get("pen")
+    return section if isinstance(section, dict) else None
