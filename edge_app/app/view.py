@@ -302,6 +302,8 @@ class View:
             return ""
         n = len(state.digits)
         i = n - 1 if state.selected is None else state.selected
+        if not 0 <= i < n:  # a selection its strokes' undo left behind: no caption
+            return ""
         label = self.labels[state.digits[i].reading.prediction.digit]
         options = [
             f"scores of digit {i + 1} of {n} ({label})"
