@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from mnist_edge.ink import photo
 from mnist_edge.ink.strokes import Stroke, as_the_app_takes, default_brush, render
 
 SIZE = 28
@@ -115,6 +116,8 @@ def image_to_canvas(gray: np.ndarray) -> np.ndarray:
     border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
     if np.median(border) > 127:
         g, border = 255.0 - g, 255.0 - border
+    if photo.needs_cleaning(g):  # shaded or specked paper: divided out, specks dropped
+        return photo.clean(g)
     level = float(np.median(border))
     spread = float(np.median(np.abs(border - level)))
     g = g - (level + 3 * spread)

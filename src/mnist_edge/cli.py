@@ -68,6 +68,13 @@ COMMANDS: dict[str, Command] = {
             "latency, accuracy, size, memory per model format and runtime",
         ),
         Command(
+            "photos",
+            "mnist_edge.benchmarks.photos",
+            "add_arguments",
+            "run",
+            "read constructed photos of MNIST test digits as predict reads files",
+        ),
+        Command(
             "draw",
             "mnist_edge.edge_app.app.draw_cli",
             "add_arguments",
