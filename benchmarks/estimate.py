@@ -58,8 +58,13 @@ def estimate(row: Result, target: CpuProfile, reference: CpuProfile = REFERENCE)
     )
 
 
+def estimable(results: list[Result]) -> list[Result]:
+    """The rows an estimate scales: measured, on an edge runtime, one thread."""
+    return [r for r in results if r.ok and r.runtime in EDGE_RUNTIMES and (r.threads or 1) == 1]
+
+
 def table(results: list[Result], macs: int | None) -> str:
-    rows = [r for r in results if r.ok and r.runtime in EDGE_RUNTIMES and (r.threads or 1) == 1]
+    rows = estimable(results)
     head = [
         "format",
         "runtime",

@@ -137,7 +137,7 @@ def _json(path: str, flag: str, limit: int) -> Any:
 
 
 def run_estimate(args: argparse.Namespace) -> int:
-    from mnist_edge.benchmarks.estimate import number_table, table
+    from mnist_edge.benchmarks.estimate import estimable, number_table, table
     from mnist_edge.benchmarks.number_speed import NumberSpeed
     from mnist_edge.benchmarks.results import Result
 
@@ -165,6 +165,11 @@ def run_estimate(args: argparse.Namespace) -> int:
             results = [Result.from_json(r) for r in rows]
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UserError(f"{config.results}: a row is not a benchmark result ({exc})") from None
+        if not estimable(results):  # an empty table is no estimate
+            raise UserError(
+                f"{config.results} has no row measured on an edge runtime with one thread; "
+                "pass the results.json of a 'mnist-edge bench' run that measured one"
+            )
         text = table(results, config.macs)
     print(text)
     _write(config.out, text + "\n")

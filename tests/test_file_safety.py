@@ -124,10 +124,25 @@ READERS = {
     "pipeline-config": ("pipeline", "--config", "{p}", "--out", "{tmp}/pipeline"),
     "pipeline-drawn": ("pipeline", "--drawn", "{p}", "--epochs", "1", "--limit", "20",
                        "--out", "{tmp}/pipeline"),
+    "numbers-compose-drawn": ("numbers", "compose", "{tmp}/o.json", "--drawn", "{p}"),
+    "numbers-compose-config": ("numbers", "compose", "{tmp}/o.json", "--drawn", "{r}",
+                               "--config", "{p}"),
+    "numbers-bench-file": ("numbers", "bench", "{p}"),
+    "numbers-bench-model": ("numbers", "bench", "{r}", "--model", "{p}"),
+    "numbers-speed-file": ("numbers", "speed", "{p}"),
+    "numbers-speed-model": ("numbers", "speed", "{r}", "--model", "{p}"),
+    "numbers-pictures-file": ("numbers", "pictures", "{p}"),
+    "numbers-pictures-config": ("numbers", "pictures", "{r}", "--config", "{p}"),
+    "estimate-results": ("estimate", "{p}"),
+    "estimate-numbers": ("estimate", "--numbers", "{p}"),
+    "estimate-config": ("estimate", "{r}", "--config", "{p}"),
+    "collect-cost-file": ("collect-cost", "{p}"),
+    "collect-cost-config": ("collect-cost", "{r}", "--config", "{p}"),
 }  # fmt: skip
 #: The file name each input is given (some commands choose what to do by the suffix).
 SUFFIX = {"predict-image": ".png", "draw-pen": ".tflite", "bench-keras-model": ".keras",
-          "export-model": ".keras", "evaluate-model": ".keras"}  # fmt: skip
+          "export-model": ".keras", "evaluate-model": ".keras", "numbers-bench-model": ".tflite",
+          "numbers-speed-model": ".onnx"}  # fmt: skip
 #: Folder arguments: any of these standing where a folder should be is refused, and kept.
 FOLDERS = {
     "data-dir": ("data", "--data-dir", "{p}"),
@@ -146,6 +161,11 @@ FOLDERS = {
 WRITERS = {
     "record": ("draw", "--headless", "--replay", "{r}", "--record", "{p}"),
     "screenshot": ("draw", "--headless", "--replay", "{r}", "--screenshot", "{p}"),
+    "numbers-compose-out": ("numbers", "compose", "{p}", "--drawn", "{r}", "--force"),
+    "numbers-bench-out": ("numbers", "bench", "{r}", "--out", "{p}", "--force"),
+    "numbers-speed-out": ("numbers", "speed", "{r}", "--out", "{p}", "--force"),
+    "numbers-pictures-out": ("numbers", "pictures", "{r}", "--out", "{p}", "--force"),
+    "estimate-out": ("estimate", "--numbers", "{r}", "--out", "{p}", "--force"),
 }
 
 
@@ -441,6 +461,41 @@ def test_sigterm_stops_the_live_app_cleanly(tmp_path: Path) -> None:
     assert "stopped by SIGTERM" in err and "Traceback" not in err
     assert collection.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.json"]  # lock and temps gone
+
+
+#: The sweep's cases that lost a user's data with exit 0: {d} labelled digits, {n} numbers,
+#: {link} a symlink to {d}. Each must now be refused in one line with every file unchanged.
+DATA_LOSS = {
+    "compose-out-is-its-drawn": ("numbers", "compose", "{d}", "--drawn", "{d}"),
+    "compose-onto-labelled": ("numbers", "compose", "{n}", "--drawn", "{d}"),
+    "compose-onto-a-link-to-labelled": ("numbers", "compose", "{link}", "--drawn", "{n}",
+                                        "--force"),
+    "bench-out-is-its-input": ("numbers", "bench", "{n}", "--out", "{n}"),
+    "bench-out-onto-labelled": ("numbers", "bench", "{n}", "--out", "{d}", "--force"),
+    "speed-out-onto-labelled": ("numbers", "speed", "{n}", "--out", "{d}"),
+    "speed-out-through-a-link": ("numbers", "speed", "{n}", "--out", "{link}", "--force"),
+    "pictures-out-onto-labelled": ("numbers", "pictures", "{n}", "--out", "{d}", "--force"),
+    "estimate-out-onto-labelled": ("estimate", "--numbers", "{n}", "--out", "{d}", "--force"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(DATA_LOSS))
+def test_a_tool_never_writes_over_labelled_drawings_or_its_input(tmp_path: Path, case: str) -> None:
+    digits = _replay(tmp_path, name="digits.json")
+    numbers = tmp_path / "numbers.json"
+    save_samples(numbers, [Sample([LINE, HOOK], "17", "w", stroke_digits=[0, 1])])
+    link = tmp_path / "link.json"
+    link.symlink_to(digits)
+    before = {p: p.read_bytes() for p in (digits, numbers)}
+    result = cli(*_args(DATA_LOSS[case], d=digits, n=numbers, link=link))
+    assert_user_error(result)
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert {p: p.read_bytes() for p in before} == before
+    assert link.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == [
+        "digits.json",
+        "link.json",
+        "numbers.json",
+    ]
 
 
 def _harnessed() -> None:
