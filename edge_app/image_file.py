@@ -39,7 +39,9 @@ def read_image(path: str) -> np.ndarray:
             f"{width}x{height} pixels is too large for a picture of one digit "
             f"(at most {MAX_PIXELS // 1_000_000} megapixels)"
         )
-    if 0 < min(width, height) < MIN_SIDE:
+    if min(width, height) == 0:  # refused here: the decoder would print its own lines first
+        raise _unreadable(f"its header says {width}x{height} pixels, an empty picture")
+    if min(width, height) < MIN_SIDE:
         raise ImageFileError(f"{width}x{height} pixels is too small to hold a digit")
     return _to_gray(_decode(data))
 

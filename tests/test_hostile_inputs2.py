@@ -169,6 +169,11 @@ def _make(kind: str, path: Path) -> str:
             fh.truncate(65 << 20)  # sparse: costs no disk
     elif kind == "empty":
         path.write_bytes(b"")
+    elif kind in ("png-0x10", "png-10x0"):  # libpng would warn and fail before our line
+        side = _png(np.zeros((10, 10), np.uint8), 0)
+        zero = struct.pack(">I", 0)
+        at = 16 if kind == "png-0x10" else 20  # IHDR's width, then height
+        path.write_bytes(side[:at] + zero + side[at + 4 :])
     elif kind == "unknown-format":
         path.write_bytes(b"II\x00\x00 neither a TIFF nor anything else")
     elif kind == "truncated-jpeg-header":
@@ -189,6 +194,8 @@ BAD_FILES = [
     ("huge-png-header-only", "too large"),
     ("over-64-mb", "too large"),
     ("empty", "empty"),
+    ("png-0x10", "0x10 pixels"),
+    ("png-10x0", "10x0 pixels"),
     ("unknown-format", "not a readable image"),
     ("truncated-jpeg-header", "not a readable image"),
     ("all-nan-tiff", "no finite pixel values"),
@@ -200,6 +207,7 @@ def test_predict_refuses_bad_files_with_one_line(tmp_path: Path, kind: str, frag
     name = _make(kind, tmp_path / f"{kind}.png" if kind != "all-nan-tiff" else tmp_path / "n.tiff")
     r = run_cli("predict", name, env=ENV, timeout=DEADLINE)
     assert_user_error(r, name, fragment)
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr  # no decoder's lines before it
 
 
 @pytest.mark.parametrize(("kind", "fragment"), BAD_FILES, ids=[k for k, _ in BAD_FILES])
