@@ -271,14 +271,9 @@ def nine_open(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
         return None
     loop, stem, rest = parts
     along = _arclength(loop)
-    cut = rng.uniform(0.15, 0.3) * along[-1]
-    if rng.random() < 0.6:  # open at the lower right: the loop stops short of the stem
-        kept = loop[along <= along[-1] - cut]
-        out = [kept, stem] if len(kept) >= 3 else None
-    else:  # open at the top: the pen starts down the loop's far side
-        kept = loop[along >= cut]
-        out = [np.concatenate([kept, stem[1:]])] if len(kept) >= 3 else None
-    return None if out is None else [*out, *rest]
+    # A short gap only: a longer one (or one across the top) leaves a 4 or a '?', not a 9.
+    kept = loop[along <= along[-1] * (1 - rng.uniform(0.1, 0.22))]
+    return None if len(kept) < 3 else [kept, stem, *rest]
 
 
 def zero_slashed(strokes: Strokes, rng: np.random.Generator) -> Strokes | None:
