@@ -31,7 +31,8 @@ from mnist_edge.edge_app.reading import choose_threshold, choose_tta
 from mnist_edge.edge_app.recognizer import Recognizer
 from mnist_edge.edge_app.runtime import load_model
 from mnist_edge.edge_app.runtime.shipped import default_model
-from mnist_edge.ink.compose import SPACINGS, StripCanvas, spacing_of, strip_canvas
+from mnist_edge.ink.canvas import Canvas
+from mnist_edge.ink.compose import SPACINGS, spacing_of, strip_canvas
 from mnist_edge.ink.strokes import Sample, load_samples, render
 
 #: Per number: (name, the figure's column title).
@@ -94,7 +95,7 @@ def components(picture: np.ndarray, brush: int, recognizer: Recognizer) -> tuple
     return read, all(recognizer.sure(d.reading.prediction) for d in digits)
 
 
-def digits_alone(sample: Sample, canvas: StripCanvas, recognizer: Recognizer) -> tuple[str, bool]:
+def digits_alone(sample: Sample, canvas: Canvas, recognizer: Recognizer) -> tuple[str, bool]:
     """Each digit read alone from its own strokes on the same canvas, all sure?"""
     assert sample.stroke_digits is not None
     read, sure = "", True
@@ -106,7 +107,7 @@ def digits_alone(sample: Sample, canvas: StripCanvas, recognizer: Recognizer) ->
     return read, sure
 
 
-def score_one(sample: Sample, canvas: StripCanvas, recognizer: Recognizer) -> NumberResult:
+def score_one(sample: Sample, canvas: Canvas, recognizer: Recognizer) -> NumberResult:
     """Read one composed number's picture three ways."""
     assert isinstance(sample.label, str) and sample.stroke_digits is not None
     picture = render(sample.strokes, canvas.width, canvas.height, canvas.brush)

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from mnist_edge.edge_app.learn import MAX_CORRECTIONS, Learner
+from mnist_edge.edge_app.learn import Learner
+from mnist_edge.edge_app.profile_files import MAX_CORRECTIONS
 
 
 def simulate(

@@ -26,11 +26,13 @@ from pathlib import Path
 
 from mnist_edge.benchmarks.baseline_splitter import read_many
 from mnist_edge.benchmarks.number_figures import NumberFigures, digits_right
+from mnist_edge.core.contract import DEFAULT_THRESHOLD
 from mnist_edge.core.errors import UserError
 from mnist_edge.edge_app.recognizer import Recognizer
 from mnist_edge.edge_app.runtime import Model, load_model
 from mnist_edge.edge_app.runtime.shipped import default_model
-from mnist_edge.ink.compose import SPACINGS, StripCanvas, spacing_of, strip_canvas
+from mnist_edge.ink.canvas import Canvas
+from mnist_edge.ink.compose import SPACINGS, spacing_of, strip_canvas
 from mnist_edge.ink.strokes import Sample, as_the_app_takes, load_samples, render
 
 
@@ -108,10 +110,10 @@ def app_readings(path: str, model: str) -> list[dict[str, object]]:
 def app_recognizer(model: Model) -> Recognizer:
     """The recognizer the app makes for this model by default (TTA 5 where calibrated)."""
     tta = 5 if model.calibrated_tta_threshold(5) is not None else 1
-    return Recognizer(model, model.threshold_for(tta) or 0.6, tta)
+    return Recognizer(model, model.threshold_for(tta) or DEFAULT_THRESHOLD, tta)
 
 
-def _digits_alone(sample: Sample, canvas: StripCanvas, rec: Recognizer) -> tuple[bool, bool]:
+def _digits_alone(sample: Sample, canvas: Canvas, rec: Recognizer) -> tuple[bool, bool]:
     assert isinstance(sample.label, str) and sample.stroke_digits is not None
     right = sure = True
     for k, want in enumerate(sample.label):
@@ -123,7 +125,7 @@ def _digits_alone(sample: Sample, canvas: StripCanvas, rec: Recognizer) -> tuple
     return right, sure
 
 
-def _components(sample: Sample, canvas: StripCanvas, rec: Recognizer) -> tuple[bool, bool]:
+def _components(sample: Sample, canvas: Canvas, rec: Recognizer) -> tuple[bool, bool]:
     ink = render(sample.strokes, canvas.width, canvas.height, canvas.brush)
     digits = read_many(rec, ink, canvas.brush)
     read = "".join(str(d.reading.prediction.digit) for d in digits)

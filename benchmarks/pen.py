@@ -226,7 +226,7 @@ class _ImageReadings:
         key = (runtime, threads)
         if key not in self.cache:
             from mnist_edge.benchmarks.inputs import app_canvas, app_reads_nothing
-            from mnist_edge.edge_app.config import DEFAULT_THRESHOLD
+            from mnist_edge.core.contract import DEFAULT_THRESHOLD
             from mnist_edge.edge_app.recognizer import Recognizer
             from mnist_edge.edge_app.runtime import load_model
             from mnist_edge.edge_app.runtime.shipped import default_model

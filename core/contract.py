@@ -18,6 +18,8 @@ METADATA_KEY = "mnist_edge"
 #: Version of the JSON description stored there.
 SCHEMA = "mnist-edge-model/1"
 MANIFEST_SCHEMA = "mnist-edge-manifest/1"
+#: The "not sure" threshold for a model that carries no calibrated one (calibration replaces it).
+DEFAULT_THRESHOLD = 0.6
 
 PREPROCESSING = (
     "mnist_edge.ink.preprocess.to_mnist: ink 255 on 0; crop to the ink, fit the longer side "

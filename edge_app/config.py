@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from mnist_edge.core.config import option, require, require_int, require_number
+from mnist_edge.core.contract import DEFAULT_THRESHOLD
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import check_writable_file
 from mnist_edge.core.registry import EDGE_RUNTIMES
@@ -20,7 +21,6 @@ from mnist_edge.ink.layout import ROTATIONS
 RUNTIME_CHOICES = ("auto", *EDGE_RUNTIMES)
 MAX_SIDE = 8192
 DEFAULT_PROFILE = "default"
-DEFAULT_THRESHOLD = 0.6
 
 
 def parse_size(text: object) -> tuple[int, int] | None:
@@ -193,7 +193,7 @@ class DrawConfig:
             from mnist_edge.edge_app.app.collect import Collector
 
             Collector.check(self.collect)
-        from mnist_edge.edge_app.learn import check_name
+        from mnist_edge.edge_app.profile_files import check_name
 
         check_name(self.profile)
 

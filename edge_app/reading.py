@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mnist_edge.edge_app.config import DEFAULT_THRESHOLD
+from mnist_edge.core.contract import DEFAULT_THRESHOLD
 from mnist_edge.edge_app.tta import DEFAULT_TTA
 
 

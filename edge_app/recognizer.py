@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mnist_edge.core.contract import DEFAULT_THRESHOLD
 from mnist_edge.edge_app.learn import Learner
 from mnist_edge.edge_app.numbers.reader import NumberReader, Split
 from mnist_edge.edge_app.numbers.render import ink_brush
@@ -29,7 +30,7 @@ class Recognizer:
     def __init__(
         self,
         model: Model,
-        threshold: float = 0.6,
+        threshold: float = DEFAULT_THRESHOLD,
         tta: int = 1,
         learner: Learner | None = None,
         pen: PenChannel | None = None,

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from mnist_edge.ink.canvas import Canvas
 from mnist_edge.ink.layout import DEFAULT_SIZE, SCREENS, compute
-from mnist_edge.ink.strokes import Sample, Stroke, default_brush, render
+from mnist_edge.ink.strokes import Sample, Stroke, render
 
 SPACINGS = ("apart", "close", "touching")
 LENGTHS = (2, 3, 4, 5)
@@ -38,21 +39,12 @@ GAP_STYLES = {
 BAR_DIGITS = (4, 5, 7)  # digits whose last flat stroke people add after the next digit
 
 
-@dataclass(frozen=True)
-class StripCanvas:
-    """A canvas the app reads numbers on: the ``--multi`` writing strip of a screen."""
-
-    width: int
-    height: int
-    brush: int
-
-
-def strip_canvas(size: tuple[int, int] = DEFAULT_SIZE) -> StripCanvas:
+def strip_canvas(size: tuple[int, int] = DEFAULT_SIZE) -> Canvas:
     c = compute(*size, wide_canvas=True).canvas
-    return StripCanvas(c.w, c.h, default_brush(c.w, c.h))
+    return Canvas.sized(c.w, c.h)
 
 
-def strip_canvases(screens: Sequence[tuple[int, int]] = SCREENS) -> list[StripCanvas]:
+def strip_canvases(screens: Sequence[tuple[int, int]] = SCREENS) -> list[Canvas]:
     return [strip_canvas(s) for s in screens]
 
 
@@ -61,7 +53,7 @@ class ComposedNumber:
     sample: Sample  # label: the digits as a string; strokes canvas-normalized, in time order
     stroke_digits: tuple[int, ...]  # the digit (0-based position) each stroke belongs to
     spacing: str  # one of SPACINGS, measured in ink on ``canvas``
-    canvas: StripCanvas
+    canvas: Canvas
     #: The digit of every point, per stroke: differs from ``stroke_digits`` only where a
     #: stroke runs on from one digit into the next (``join``), which a stroke file cannot say.
     point_digits: tuple[tuple[int, ...], ...] = ()
@@ -116,7 +108,7 @@ def _bounds(strokes: Sequence[Stroke]) -> tuple[float, float, float, float]:
 
 def compose(
     digits: Sequence[Sample],
-    canvas: StripCanvas,
+    canvas: Canvas,
     rng: np.random.Generator,
     *,
     style: str | None = None,
@@ -217,7 +209,7 @@ def compose(
     )
 
 
-def _ligature(a: Stroke, b: Stroke, canvas: StripCanvas) -> list[tuple[float, float]]:
+def _ligature(a: Stroke, b: Stroke, canvas: Canvas) -> list[tuple[float, float]]:
     """The points a pen that does not lift leaves between the end of ``a`` and the start of
     ``b``: a straight run sampled as densely as the writer's own strokes (a touch screen
     samples the travel too; the next digit's lead-in)."""
@@ -247,7 +239,7 @@ def _lifted(strokes: list[Stroke], rng: np.random.Generator, reach: float) -> li
     return [*strokes[:k], head, moved, *strokes[k + 1 :]]
 
 
-def spacing_of(strokes: Sequence[Stroke], owners: Sequence[int], canvas: StripCanvas) -> str:
+def spacing_of(strokes: Sequence[Stroke], owners: Sequence[int], canvas: Canvas) -> str:
     """The tightest neighbour pair of a number, measured in the app's ink."""
     count = max(owners) + 1 if owners else 0
     masks = [
@@ -275,7 +267,7 @@ def compose_numbers(
     by_writer: dict[str, list[Sample]],
     count: int,
     seed: int,
-    canvases: Sequence[StripCanvas],
+    canvases: Sequence[Canvas],
     lengths: Sequence[int] = LENGTHS,
     delay_bars: float = 0.3,
     join: float = 0.0,

@@ -13,6 +13,7 @@ from typing import Any
 from mnist_edge.benchmarks.policy import headline, recommend
 from mnist_edge.benchmarks.report import table, tta_table
 from mnist_edge.benchmarks.results import Result
+from mnist_edge.core.contract import DEFAULT_THRESHOLD
 from mnist_edge.core.text import percent as pct
 from mnist_edge.edge_app.tta import DEFAULT_TTA
 from mnist_edge.pipeline.report import (
@@ -135,7 +136,7 @@ def model_card(
             + (
                 f"{pct(app_threshold(metrics.calibration))} as calibrated for this model"
                 if metrics.calibration is not None
-                else f"default {pct(0.6)}"
+                else f"default {pct(DEFAULT_THRESHOLD)}"
             )
             + ', it says "not sure").',
             "- Latency figures are for the machine named above; see docs/raspberry-pi.md for Pi "

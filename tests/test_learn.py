@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_edge.edge_app.learn import MAX_CORRECTIONS, Learner, ProfileError, check_name
+from mnist_edge.edge_app.learn import Learner
+from mnist_edge.edge_app.profile_files import MAX_CORRECTIONS, ProfileError, check_name
 from mnist_edge.ink.strokes import Sample, save_samples
 from tests.conftest import MODELS, assert_user_error, blocked_imports_env, run_cli
 

@@ -23,8 +23,9 @@ import numpy as np
 import pytest
 
 from mnist_edge.core.fsutil import sha256_file
-from mnist_edge.edge_app import learn
-from mnist_edge.edge_app.learn import Learner, ProfileError, check_name
+from mnist_edge.edge_app import profile_files, profile_store
+from mnist_edge.edge_app.learn import Learner
+from mnist_edge.edge_app.profile_files import ProfileError, check_name
 from tests.conftest import MODELS, ROOT, run_cli
 
 pytestmark = pytest.mark.timeout(20)  # a FIFO or a lock must never hang a test for long
@@ -435,7 +436,7 @@ def test_only_the_cap_is_read_from_a_huge_file(tmp_path: Path) -> None:
         fh.truncate(1 << 30)  # sparse: 1 GB that costs no disk
     found: list[tuple[Learner, str | None]] = []
     peak = _peak_while(lambda: found.append(Learner.open("me", SHA, DIM, tmp_path)))
-    assert peak < 3 * learn.MAX_FILE_BYTES, peak
+    assert peak < 3 * profile_files.MAX_FILE_BYTES, peak
     assert "too large" in _one_line(found[0][1])
 
 
@@ -535,7 +536,7 @@ def _held(lock: Path) -> Iterator[None]:
 def test_a_lock_held_too_long_keeps_the_correction_in_memory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(learn, "LOCK_WAIT", 0.2)
+    monkeypatch.setattr(profile_store, "LOCK_WAIT", 0.2)
     learner, _ = Learner.open("me", SHA, DIM, tmp_path)
     with _held(tmp_path / "me" / f".{SHA[:16]}.npz.lock"):
         assert learner.add(np.ones(DIM), 4)
@@ -548,7 +549,7 @@ def test_a_lock_held_too_long_keeps_the_correction_in_memory(
 def test_a_save_refused_while_the_app_ran_is_made_when_it_closes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(learn, "LOCK_WAIT", 0.2)
+    monkeypatch.setattr(profile_store, "LOCK_WAIT", 0.2)
     learner, _ = Learner.open("me", SHA, DIM, tmp_path)
     assert learner.close() is None  # nothing learned: nothing written
     assert not (tmp_path / "me" / f"{SHA[:16]}.npz").exists()
@@ -567,7 +568,7 @@ def test_a_lock_file_removed_by_its_holder_is_locked_again(
     learner, _ = Learner.open("me", SHA, DIM, tmp_path)
     (tmp_path / "me").mkdir()
     lock = tmp_path / "me" / f".{SHA[:16]}.npz.lock"
-    real = learn.fcntl.flock
+    real = profile_store.fcntl.flock
     locked: list[int] = []
 
     def flock(fd: int, op: int) -> None:
@@ -576,7 +577,7 @@ def test_a_lock_file_removed_by_its_holder_is_locked_again(
         locked.append(os.fstat(fd).st_ino)
         real(fd, op)
 
-    monkeypatch.setattr(learn.fcntl, "flock", flock)
+    monkeypatch.setattr(profile_store.fcntl, "flock", flock)
     assert learner.add(np.ones(DIM), 4) and learner.save() is None
     assert len(locked) == 2  # the first lock, on the removed file, did not count
     assert not lock.exists()  # released, and removed
@@ -588,7 +589,7 @@ def test_a_lock_file_removed_by_its_holder_is_locked_again(
 def test_two_breakages_in_one_second_keep_both_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(learn.time, "time", lambda: 1_000_000.0)
+    monkeypatch.setattr(profile_store.time, "time", lambda: 1_000_000.0)
     path = _profile(tmp_path)
     path.parent.mkdir()
     taken = path.with_name(f"{path.stem}.broken-1000000")

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from mnist_edge.core.contract import DEFAULT_THRESHOLD
+
 BINS = 15
 
 
@@ -92,7 +94,9 @@ RULE = (
 )
 
 
-def choose_threshold(probs: np.ndarray, labels: np.ndarray, default: float = 0.6) -> float:
+def choose_threshold(
+    probs: np.ndarray, labels: np.ndarray, default: float = DEFAULT_THRESHOLD
+) -> float:
     """The app's "not sure" threshold for these (calibrated) probabilities; see RULE."""
     within = []
     for t in GRID:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mnist_edge.core.config import DATA_DIR_HELP, option, require, require_int, require_number
+from mnist_edge.core.contract import DEFAULT_THRESHOLD
 from mnist_edge.train.architectures import ARCHITECTURES
 from mnist_edge.train.augment import POLICIES
 
@@ -83,7 +84,9 @@ class TrainConfig:
         default_text="on with --drawn",
     )
     threshold: float = option(
-        0.6, "the app's 'not sure' threshold before calibration chooses one", flag=False
+        DEFAULT_THRESHOLD,
+        "the app's 'not sure' threshold before calibration chooses one",
+        flag=False,
     )
 
     def __post_init__(self) -> None:

@@ -23,9 +23,10 @@ import numpy as np
 
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import atomic_path, sha256_file
+from mnist_edge.ink.canvas import Canvas
 from mnist_edge.ink.layout import SCREENS, compute
 from mnist_edge.ink.preprocess import strokes_to_digit
-from mnist_edge.ink.strokes import Sample, default_brush, load_samples
+from mnist_edge.ink.strokes import Sample, load_samples
 
 RENDER_VERSION = 1  # bump when rendering changes: old caches are then ignored
 VARIANTS = 2  # renderings per sample, each on another screen's canvas (brush and scale vary)
@@ -35,19 +36,12 @@ class DrawnDataError(UserError):
     """A drawn-digit file that cannot be trained on."""
 
 
-@dataclass(frozen=True)
-class Canvas:
-    width: int
-    height: int
-    brush: int
-
-
 def app_canvases(screens: tuple[tuple[int, int], ...] = SCREENS) -> list[Canvas]:
     """The single-digit canvases the app lays out on these screens, with its default brush."""
     found = []
     for w, h in screens:
         c = compute(w, h).canvas
-        found.append(Canvas(c.w, c.h, default_brush(c.w, c.h)))
+        found.append(Canvas.sized(c.w, c.h))
     return found
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from mnist_edge.core.contract import DEFAULT_THRESHOLD
 from mnist_edge.core.errors import UserError
 from mnist_edge.edge_app.pen.features import batch_features, load_pen_model
 from mnist_edge.edge_app.pen.fusion import PenChannel, fuse
@@ -101,7 +102,7 @@ def measure(image_path: str, pen_path: str, drawn: list[str], tta: int) -> dict[
     labels, writers, files = data.labels[held], data.writers[held], data.files[held]
     canvas = app_canvases()[0]  # the app's default window
     image_model = load_model(image_path)
-    threshold = image_model.threshold_for(tta) or 0.6
+    threshold = image_model.threshold_for(tta) or DEFAULT_THRESHOLD
     pen_model = load_pen_model(pen_path)
     today = Recognizer(image_model, threshold, tta)
     image = np.zeros((len(samples), 10), np.float32)
@@ -177,7 +178,7 @@ def measure_numbers(
     from mnist_edge.ink.strokes import load_samples
 
     image_model = load_model(image_path)
-    threshold = image_model.threshold_for(tta) or 0.6
+    threshold = image_model.threshold_for(tta) or DEFAULT_THRESHOLD
     pen = PenChannel(load_pen_model(pen_path), final.weight, final.threshold, final.temperature)
     today, fused = (
         Recognizer(image_model, threshold, tta),

@@ -154,7 +154,7 @@ class StyleFigures:
 
 
 def _reader(image: str, pen: str | None, tta: int) -> Any:
-    from mnist_edge.edge_app.config import DEFAULT_THRESHOLD
+    from mnist_edge.core.contract import DEFAULT_THRESHOLD
     from mnist_edge.edge_app.pen.features import load_pen_model
     from mnist_edge.edge_app.pen.fusion import PenChannel
     from mnist_edge.edge_app.recognizer import Recognizer

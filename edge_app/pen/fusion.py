@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mnist_edge.core.contract import DEFAULT_THRESHOLD
 from mnist_edge.edge_app.pen.features import batch_features, fusion_of
 from mnist_edge.edge_app.runtime import Model, Prediction
 from mnist_edge.ink.strokes import Stroke
@@ -62,7 +63,11 @@ class PenChannel:
     def from_model(cls, model: Model, threshold: float | None = None) -> PenChannel:
         """The fusion the file was calibrated for; a file without one fuses as a plain product.
         ``threshold`` (--threshold) replaces both thresholds."""
-        fusion = fusion_of(model) or {"weight": 1.0, "threshold": 0.6, "temperature": 1.0}
+        fusion = fusion_of(model) or {
+            "weight": 1.0,
+            "threshold": DEFAULT_THRESHOLD,
+            "temperature": 1.0,
+        }
         chosen = fusion["threshold"] if threshold is None else threshold
         number = fusion.get("number_threshold", chosen) if threshold is None else threshold
         return cls(model, fusion["weight"], chosen, fusion["temperature"], number)
