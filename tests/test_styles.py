@@ -170,7 +170,10 @@ def test_open_nine_has_less_loop(real: dict[int, list[Sample]]) -> None:
     for base, out in made(real, "nine-open"):
         length = sum(np.linalg.norm(np.diff(s, axis=0), axis=1).sum() for s in arrays(out))
         before = sum(np.linalg.norm(np.diff(s, axis=0), axis=1).sum() for s in arrays(base))
-        assert length < 0.95 * before  # in the base's units: the refit only ever shrinks
+        assert length < 0.97 * before  # in the base's units: the refit only ever shrinks
+        loop, stem = arrays(out)[0], arrays(out)[1]
+        height = np.ptp(np.concatenate(arrays(out))[:, 1])
+        assert np.linalg.norm(loop[-1] - stem[0]) > 0.05 * height, "a gap before the stem"
 
 
 def test_slashed_zero_crosses_its_box(real: dict[int, list[Sample]]) -> None:
