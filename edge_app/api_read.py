@@ -159,3 +159,31 @@ def learn_correction(recognizer: Recognizer, result: DigitResult | NumberResult,
             raise UserError("cannot learn from this drawing (blank ink)")
         stored += 1
     return stored
+
+
+#: Single-digit mode: ink the single reading is not sure of, that reads as at least two digits
+#: each this sure (and sure by the threshold), is "several digits", never forced into one.
+SEVERAL_SURE = 0.9
+
+
+def several_digits(
+    recognizer: Recognizer,
+    reading: Reading | None,
+    strokes: Sequence[Stroke],
+    size: tuple[int, int],
+    brush: int,
+    pen_down: bool = False,
+) -> str:
+    """Single-digit mode: the number the ink reads as when it is clearly several digits
+    (the single reading not sure; at least two digits, each sure), else "". Read only when
+    the single reading is not sure and the pen is up: a sure digit costs nothing more."""
+    if reading is None or pen_down or len(strokes) < 2 or recognizer.sure(reading.prediction):
+        return ""
+    digits = recognizer.read_number(list(strokes), size[0], size[1], brush)
+    threshold = max(SEVERAL_SURE, recognizer.threshold)
+    if len(digits) < 2 or not all(
+        recognizer.sure(d.reading.prediction) and d.reading.prediction.confidence >= threshold
+        for d in digits
+    ):
+        return ""
+    return "".join(recognizer.model.labels[d.reading.prediction.digit] for d in digits)

@@ -14,6 +14,7 @@ With ``--multi`` (``numbers=True``) it asks for numbers instead ("Write 4071": r
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import check_writable_file
 from mnist_edge.ink.stroke_writer import StrokeWriter
 from mnist_edge.ink.strokes import Sample, Stroke, load_samples
+
+if TYPE_CHECKING:
+    from mnist_edge.edge_app.app.loop import App
 
 MAX_SAMPLES = 20_000
 NUMBER_DIGITS = (2, 5)  # --collect --multi asks for numbers of this many digits
@@ -135,3 +139,28 @@ class Collector:
         if isinstance(last.label, str) == self.numbers and last.label is not None:
             self._queue.insert(0, last.label)  # asked again (a digit, or the same number)
         return f"Removed the last {last.label}"
+
+
+def save_sample(app: App) -> None:
+    """Save the drawing as the prompted sample; the next prompt (or done)."""
+    assert app.collector is not None
+    drawing = app.state.drawing
+    message = app.collector.save(drawing.strokes, (drawing.width, drawing.height))
+    saved = message.startswith("Saved")
+    app.state.say(message, warning=not saved)
+    if saved:
+        app.state.drawing.clear()
+        app.state.clear_reading()
+        app.state.ink_dirty = True
+        if app.collector.done:
+            app.state.say(f"Done: {app.collector.count} saved to {app.collector.path}")
+            app.state.running = False
+    app.state.prompt = app.collector.prompt()
+
+
+def skip_sample(app: App) -> None:
+    """Skip the prompted sample: clear the drawing, prompt the next."""
+    assert app.collector is not None
+    app.state.say(app.collector.skip())
+    app.clear()
+    app.state.prompt = app.collector.prompt()

@@ -19,21 +19,19 @@ from typing import Any
 
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import atomic_path
-from mnist_edge.edge_app.api_read import read_canvas, read_number_strokes
+from mnist_edge.edge_app.api_read import read_canvas, read_number_strokes, several_digits
+from mnist_edge.edge_app.app import corrections as corrections_
 from mnist_edge.edge_app.app.alternative import offered, take_alternative
-from mnist_edge.edge_app.app.collect import Collector
+from mnist_edge.edge_app.app.collect import Collector, save_sample, skip_sample
 from mnist_edge.edge_app.app.input import Command, Down, Input, Move, Up
-from mnist_edge.edge_app.app.state import AppState, Drawing, corrections
+from mnist_edge.edge_app.app.state import AppState, Drawing
 from mnist_edge.edge_app.app.view import View, alternative_rect, bar_slot, button_rects
 from mnist_edge.edge_app.recognizer import Recognizer
 from mnist_edge.ink import layout as lay
 from mnist_edge.ink.stroke_writer import StrokeWriter
-from mnist_edge.ink.strokes import Sample, default_brush, to_pixels
+from mnist_edge.ink.strokes import Sample, default_brush
 
 LIVE_INTERVAL = 0.12  # s between predictions while a stroke is still being drawn
-#: Single-digit mode: ink the single reading is not sure of, that reads as at least two digits
-#: each this sure (and sure by the threshold), is "several digits", never forced into one.
-SEVERAL_SURE = 0.9
 
 
 @dataclass(frozen=True)
@@ -228,40 +226,17 @@ class App:
         self.predict_now()
 
     def select_by_tap(self) -> bool:
-        """--multi: a tap (a stroke that never left its first brush width) inside a digit's box
-        selects that digit, and leaves no ink; anything else is writing. (Not while collecting:
-        there every stroke is the sample's.)"""
-        drawing, digits = self.state.drawing, self.state.digits
-        if not digits or not drawing.strokes:
-            return False
-        w, h, brush = drawing.width, drawing.height, drawing.brush
-        pixels = [to_pixels(p, w, h) for p in drawing.strokes[-1]]
-        x0, y0 = pixels[0]
-        if any(abs(x - x0) > brush or abs(y - y0) > brush for x, y in pixels):
-            return False
-        hit = [
-            i
-            for i, d in enumerate(digits)
-            if d.box[0] <= x0 < d.box[2] and d.box[1] <= y0 < d.box[3]
-        ]
-        if not hit:
-            return False
-        drawing.undo()  # the tap leaves no ink: the strokes (and so the reading) are as before
-        self.needs_prediction = False
-        self.state.last_correction = self.correction_before_tap
-        self.state.ink_dirty = True
-        self.select(hit[0])
-        return True
+        return corrections_.select_by_tap(self)
 
     def select(self, index: int) -> None:
-        """--multi: the digit the bars (and keys 0-9) now show and correct."""
-        digits = self.state.digits
-        if not 0 <= index < len(digits):
-            return
-        self.state.selected = index
-        self.state.reading = digits[index].reading
-        label = self.view.label_of(digits[index].reading, self.recognizer)
-        self.state.say(f"Digit {index + 1} ({label}) selected: tap its bar or press 0-9")
+        corrections_.select(self, index)
+
+    def correct(self, digit: int) -> None:
+        """The person says this drawing (or the selected digit) is ``digit``."""
+        corrections_.correct(self, digit)
+
+    def _save_profile(self) -> str | None:
+        return corrections_.save_profile(self)
 
     # ------------------------------------------------------------------ actions
 
@@ -298,87 +273,11 @@ class App:
             self.state.say(self.collector.undo())
             self.state.prompt = self.collector.prompt()
 
-    def correct(self, digit: int) -> None:
-        """The person says this drawing is ``digit``: remember it for next time."""
-        if self.config.multi:
-            self.correct_digit(digit)
-            return
-        learner = self.recognizer.learner
-        if not self.learning or learner is None:
-            if self.collector is None and not self.config.multi:
-                self.state.say("learning is off (started with --no-learn)", warning=True)
-            return
-        reading = self.state.reading
-        if reading is None or self.state.drawing.empty:
-            self.state.say("draw a digit first, then tap what it should be", warning=True)
-            return
-        if reading.prediction.embedding is None:
-            self.state.say("this model cannot learn (no embedding output)", warning=True)
-            return
-        if not learner.add(reading.prediction.embedding, digit):
-            self.state.say("cannot learn from this drawing", warning=True)
-            return
-        self.state.last_correction = True
-        label = self.recognizer.model.labels[digit]
-        problem = self._save_profile()
-        if problem is None:
-            self.state.say(f"Learned: this is a {label} ({corrections(len(learner))})")
-        self.predict_now()
-
-    def correct_digit(self, digit: int) -> None:
-        """--multi: the selected digit of the number is ``digit``. Its own embedding (from its
-        reading) feeds the same learner as single digits; then the number is read again."""
-        learner = self.recognizer.learner
-        if self.collector is not None:
-            return  # collecting: the label is the prompt, nothing to correct
-        if not self.config.learn or learner is None:
-            self.state.say("learning is off (started with --no-learn)", warning=True)
-            return
-        index, digits = self.state.selected, self.state.digits
-        if index is None or not 0 <= index < len(digits):
-            self.state.say("tap a digit on the strip first, then what it should be", warning=True)
-            return
-        embedding = digits[index].reading.prediction.embedding
-        if embedding is None:
-            self.state.say("this model cannot learn (no embedding output)", warning=True)
-            return
-        if not learner.add(embedding, digit):
-            self.state.say("cannot learn from this digit", warning=True)
-            return
-        self.state.last_correction = True
-        label = self.recognizer.model.labels[digit]
-        problem = self._save_profile()
-        if problem is None:
-            self.state.say(f"Learned: digit {index + 1} is a {label} ({corrections(len(learner))})")
-        self.predict_now()
-
-    def _save_profile(self) -> str | None:
-        learner = self.recognizer.learner
-        problem = learner.save() if learner is not None else None
-        if problem:
-            self.warn(problem)
-        return problem
-
     def collect_save(self) -> None:
-        assert self.collector is not None
-        drawing = self.state.drawing
-        message = self.collector.save(drawing.strokes, (drawing.width, drawing.height))
-        saved = message.startswith("Saved")
-        self.state.say(message, warning=not saved)
-        if saved:
-            self.state.drawing.clear()
-            self.state.clear_reading()
-            self.state.ink_dirty = True
-            if self.collector.done:
-                self.state.say(f"Done: {self.collector.count} saved to {self.collector.path}")
-                self.state.running = False
-        self.state.prompt = self.collector.prompt()
+        save_sample(self)
 
     def collect_skip(self) -> None:
-        assert self.collector is not None
-        self.state.say(self.collector.skip())
-        self.clear()
-        self.state.prompt = self.collector.prompt()
+        skip_sample(self)
 
     def predict_now(self) -> None:
         self.needs_prediction = False
@@ -396,34 +295,17 @@ class App:
             )
         else:
             self.state.reading = read_canvas(self.recognizer, drawing.ink, drawing.strokes)[0]
-            self.state.several = self.several_digits()
+            self.state.several = several_digits(
+                self.recognizer,
+                self.state.reading,
+                drawing.strokes,
+                (drawing.width, drawing.height),
+                drawing.brush,
+                pen_down=drawing.open,
+            )
         if self.state.reading is not None:
             self.reading_ms.append(self.state.reading.milliseconds)
         self.state.dirty = True
-
-    def several_digits(self) -> str:
-        """Single-digit mode: the number the ink reads as when it is clearly several digits
-        (the single reading not sure; at least two digits, each sure), else "". Read only when
-        the single reading is not sure and the pen is up: a sure digit costs nothing more."""
-        reading, drawing = self.state.reading, self.state.drawing
-        if (
-            reading is None
-            or drawing.open
-            or len(drawing.strokes) < 2
-            or self.recognizer.sure(reading.prediction)
-        ):
-            return ""
-        digits = self.recognizer.read_number(
-            drawing.strokes, drawing.width, drawing.height, drawing.brush
-        )
-        threshold = max(SEVERAL_SURE, self.recognizer.threshold)
-        if len(digits) < 2 or not all(
-            self.recognizer.sure(d.reading.prediction)
-            and d.reading.prediction.confidence >= threshold
-            for d in digits
-        ):
-            return ""
-        return "".join(self.recognizer.model.labels[d.reading.prediction.digit] for d in digits)
 
     def record(self, sample: Sample) -> None:
         assert self.recorder is not None
