@@ -20,7 +20,8 @@ from mnist_edge.benchmarks.tools_config import (
 )
 from mnist_edge.core.config import add_options, build_config
 from mnist_edge.core.errors import UserError
-from mnist_edge.core.fsutil import check_output, check_regular, read_capped, write_text_atomic
+from mnist_edge.core.fsutil import check_regular, read_capped, write_text_atomic
+from mnist_edge.core.outputs import check_output
 
 MAX_RESULTS_BYTES = 64 << 20  # a results.json of many rows is a few MB
 

@@ -2,7 +2,8 @@
 
 Every file a user names goes through here: writes never land on anything but a regular file (a
 device node, FIFO or folder at the target is refused; a symlink is followed to its target),
-reads never block on a FIFO or run past a cap on a device, and shared files are locked.
+reads never block on a FIFO or run past a cap on a device, and shared files are locked. What a
+run may write over at all is :func:`mnist_edge.core.outputs.check_output`'s to say.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -325,69 +326,6 @@ def check_writable_file(flag: str, path: str | os.PathLike[str]) -> Path:
     if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
         raise UserError(f"{flag} {target}: cannot write there; choose a writable path")
     return target
-
-
-FORCE_HINT = "choose another path or pass --force to replace it"
-
-
-def check_output(
-    flag: str,
-    path: str | os.PathLike[str],
-    *,
-    inputs: Iterable[tuple[str, str | os.PathLike[str]]] = (),
-    force: bool = False,
-    strokes: bool = False,
-) -> Path:
-    """The one check of a file a run writes, before it reads or measures anything.
-
-    On top of :func:`check_writable_file`: never a file this run reads (``inputs``, flag ->
-    path pairs; the same inode under any name or link), never through a symlink onto a labelled
-    stroke file, never a labelled stroke file at all unless the run writes one (``strokes``),
-    and no existing file unless ``force``. The write itself goes through :func:`atomic_path`.
-    """
-    target = check_writable_file(flag, path)
-    for other, source in inputs:
-        if _same_file(target, Path(source)):
-            raise UserError(
-                f"{flag} {path} is also read by this run ({other} {source}); write to another file"
-            )
-    if not target.exists():
-        return target
-    if _holds_labelled_strokes(target):
-        if Path(path).is_symlink():
-            raise UserError(
-                f"{flag} {path} is a link to {target}, a file of labelled drawings; "
-                "name a new file, not a link to one"
-            )
-        if not strokes:
-            raise UserError(
-                f"{flag} {path} is a file of labelled drawings, not a report; choose another path"
-            )
-    if not force:
-        raise UserError(f"{flag} {path} already exists; {FORCE_HINT}")
-    return target
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        sa, sb = a.stat(), b.stat()
-    except OSError:
-        return os.path.realpath(a) == os.path.realpath(b)
-    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
-
-
-STROKES_SNIFF = 1 << 16
-
-
-def _holds_labelled_strokes(path: Path) -> bool:
-    """A replay file with labels, judged by its first 64 KB (core does not parse stroke files:
-    a wrong guess only refuses a write, never allows one)."""
-    try:
-        with open_regular(path, "output") as fh:
-            head = fh.read(STROKES_SNIFF)
-    except (UserError, OSError):
-        return False
-    return head.lstrip().startswith(b"{") and b'"strokes"' in head and b'"label"' in head
 
 
 def _remove_empty(created: list[Path]) -> None:

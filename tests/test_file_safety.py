@@ -136,13 +136,16 @@ READERS = {
     "estimate-results": ("estimate", "{p}"),
     "estimate-numbers": ("estimate", "--numbers", "{p}"),
     "estimate-config": ("estimate", "{r}", "--config", "{p}"),
+    "numbers-fit-drawn": ("numbers", "fit", "--drawn", "{p}", "--out", "{tmp}/s.json"),
+    "numbers-fit-model": ("numbers", "fit", "--drawn", "{r}", "--model", "{p}"),
     "collect-cost-file": ("collect-cost", "{p}"),
     "collect-cost-config": ("collect-cost", "{r}", "--config", "{p}"),
 }  # fmt: skip
 #: The file name each input is given (some commands choose what to do by the suffix).
 SUFFIX = {"predict-image": ".png", "draw-pen": ".tflite", "bench-keras-model": ".keras",
           "export-model": ".keras", "evaluate-model": ".keras", "numbers-bench-model": ".tflite",
-          "numbers-speed-model": ".onnx"}  # fmt: skip
+          "numbers-speed-model": ".onnx",
+          "numbers-fit-model": ".tflite"}  # fmt: skip
 #: Folder arguments: any of these standing where a folder should be is refused, and kept.
 FOLDERS = {
     "data-dir": ("data", "--data-dir", "{p}"),
@@ -166,6 +169,7 @@ WRITERS = {
     "numbers-speed-out": ("numbers", "speed", "{r}", "--out", "{p}", "--force"),
     "numbers-pictures-out": ("numbers", "pictures", "{r}", "--out", "{p}", "--force"),
     "estimate-out": ("estimate", "--numbers", "{r}", "--out", "{p}", "--force"),
+    "numbers-fit-out": ("numbers", "fit", "--drawn", "{r}", "--out", "{p}", "--force"),
 }
 
 
@@ -464,17 +468,21 @@ def test_sigterm_stops_the_live_app_cleanly(tmp_path: Path) -> None:
 
 
 #: The sweep's cases that lost a user's data with exit 0: {d} labelled digits, {n} numbers,
-#: {link} a symlink to {d}. Each must now be refused in one line with every file unchanged.
+#: {link} a symlink to {d}, {hard} a hard link to {n}. Each must now be refused in one line
+#: with every file unchanged.
 DATA_LOSS = {
     "compose-out-is-its-drawn": ("numbers", "compose", "{d}", "--drawn", "{d}"),
     "compose-onto-labelled": ("numbers", "compose", "{n}", "--drawn", "{d}"),
     "compose-onto-a-link-to-labelled": ("numbers", "compose", "{link}", "--drawn", "{n}",
                                         "--force"),
     "bench-out-is-its-input": ("numbers", "bench", "{n}", "--out", "{n}"),
+    "bench-out-is-its-input-by-a-hard-link": ("numbers", "bench", "{n}", "--out", "{hard}",
+                                              "--force"),
     "bench-out-onto-labelled": ("numbers", "bench", "{n}", "--out", "{d}", "--force"),
     "speed-out-onto-labelled": ("numbers", "speed", "{n}", "--out", "{d}"),
     "speed-out-through-a-link": ("numbers", "speed", "{n}", "--out", "{link}", "--force"),
     "pictures-out-onto-labelled": ("numbers", "pictures", "{n}", "--out", "{d}", "--force"),
+    "fit-out-onto-labelled": ("numbers", "fit", "--drawn", "{n}", "--out", "{d}", "--force"),
     "estimate-out-onto-labelled": ("estimate", "--numbers", "{n}", "--out", "{d}", "--force"),
 }  # fmt: skip
 
@@ -486,16 +494,21 @@ def test_a_tool_never_writes_over_labelled_drawings_or_its_input(tmp_path: Path,
     save_samples(numbers, [Sample([LINE, HOOK], "17", "w", stroke_digits=[0, 1])])
     link = tmp_path / "link.json"
     link.symlink_to(digits)
+    hard = tmp_path / "hard" / "numbers.json"  # the same file, by another name
+    hard.parent.mkdir()
+    os.link(numbers, hard)
     before = {p: p.read_bytes() for p in (digits, numbers)}
-    result = cli(*_args(DATA_LOSS[case], d=digits, n=numbers, link=link))
+    result = cli(*_args(DATA_LOSS[case], d=digits, n=numbers, link=link, hard=hard))
     assert_user_error(result)
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert {p: p.read_bytes() for p in before} == before
     assert link.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == [
         "digits.json",
+        "hard",
         "link.json",
         "numbers.json",
     ]
+    assert os.listdir(hard.parent) == ["numbers.json"]
 
 
 def _harnessed() -> None:

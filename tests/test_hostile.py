@@ -895,6 +895,7 @@ NBENCH = ("numbers", "bench", "{tmp}/n.json")
 SPEED = ("numbers", "speed", "{tmp}/n.json")
 PICTURES = ("numbers", "pictures", "{tmp}/n.json")
 SPEED_RECORD = ("s.json", json.dumps({"model": "m"}))
+FIT = ("numbers", "fit", "--drawn", "{tmp}/d.json", "--out", "{tmp}/o/scores.json")
 TOOL_CASES: list[tuple[str, tuple[str, ...], tuple[tuple[str, Any], ...], tuple[str, ...]]] = [
     ("compose-no-out", ("numbers", "compose", "--drawn", "{tmp}/d.json"), (DIGITS,), ("OUT",)),
     ("compose-no-drawn", ("numbers", "compose", "{tmp}/o.json"), (), ("--drawn",)),
@@ -923,6 +924,21 @@ TOOL_CASES: list[tuple[str, tuple[str, ...], tuple[tuple[str, Any], ...], tuple[
      (DIGITS, ("c.toml", 'count = "ten"\n')), ("count",)),
     ("compose-config-unknown-key", (*COMPOSE, "--config", "{tmp}/c.toml"),
      (DIGITS, ("c.toml", "[compose]\nturbo = 1\n")), ("turbo",)),
+    ("fit-no-drawn", ("numbers", "fit"), (), ("--drawn",)),
+    ("fit-count-0", (*FIT, "--count", "0"), (DIGITS,), ("--count",)),
+    ("fit-count-huge", (*FIT, "--count", str(10**12)), (DIGITS,), ("--count",)),
+    ("fit-seed-negative", (*FIT, "--seed", "-1"), (DIGITS,), ("--seed",)),
+    ("fit-join-nan", (*FIT, "--join", "nan"), (DIGITS,), ("--join",)),
+    ("fit-lift-2", (*FIT, "--lift", "2"), (DIGITS,), ("--lift",)),
+    ("fit-model-missing", (*FIT, "--model", "{tmp}/m.tflite"), (DIGITS,), ("m.tflite",)),
+    ("fit-model-empty-name", (*FIT, "--model", ""), (DIGITS,), ("--model",)),
+    ("fit-out-is-drawn", (*FIT[:4], "--out", "{tmp}/d.json", "--force"), (DIGITS,),
+     ("also read",)),
+    ("fit-out-exists", (*FIT[:4], "--out", "{tmp}/s.json"), (DIGITS, SPEED_RECORD),
+     ("--force",)),
+    ("fit-out-under-a-file", (*FIT[:4], "--out", "{tmp}/s.json/x.json"), (DIGITS, SPEED_RECORD),
+     ("not a folder",)),
+    ("fit-drawn-no-writers", FIT, (DIGITS,), ("d.json",)),
     ("nbench-file-missing", NBENCH, (), ("n.json", "not found")),
     ("nbench-file-of-digits", ("numbers", "bench", "{tmp}/d.json"), (DIGITS,), ("no numbers",)),
     ("nbench-no-file", ("numbers", "bench"), (), ("FILE",)),

@@ -1,10 +1,10 @@
 """Numbers for the number reader: compose them per writer, fit its rejection score.
 
-``python -m mnist_edge.train.numbers compose OUT.json [--held-out|--train] ...`` writes numbers
-composed from one side of the writer split (:func:`mnist_edge.train.drawn.split_writers` with
+``mnist-edge numbers compose OUT.json [--side held-out|train] ...`` writes numbers composed
+from one side of the writer split (:func:`mnist_edge.train.drawn.split_writers` with
 the trainer's defaults: the held-out side is the writers the shipped model never saw).
 
-``python -m mnist_edge.train.numbers fit`` fits the "is this one digit" scores of
+``mnist-edge numbers fit`` fits the "is this one digit" scores of
 :mod:`mnist_edge.edge_app.numbers` on candidates (true digits against fragments and pairs) of
 numbers composed from *training* writers only, rendered on every screen's writing strip: one
 network for candidates that end at pen lifts, on numbers with pen lifts; one for candidates
@@ -17,7 +17,6 @@ held-out writers, for information only: nothing is chosen on it.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime as dt
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import sha256_file, write_json_atomic
 from mnist_edge.edge_app.numbers.reader import NumberReader
 from mnist_edge.edge_app.numbers.score import candidate_features, scores_of
@@ -37,17 +37,17 @@ from mnist_edge.edge_app.numbers.weights import (
     NumberScores,
     ScoreNet,
 )
-from mnist_edge.edge_app.numbers.weights import FILE as SCORES_FILE
 from mnist_edge.edge_app.runtime import Model, load_model
 from mnist_edge.edge_app.runtime.shipped import MANIFEST, record_fitted
 from mnist_edge.ink.compose import (
+    LENGTHS,
     ComposedNumber,
     compose_numbers,
     digits_by_writer,
     strip_canvas,
     strip_canvases,
 )
-from mnist_edge.ink.strokes import Sample, load_samples, save_samples
+from mnist_edge.ink.strokes import Sample, load_samples
 from mnist_edge.train.config import TrainConfig
 from mnist_edge.train.drawn import split_writers
 
@@ -77,6 +77,18 @@ def writer_sides(files: Sequence[str]) -> tuple[dict[str, list[Sample]], dict[st
         for writer, digits in digits_by_writer(load_samples(path) if i else first).items():
             (heldout if i == 0 and writer in held else train)[writer] = digits
     return train, heldout
+
+
+def require_writers(side: dict[str, list[Sample]], which: str, files: Sequence[str]) -> int:
+    """The writers of ``side`` with enough digits for a number of every length (each number is
+    one writer's digits); none is a one-line error naming the files."""
+    usable = sum(len(digits) >= max(LENGTHS) for digits in side.values())
+    if not usable:
+        raise UserError(
+            f"--drawn {' '.join(files)}: no {which} writer has {max(LENGTHS)} or more labelled "
+            "digits to compose numbers from; pass drawn digits with writers"
+        )
+    return usable
 
 
 def labelled_candidates(
@@ -208,75 +220,29 @@ def write_scores(scores: NumberScores, out: Path) -> None:
         )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mnist_edge.train.numbers")
-    sub = parser.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("compose", help="write composed numbers to a replay file")
-    c.add_argument("out")
-    c.add_argument("--side", choices=("held-out", "train"), default="held-out")
-    c.add_argument("--count", type=int, default=1000)
-    c.add_argument("--seed", type=int, default=21)
-    c.add_argument("--delay-bars", type=float, default=0.3)
-    c.add_argument(
-        "--join",
-        type=float,
-        default=0.0,
-        help="share of digit pairs written without a pen lift (0-1); a number with a join has "
-        "no stroke_digits (a stroke of two digits has no one digit)",
-    )
-    f = sub.add_parser("fit", help="fit the rejection score on training writers")
-    f.add_argument("--count", type=int, default=2400)
-    f.add_argument("--seed", type=int, default=7)
-    f.add_argument("--model", default="models/edge-int8.tflite")
-    f.add_argument(
-        "--join", type=float, default=JOIN, help="share of digit pairs written without a pen lift"
-    )
-    f.add_argument(
-        "--lift", type=float, default=LIFT, help="share of digits with a stroke lifted midway"
-    )
-    f.add_argument(
-        "--out",
-        default=f"runs/numbers/{SCORES_FILE}",
-        help="the scores file to write (JSON); in a models folder its manifest names it",
-    )
-    for p in (c, f):
-        p.add_argument(
-            "--drawn",
-            nargs="+",
-            required=True,
-            help="drawn-digit files with writers (e.g. unipen-train.json uji-train.json); the "
-            "first is split by writer as the trainer splits it",
-        )
-    args = parser.parse_args(argv)
-    files = args.drawn
-    train, held = writer_sides(
-        files if args.command == "fit" or args.side == "train" else files[:1]
-    )
-    if args.command == "compose":
-        side = held if args.side == "held-out" else train
-        if not 0.0 <= args.join <= 1.0:
-            parser.error("--join must be 0-1")
-        numbers = compose_numbers(
-            side,
-            args.count,
-            args.seed,
-            [strip_canvas()],
-            delay_bars=args.delay_bars,
-            join=args.join,
-        )
-        save_samples(args.out, [_as_recorded(n) for n in numbers])
-        print(f"{len(numbers)} numbers of {len(side)} {args.side} writers -> {args.out}")
-        return 0
-    model = load_model(args.model)
+def fit(
+    files: Sequence[str],
+    model_path: Path,
+    out: Path,
+    *,
+    count: int = 2400,
+    seed: int = 7,
+    join: float = JOIN,
+    lift: float = LIFT,
+) -> None:
+    """Fit the scores on numbers of the training writers of ``files`` and write them to
+    ``out`` (``mnist-edge numbers fit``; its arguments are checked there)."""
+    train, held = writer_sides(files)
+    require_writers(train, "training", files)
+    require_writers(held, "held-out", files[:1])
+    model = load_model(model_path)
     canvases = strip_canvases()
-    numbers = compose_numbers(
-        train, args.count, args.seed, canvases, join=args.join, lift=args.lift
-    )
+    numbers = compose_numbers(train, count, seed, canvases, join=join, lift=lift)
     x, y, per_number = labelled_candidates(numbers, model)
     lifted = x[:, CUT_ENDS] == 0
     print(f"{len(x)} candidates ({int(y.sum())} digits) of {len(numbers)} numbers", file=sys.stderr)
     net = ScoreNet.of(*fit_network(x[lifted], y[lifted]))
-    joined = compose_numbers(train, args.count, args.seed, canvases, join=CUT_JOIN)
+    joined = compose_numbers(train, count, seed, canvases, join=CUT_JOIN)
     xj, yj, _ = labelled_candidates(joined, model)
     cut = xj[:, CUT_ENDS] > 0
     print(f"{int(cut.sum())} cut candidates ({int(yj[cut].sum())} digits)", file=sys.stderr)
@@ -296,18 +262,13 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{b:+.2f} {r:.1%}" for b, r in rates.items()),
         file=sys.stderr,
     )
-    for name, join in (("", 0.0), (" with joins", CUT_JOIN)):
-        held_numbers = compose_numbers(held, 600, args.seed + 1, [strip_canvas()], join=join)
+    for name, held_join in (("", 0.0), (" with joins", CUT_JOIN)):
+        held_numbers = compose_numbers(held, 600, seed + 1, [strip_canvas()], join=held_join)
         _, _, held_per = labelled_candidates(held_numbers, model)
         rate = exact_rate(held_per, score, per_digit)
         print(f"held-out writers' numbers{name} (information only): {rate:.1%}")
     counts = (len(numbers), int(lifted.sum()), int(cut.sum()))
-    record = fit_record(files, len(train), counts, model, Path(args.model), rates[per_digit])
+    record = fit_record(files, len(train), counts, model, model_path, rates[per_digit])
     scores = NumberScores(net, cut_net, CUT_PRIOR, float(per_digit), record)
-    write_scores(scores, Path(args.out))
-    print(f"wrote {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    write_scores(scores, out)
+    print(f"wrote {out}")

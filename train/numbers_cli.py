@@ -1,8 +1,9 @@
-"""``mnist-edge numbers compose``: numbers composed from one side of the writer split.
+"""``mnist-edge numbers compose`` and ``mnist-edge numbers fit``.
 
-The numbers are written as a new stroke file (``label`` a string of digits, ``stroke_digits``
-per stroke) for ``draw --multi --replay`` and the number benchmarks; see
-:mod:`mnist_edge.train.numbers` for the writer split.
+``compose`` writes numbers composed from one side of the writer split as a new stroke file
+(``label`` a string of digits, ``stroke_digits`` per stroke) for ``draw --multi --replay`` and
+the number benchmarks; ``fit`` fits the number reader's scores on the training writers' numbers
+and writes them as data. See :mod:`mnist_edge.train.numbers`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from mnist_edge.core.config import (
     require_int,
     require_number,
 )
-from mnist_edge.core.errors import UserError
 
 MAX_COUNT = 100_000  # numbers per file: seconds to compose, tens of MB on disk
 SEEDS = (0, 2**32 - 1)
@@ -75,10 +75,10 @@ def add_compose(parser: argparse.ArgumentParser) -> None:
 
 
 def run_compose(args: argparse.Namespace) -> int:
-    from mnist_edge.core.fsutil import check_output
-    from mnist_edge.ink.compose import LENGTHS, compose_numbers, strip_canvas
+    from mnist_edge.core.outputs import check_output
+    from mnist_edge.ink.compose import compose_numbers, strip_canvas
     from mnist_edge.ink.strokes import save_samples
-    from mnist_edge.train.numbers import _as_recorded, writer_sides
+    from mnist_edge.train.numbers import _as_recorded, require_writers, writer_sides
 
     config = build_config(ComposeConfig, vars(args), args.config, section="compose")
     inputs = [("--drawn", path) for path in config.drawn]
@@ -86,12 +86,7 @@ def run_compose(args: argparse.Namespace) -> int:
     files = list(config.drawn if config.side == "train" else config.drawn[:1])
     train, held = writer_sides(files)
     side = held if config.side == "held-out" else train
-    usable = [w for w, digits in side.items() if len(digits) >= max(LENGTHS)]
-    if not usable:  # each number is one writer's digits, up to max(LENGTHS) of them
-        raise UserError(
-            f"--drawn {files[0]}: no {config.side} writer has {max(LENGTHS)} or more labelled "
-            "digits to compose numbers from; pass drawn digits with writers"
-        )
+    usable = require_writers(side, config.side, files)
     numbers = compose_numbers(
         side,
         config.count,
@@ -101,5 +96,64 @@ def run_compose(args: argparse.Namespace) -> int:
         join=config.join,
     )
     save_samples(config.out, [_as_recorded(n) for n in numbers])
-    print(f"{len(numbers)} numbers of {len(usable)} {config.side} writers -> {config.out}")
+    print(f"{len(numbers)} numbers of {usable} {config.side} writers -> {config.out}")
+    return 0
+
+
+FIT_MODEL = "edge-int8.tflite"  # in the shipped models folder, wherever the command runs
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    drawn: tuple[str, ...] = drawn_option()
+    count: int = option(2400, f"numbers to fit on (1-{MAX_COUNT:,})")
+    seed: int = option(7, "random seed")
+    model: str | None = option(
+        None, "the model the candidates are read with", default_text=f"the shipped {FIT_MODEL}"
+    )
+    join: float = option(0.0, "share of digit pairs written without a pen lift (0-1)")
+    lift: float = option(0.0, "share of digits with a stroke lifted midway (0-1)")
+    out: str = option(
+        "runs/numbers/number-scores.json",
+        "the scores file to write (JSON); in a models folder its manifest names it",
+    )
+    force: bool = force_option()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "drawn", tuple(self.drawn))
+        check_drawn(self.drawn)
+        require_int("--count", self.count, 1, MAX_COUNT)
+        require_int("--seed", self.seed, SEEDS[0], SEEDS[1] - 1)  # the held-out fit uses seed + 1
+        require_number("--join", self.join, 0.0, 1.0)
+        require_number("--lift", self.lift, 0.0, 1.0)
+        require(bool(self.out), "--out needs a file name")
+        require(self.model != "", "--model needs a file name; leave it out for the shipped one")
+
+
+def add_fit(parser: argparse.ArgumentParser) -> None:
+    add_options(parser, FitConfig)
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mnist_edge.core.fsutil import check_regular
+    from mnist_edge.core.outputs import check_output
+    from mnist_edge.edge_app.runtime.shipped import models_dir
+    from mnist_edge.train.numbers import fit
+
+    config = build_config(FitConfig, vars(args), args.config, section="fit")
+    model = Path(config.model) if config.model else models_dir() / FIT_MODEL
+    check_regular(model, "--model", hint="pass a .tflite or .onnx model")
+    inputs = [*(("--drawn", path) for path in config.drawn), ("--model", str(model))]
+    out = check_output("--out", config.out, inputs=inputs, force=config.force, parents=True)
+    fit(
+        config.drawn,
+        model,
+        out,
+        count=config.count,
+        seed=config.seed,
+        join=config.join,
+        lift=config.lift,
+    )
     return 0

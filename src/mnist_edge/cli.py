@@ -117,6 +117,13 @@ COMMANDS: dict[str, Command] = {
                     "write numbers composed from drawn digits to a new stroke file",
                 ),
                 Command(
+                    "fit",
+                    "mnist_edge.train.numbers_cli",
+                    "add_fit",
+                    "run_fit",
+                    "fit the number reader's scores on training writers' numbers (data file)",
+                ),
+                Command(
                     "bench",
                     "mnist_edge.benchmarks.tools_cli",
                     "add_numbers_bench",
