@@ -194,3 +194,38 @@ def test_draw_loads_neither_training_nor_export_code() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def _module_of(path: Path) -> str:
+    room = next(r for r, folder in PACKAGES.items() if folder in path.parents or folder == path)
+    folder = PACKAGES[room]
+    parts = list(path.relative_to(folder).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    prefix = ["mnist_edge"] if room == "cli" else ["mnist_edge", room]
+    return ".".join(prefix + parts)
+
+
+def test_no_import_circles() -> None:
+    """No module reaches itself through imports: every import counts, the lazy ones inside
+    functions and the type-only ones too (a circle there still ties two rooms together)."""
+    modules = {_module_of(p): p for room in PACKAGES for p in _files(room)}
+    graph = {
+        name: {m for m in _imports(path) if m in modules and m != name}
+        for name, path in modules.items()
+    }
+    circles, state = [], {}  # state: 1 on the stack, 2 done
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                circles.append(" -> ".join([*stack[stack.index(nxt) :], nxt]))
+            elif nxt not in state:
+                visit(nxt, [*stack, nxt])
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert not circles, "\n".join(circles)

@@ -14,7 +14,7 @@ from mnist_edge.edge_app.api_types import Candidate
 from mnist_edge.edge_app.app.state import corrections
 
 if TYPE_CHECKING:
-    from mnist_edge.edge_app.app.loop import App
+    from mnist_edge.edge_app.app.host import AppHost
     from mnist_edge.edge_app.app.state import AppState
 
 
@@ -26,7 +26,7 @@ def offered(state: AppState) -> Candidate | None:
     return state.number.alternative
 
 
-def take_alternative(app: App) -> None:
+def take_alternative(app: AppHost) -> None:
     """The person tapped "did you mean ...?": learn its digits and read the number again."""
     chosen, number = offered(app.state), app.state.number
     if chosen is None or number is None:

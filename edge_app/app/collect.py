@@ -24,7 +24,7 @@ from mnist_edge.ink.stroke_writer import StrokeWriter
 from mnist_edge.ink.strokes import Sample, Stroke, load_samples
 
 if TYPE_CHECKING:
-    from mnist_edge.edge_app.app.loop import App
+    from mnist_edge.edge_app.app.host import AppHost
 
 MAX_SAMPLES = 20_000
 NUMBER_DIGITS = (2, 5)  # --collect --multi asks for numbers of this many digits
@@ -141,7 +141,7 @@ class Collector:
         return f"Removed the last {last.label}"
 
 
-def save_sample(app: App) -> None:
+def save_sample(app: AppHost) -> None:
     """Save the drawing as the prompted sample; the next prompt (or done)."""
     assert app.collector is not None
     drawing = app.state.drawing
@@ -158,7 +158,7 @@ def save_sample(app: App) -> None:
     app.state.prompt = app.collector.prompt()
 
 
-def skip_sample(app: App) -> None:
+def skip_sample(app: AppHost) -> None:
     """Skip the prompted sample: clear the drawing, prompt the next."""
     assert app.collector is not None
     app.state.say(app.collector.skip())

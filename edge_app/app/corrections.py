@@ -10,10 +10,10 @@ from mnist_edge.edge_app.app.state import corrections
 from mnist_edge.ink.strokes import to_pixels
 
 if TYPE_CHECKING:
-    from mnist_edge.edge_app.app.loop import App
+    from mnist_edge.edge_app.app.host import AppHost
 
 
-def select_by_tap(app: App) -> bool:
+def select_by_tap(app: AppHost) -> bool:
     """--multi: a tap (a stroke that never left its first brush width) inside a digit's box
     selects that digit, and leaves no ink; anything else is writing. (Not while collecting:
     there every stroke is the sample's.)"""
@@ -38,7 +38,7 @@ def select_by_tap(app: App) -> bool:
     return True
 
 
-def select(app: App, index: int) -> None:
+def select(app: AppHost, index: int) -> None:
     """--multi: the digit the bars (and keys 0-9) now show and correct."""
     digits = app.state.digits
     if not 0 <= index < len(digits):
@@ -49,7 +49,7 @@ def select(app: App, index: int) -> None:
     app.state.say(f"Digit {index + 1} ({label}) selected: tap its bar or press 0-9")
 
 
-def correct(app: App, digit: int) -> None:
+def correct(app: AppHost, digit: int) -> None:
     """The person says this drawing is ``digit``: remember it for next time."""
     if app.config.multi:
         correct_digit(app, digit)
@@ -77,7 +77,7 @@ def correct(app: App, digit: int) -> None:
     app.predict_now()
 
 
-def correct_digit(app: App, digit: int) -> None:
+def correct_digit(app: AppHost, digit: int) -> None:
     """--multi: the selected digit of the number is ``digit``. Its own embedding (from its
     reading) feeds the same learner as single digits; then the number is read again."""
     learner = app.recognizer.learner
@@ -105,7 +105,7 @@ def correct_digit(app: App, digit: int) -> None:
     app.predict_now()
 
 
-def save_profile(app: App) -> str | None:
+def save_profile(app: AppHost) -> str | None:
     """Save the learner's profile; a problem is shown as a warning (and returned)."""
     learner = app.recognizer.learner
     problem = learner.save() if learner is not None else None
