@@ -206,14 +206,14 @@ def number_lines(results: list[Result]) -> list[str]:
         return [
             "Each edge row's model read the numbers of the --drawn-eval files through the app's "
             "recognizer (TTA and threshold as the app picks them); ceiling: every digit read "
-            "alone. Through the app's own replay: `python -m mnist_edge.benchmarks.numbers FILE`.",
+            "alone. Through the app's own replay: `mnist-edge numbers bench FILE`.",
             "",
             text,
             *(["", breakdown] if (breakdown := breakdown_table(results)) else []),
         ]
     return [
         "- not measured in this run: pass a number file to --drawn-eval (compose one with "
-        "`python -m mnist_edge.train.numbers compose FILE --drawn unipen-train.json`, or "
+        "`mnist-edge numbers compose FILE --drawn unipen-train.json`, or "
         "collect with `mnist-edge draw --collect FILE --multi`); docs/numbers.md"
     ]
 
