@@ -32,7 +32,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"  # the shipped models: real files, no TensorFlow needed to run them
-DRAWN = ROOT.parent / "shared" / "data" / "drawn"
+
+
+def _drawn_dir() -> Path:
+    """The drawn digits: ``$MNIST_EDGE_DRAWN``, else the team's copy beside the checkout, else
+    where ``mnist-edge data drawn`` rebuilds them (``~/.cache/mnist-edge/drawn``)."""
+    from mnist_edge.core.drawn_sources.build import default_out
+
+    named = os.environ.get("MNIST_EDGE_DRAWN")
+    beside = ROOT.parent / "shared" / "data" / "drawn"
+    return Path(named) if named else beside if beside.is_dir() else default_out()
+
+
+DRAWN = _drawn_dir()
 #: What `mnist-edge train` leaves in its output folder.
 TRAIN_ARTIFACTS = {
     "model.keras",
