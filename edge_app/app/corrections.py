@@ -4,7 +4,7 @@ learner is the recognizer's; single digits and the digits of numbers feed the sa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mnist_edge.edge_app.app.state import corrections
 from mnist_edge.ink.strokes import to_pixels
@@ -63,18 +63,7 @@ def correct(app: AppHost, digit: int) -> None:
     if reading is None or app.state.drawing.empty:
         app.state.say("draw a digit first, then tap what it should be", warning=True)
         return
-    if reading.prediction.embedding is None:
-        app.state.say("this model cannot learn (no embedding output)", warning=True)
-        return
-    if not learner.add(reading.prediction.embedding, digit):
-        app.state.say("cannot learn from this drawing", warning=True)
-        return
-    app.state.last_correction = True
-    label = app.recognizer.model.labels[digit]
-    problem = save_profile(app)
-    if problem is None:
-        app.state.say(f"Learned: this is a {label} ({corrections(len(learner))})")
-    app.predict_now()
+    _learn(app, reading.prediction.embedding, digit, "drawing", "this is")
 
 
 def correct_digit(app: AppHost, digit: int) -> None:
@@ -91,17 +80,23 @@ def correct_digit(app: AppHost, digit: int) -> None:
         app.state.say("tap a digit on the strip first, then what it should be", warning=True)
         return
     embedding = digits[index].reading.prediction.embedding
+    _learn(app, embedding, digit, "digit", f"digit {index + 1} is")
+
+
+def _learn(app: AppHost, embedding: Any, digit: int, what: str, said: str) -> None:
+    """Store one correction in the learner, save the profile, say so and read again."""
+    learner = app.recognizer.learner
+    assert learner is not None  # the callers checked: learning is on
     if embedding is None:
         app.state.say("this model cannot learn (no embedding output)", warning=True)
         return
     if not learner.add(embedding, digit):
-        app.state.say("cannot learn from this digit", warning=True)
+        app.state.say(f"cannot learn from this {what}", warning=True)
         return
     app.state.last_correction = True
     label = app.recognizer.model.labels[digit]
-    problem = save_profile(app)
-    if problem is None:
-        app.state.say(f"Learned: digit {index + 1} is a {label} ({corrections(len(learner))})")
+    if save_profile(app) is None:
+        app.state.say(f"Learned: {said} a {label} ({corrections(len(learner))})")
     app.predict_now()
 
 
