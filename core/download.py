@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import http.client
 import math
 import os
@@ -83,7 +84,7 @@ def download_timeout() -> float:
 
 
 @dataclass(frozen=True)
-class _Deadline:
+class Deadline:
     at: float  # time.monotonic()
     seconds: float
 
@@ -105,7 +106,7 @@ def download_file(spec: IdxFile, directory: Path, *, timeout: float = STALL_TIME
     read, but a server that trickles a byte at a time would hold the download forever."""
     urls = [f"{base}{spec.name}.gz" for base in mirrors()]
     seconds = download_timeout()
-    deadline = _Deadline(time.monotonic() + seconds, seconds)
+    deadline = Deadline(time.monotonic() + seconds, seconds)
     target = directory / f"{spec.name}.gz"
     errors = []
     for url in urls:
@@ -151,14 +152,24 @@ def _describe(exc: BaseException | str) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _fetch(url: str, dest: Path, spec: IdxFile, deadline: _Deadline, *, stall: float) -> None:
-    """Stream ``url`` into ``dest``: no more bytes than a gzip of ``spec`` can have, and no
-    later than ``deadline``, checked between reads (each read waits at most ``stall`` s)."""
+def _fetch(url: str, dest: Path, spec: IdxFile, deadline: Deadline, *, stall: float) -> None:
+    """Stream ``url`` into ``dest``: no more bytes than a gzip of ``spec`` can have."""
+    why = f"more than any gzip of {spec.name} has: the mirror does not serve MNIST"
+    stream(url, dest, spec.max_gzip_size, deadline, stall=stall, why=why)
+
+
+def stream(
+    url: str, dest: Path, max_bytes: int, deadline: Deadline, *, stall: float, why: str
+) -> str:
+    """Stream ``url`` into ``dest`` and return its SHA-256: at most ``max_bytes`` (``why``
+    says what more would mean), no later than ``deadline``, checked between reads (each read
+    waits at most ``stall`` s). Network and server failures are one-line DataErrors."""
     request = urllib.request.Request(url, headers={"User-Agent": "mnist-edge"})
+    digest = hashlib.sha256()
     with _network():
         response = urllib.request.urlopen(request, timeout=min(stall, deadline.left()))
     with response, dest.open("wb") as out:
-        total = _content_length(response.headers.get("Content-Length"), spec)
+        total = _content_length(response.headers.get("Content-Length"), max_bytes, why)
         progress = _Progress(url.rsplit("/", 1)[-1], total or 0)
         read = getattr(response, "read1", response.read)  # read1: returns what one recv got
         try:
@@ -168,30 +179,26 @@ def _fetch(url: str, dest: Path, spec: IdxFile, deadline: _Deadline, *, stall: f
                     chunk = read(1 << 16)
                 if not chunk:
                     break
-                if progress.done + len(chunk) > spec.max_gzip_size:
-                    raise DataError(
-                        f"sent more than {spec.max_gzip_size:,} bytes, more than any gzip of "
-                        f"{spec.name} has: the mirror does not serve MNIST"
-                    )
+                if progress.done + len(chunk) > max_bytes:
+                    raise DataError(f"sent more than {max_bytes:,} bytes, {why}")
                 out.write(chunk)
+                digest.update(chunk)
                 progress.update(len(chunk))
         finally:
             progress.close()
     if total is not None and progress.done != total:
         raise DataError(f"download stopped at {progress.done} of {total} bytes")
+    return digest.hexdigest()
 
 
-def _content_length(value: str | None, spec: IdxFile) -> int | None:
+def _content_length(value: str | None, max_bytes: int, why: str) -> int | None:
     if value is None:
         return None
     if not (value.strip().isascii() and value.strip().isdigit()):
         raise DataError(f"sent an invalid Content-Length {value!r}")
     total = int(value)
-    if total > spec.max_gzip_size:
-        raise DataError(
-            f"announces {total:,} bytes, more than any gzip of {spec.name} has "
-            f"({spec.max_gzip_size:,}): the mirror does not serve MNIST"
-        )
+    if total > max_bytes:
+        raise DataError(f"announces {total:,} bytes ({max_bytes:,} at most), {why}")
     return total
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # The MNIST downloader's pieces: one deadline per file, network errors as one line, progress.
-from mnist_edge.core.download import STALL_TIMEOUT, _Deadline, _network, _Progress
+from mnist_edge.core.download import STALL_TIMEOUT, Deadline, stream
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import atomic_path, open_regular
 
@@ -180,7 +180,7 @@ def download_archive(release: Release, directory: Path) -> Path:
     archive = release.archives[0]
     urls = _urls(archive)
     seconds = timeout()
-    deadline = _Deadline(time.monotonic() + seconds, seconds)
+    deadline = Deadline(time.monotonic() + seconds, seconds)
     target = directory / archive.name
     created = [p for p in [directory, *directory.parents] if not p.exists()]
     try:
@@ -191,13 +191,20 @@ def download_archive(release: Release, directory: Path) -> Path:
                 folder.rmdir()
 
 
-def _download(urls: list[str], target: Path, archive: Archive, deadline: _Deadline) -> Path:
+def _download(urls: list[str], target: Path, archive: Archive, deadline: Deadline) -> Path:
     errors = []
     for url in urls:
         try:
             deadline.check()
             with atomic_path(target) as tmp:
-                digest = _fetch(url, tmp, archive, deadline)
+                digest = stream(
+                    url,
+                    tmp,
+                    archive.max_bytes,
+                    deadline,
+                    stall=STALL_TIMEOUT,
+                    why=f"more than {archive.name} has",
+                )
                 check_sha256(archive, digest, url)
             return target
         except FetchError:
@@ -210,38 +217,6 @@ def _download(urls: list[str], target: Path, archive: Archive, deadline: _Deadli
                 "XDG_CACHE_HOME to a writable folder"
             ) from None
     raise MissingArchive(f"could not download {archive.name} ({'; '.join(errors)})")
-
-
-def _fetch(url: str, dest: Path, archive: Archive, deadline: _Deadline) -> str:
-    """Stream ``url`` into ``dest`` (at most ``archive.max_bytes``); its SHA-256."""
-    request = urllib.request.Request(url, headers={"User-Agent": "mnist-edge"})
-    digest = hashlib.sha256()
-    with _network():
-        response = urllib.request.urlopen(request, timeout=min(STALL_TIMEOUT, deadline.left()))
-    with response, dest.open("wb") as out:
-        length = response.headers.get("Content-Length")
-        total = int(length) if length and length.strip().isdigit() else None
-        if total is not None and total > archive.max_bytes:
-            raise UserError(f"announces {total:,} bytes, more than {archive.name} has")
-        progress = _Progress(archive.name, total or 0)
-        read = getattr(response, "read1", response.read)
-        try:
-            while True:
-                deadline.check()
-                with _network():
-                    chunk = read(1 << 16)
-                if not chunk:
-                    break
-                if progress.done + len(chunk) > archive.max_bytes:
-                    raise UserError(f"sent more than {archive.max_bytes:,} bytes")
-                out.write(chunk)
-                digest.update(chunk)
-                progress.update(len(chunk))
-        finally:
-            progress.close()
-    if total is not None and progress.done != total:
-        raise UserError(f"download stopped at {progress.done} of {total} bytes")
-    return digest.hexdigest()
 
 
 def sha256_of(path: Path) -> str:
