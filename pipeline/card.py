@@ -119,7 +119,7 @@ def model_card(
             "",
             *number_lines(results),
             "",
-            "## Pen channel (an option, not the default)",
+            "## Pen channel (the default where strokes exist)",
             "",
             *pen_lines(pen),
             "",

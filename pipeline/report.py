@@ -9,6 +9,7 @@ from mnist_edge.benchmarks.report import learning_table, table, tta_table
 from mnist_edge.benchmarks.report_numbers import breakdown_table, numbers_table
 from mnist_edge.benchmarks.results import Result
 from mnist_edge.core.calibration_record import Calibration
+from mnist_edge.core.pen_record import PenCalibration, pen_calibration
 from mnist_edge.core.text import markdown_table
 from mnist_edge.core.text import percent as pct
 from mnist_edge.edge_app.tta import DEFAULT_TTA
@@ -149,40 +150,71 @@ def replay_lines(replays: dict[str, Any]) -> list[str]:
     ]
 
 
-#: The pen channel's verdict: measured once (docs/pen.md, issue 22) with the shipped pen model and
-#: edge-int8.tflite; the pipeline trains the image model only and changes none of it.
-PEN_VERDICT = (
-    "Verdict of the adoption rule written before measuring (docs/pen.md): "
-    "**not adopted**, shipped as an option. On 1,708 digits of 21 writers held out from both "
-    "drawn files, cross-fitted, the fused reading makes 10 misreads against today's 11 (the "
-    'target was a third fewer, at most 7) and its "not sure" threshold flags 40 % of them (4 of '
-    "10; 50 % required); a reading stays under 2 ms (0.90 ms fused, in-process). The pen model "
-    "alone reads 98.71 %; 10 of today's 11 misreads are one writer's, and the confusions the pen "
-    "was built for (1/7, 4/9) barely occur in these stylus files."
-)
+def _held_out(record: PenCalibration | None) -> str:
+    """The rule and the held-out figures, from the manifest's measurement record."""
+    if record is None or record.today is None or record.fused is None:
+        return (
+            "No measurement record in this models folder's manifest (its pen section's "
+            "`calibration`, written from `mnist-edge pen fusion`): no held-out figures."
+        )
+    today, fused = record.today, record.fused
+    text = (
+        "Threshold rule (written before measuring): the highest fused threshold under which "
+        f"at most {pct(record.digit_budget, 1)} of the fitting writers' correct digits fall, "
+        f"{record.threshold}, and for a number's digits at most "
+        f"{pct(record.number_budget, 1)} of correct numbers, "
+        f"{record.number_threshold}; "
+        f"weight {record.weight}, temperature {record.temperature}. Held out "
+        f"({record.digits or 0:,} digits of {record.writers} writers of both drawn files, "
+        "each read with parameters fitted without its writer; "
+        f"`{record.image_model}`, TTA {record.tta}): the picture alone "
+        f"{today.misreads} misreads, {pct(today.misreads_flagged, 0)} of them flagged "
+        f'"not sure", {pct(today.correct_flagged)} of correct readings flagged; fused '
+        f"{fused.misreads}, {pct(fused.misreads_flagged, 0)}, {pct(fused.correct_flagged)}."
+    )
+    before, after = record.today_numbers, record.fused_numbers
+    if before is not None and after is not None:
+        text += (
+            f" {record.numbers or 0:,} numbers composed from the same writers, picture alone "
+            f"-> fused: read exactly {pct(before.read_exactly)} -> {pct(after.read_exactly)}, "
+            f"exactly and sure {pct(before.exactly_and_sure)} -> "
+            f'{pct(after.exactly_and_sure)}, correct shown with "?" '
+            f"{pct(before.correct_shown_unsure)} -> {pct(after.correct_shown_unsure)}, "
+            f"misread ones flagged {pct(before.misread_flagged, 0)} -> "
+            f"{pct(after.misread_flagged, 0)}."
+        )
+    if record.today_ms is not None and record.fused_ms is not None:
+        text += f" One reading, p50 in process: {record.today_ms:.2f} -> {record.fused_ms:.2f} ms."
+    return text
 
 
 def pen_lines(pen_manifest: dict[str, Any] | None) -> list[str]:
-    """The pen channel: what it is, the rule's verdict, how to turn it on, and its files (from
-    the manifest's pen section where the models folder has one)."""
+    """The pen channel: what it is, whether the app reads it by default (it does where the
+    models folder's manifest has a pen section), the rule and the held-out figures (the
+    section's measurement record), and its files."""
+    models = (pen_manifest or {}).get("models")
+    shipped = isinstance(models, list) and bool(models)
     lines = [
         "- What: a second small model (67,690 parameters, 504,288 multiply-adds per drawing; "
         "its cost on a Pi 4: docs/raspberry-pi.md) reads the drawing's strokes, their order and "
         "direction "
         "(64 points along the ink with pen-up marks, normalised like the picture: "
         "`mnist_edge.edge_app.pen.features.features`), and where strokes exist (drawing, "
-        "`--replay`, `--collect`) its reading is fused with the picture's: "
-        "`p ~ exp((log p_image + w log p_pen) / T)`, the weight, temperature and fused "
-        '"not sure" threshold carried in its metadata. A picture alone (`predict`, `--multi` '
-        "numbers) reads as before; learning keeps the image model's embedding.",
-        f"- {PEN_VERDICT}",
-        "- Turn it on: `mnist-edge draw --pen models/pen-int8.tflite` (or any `pen-*.tflite` / "
-        "`.onnx`); measure it: `mnist-edge bench --pen models/pen-int8.tflite --drawn-eval "
-        "FILE`.",
+        "each digit of a `--multi` number, `--replay`, `--collect`) its reading is fused with "
+        "the picture's: `p ~ exp((log p_image + w log p_pen) / T)`, the weight, temperature and "
+        'fused "not sure" thresholds carried in its metadata. A picture alone (`predict`) '
+        "reads as before; learning keeps the image model's embedding.",
+        "- **The default wherever strokes exist** (issue 31, docs/pen.md): the shipped pen file "
+        "for the image model's runtime loads with the shipped image models; a number is sure "
+        "iff its least sure digit is. `mnist-edge draw --no-pen` reads the picture alone, "
+        "`--pen FILE` fuses another pen file."
+        if shipped
+        else "- Not in this models folder: the app reads the picture alone here.",
+        f"- {_held_out(pen_calibration(pen_manifest))}",
+        "- Measure it: `mnist-edge bench --pen models/pen-int8.tflite --drawn-eval FILE`.",
     ]
-    models = (pen_manifest or {}).get("models")
-    if not isinstance(models, list) or not models:
-        return [*lines, "- the pen models are not in this models folder"]
+    if not shipped:
+        return lines
     rows = [
         (
             f"`{m.get('file')}`",
@@ -271,7 +303,7 @@ def render_report(
         "",
         *number_lines(results),
         "",
-        "## Pen channel (an option, not the default)",
+        "## Pen channel (the default where strokes exist)",
         "",
         *pen_lines(pen),
         "",

@@ -44,9 +44,8 @@ def rows(drawn_file: Path) -> dict[str, bench_pen.PenResult]:
     return {r.model: r for r in results if r.ok}
 
 
-def _app_read(drawn_file: Path, runtime: str, pen: str | None) -> list[tuple[int, int]]:
+def _app_read(drawn_file: Path, runtime: str, *extra: str) -> list[tuple[int, int]]:
     """(label, digit) per sample, from the app itself: ``draw --headless --replay``."""
-    extra = ["--pen", str(MODELS / pen)] if pen else []
     r = run_cli(
         "draw", "--headless", "--replay", str(drawn_file), "--no-learn", "--tta", "5",
         "--runtime", runtime, *extra,
@@ -74,7 +73,12 @@ def test_rows_are_real_figures(rows: dict[str, bench_pen.PenResult], drawn_file:
         assert figures.pen == pytest.approx(expected.mean())
         assert 0.9 <= figures.pen <= 1 and 0.9 <= figures.fused <= 1
         assert row.bytes == (MODELS / name).stat().st_size
-        assert (row.weight, row.temperature, row.threshold) == (0.2, 1.2, 0.7)  # its metadata
+        fusion = load_pen_model(MODELS / name, runtime).description["fusion"]
+        assert (row.weight, row.temperature, row.threshold) == (
+            fusion["weight"],
+            fusion["temperature"],
+            fusion["threshold"],
+        )  # its metadata: the calibration the manifest records
         assert row.tta == 5
         timed = (row.latency_us, row.invoke_us, row.features_us)
         for stats in (*timed, row.image_reading_us, row.fused_reading_us):
@@ -86,16 +90,18 @@ def test_rows_are_real_figures(rows: dict[str, bench_pen.PenResult], drawn_file:
 def test_image_and_fused_readings_are_the_apps(
     rows: dict[str, bench_pen.PenResult], drawn_file: Path
 ) -> None:
-    """The image model the app loads on the runtime, read as the app reads, alone and with
-    ``--pen``: the same share right as the app's own replay prints."""
+    """The image model the app loads on the runtime, read as the app reads, alone
+    (``--no-pen``), with ``--pen`` and by default (the shipped pen file for the runtime, this
+    one): the same share right as the app's own replay prints."""
     row = rows["pen-int8.tflite"]
     assert row.image_model == "edge-fp16.tflite"  # the manifest's choice on litert
     assert row.fitted_for_image_model is False  # the fusion was fitted with edge-int8.tflite
-    for pen, got in (
-        (None, row.drawn["dev60.json"].image),
-        (row.model, row.drawn["dev60.json"].fused),
+    for extra, got in (
+        (["--no-pen"], row.drawn["dev60.json"].image),
+        (["--pen", str(MODELS / row.model)], row.drawn["dev60.json"].fused),
+        ([], row.drawn["dev60.json"].fused),  # the pen is the default where strokes exist
     ):
-        read = _app_read(drawn_file, "litert", pen)
+        read = _app_read(drawn_file, "litert", *extra)
         assert len(read) == 60
         assert got == pytest.approx(np.mean([label == digit for label, digit in read]))
     assert rows["pen-int8.onnx"].image_model.endswith(".onnx")
@@ -149,7 +155,9 @@ def test_bench_cli_writes_pen_rows(drawn_file: Path, tmp_path: Path) -> None:
     report = json.loads((out / "results.json").read_text())
     (pen,) = report["pen"]
     assert pen["model"] == "pen-int8.tflite" and pen["status"] == "ok"
-    assert pen["runtime"] == "litert" and pen["bytes"] == 82080
+    assert (
+        pen["runtime"] == "litert" and pen["bytes"] == (MODELS / "pen-int8.tflite").stat().st_size
+    )
     assert set(pen["drawn"]["dev60.json"]) == {"samples", "pen", "image", "fused"}
     assert pen["latency_us"]["runs"] >= 20
     assert "## Pen channel (`--pen`)" in (out / "results.md").read_text()
@@ -194,6 +202,8 @@ def test_estimate_reads_the_pen_rows(
 
 
 def test_pipeline_and_card_pen_section(tmp_path: Path) -> None:
+    from mnist_edge.core.pen_record import pen_calibration
+    from mnist_edge.edge_app.pen.features import fusion_of, load_pen_model
     from mnist_edge.pipeline.report import pen_lines
     from mnist_edge.pipeline.run import pen_manifest
 
@@ -201,18 +211,37 @@ def test_pipeline_and_card_pen_section(tmp_path: Path) -> None:
     assert manifest is not None
     lines = pen_lines(manifest)
     text = "\n".join(lines)
-    assert "**not adopted**" in text and "10 misreads against today's 11" in text
-    assert "40 % of them (4 of 10; 50 % required)" in text
-    assert "`mnist-edge draw --pen models/pen-int8.tflite`" in text
+    record = pen_calibration(manifest)
+    assert record is not None and record.today is not None and record.fused is not None
+    # the measurement record is the one the shipped files were calibrated with
+    for m in manifest["models"]:
+        fusion = fusion_of(load_pen_model(MODELS / m["file"]))
+        assert fusion is not None
+        assert (record.weight, record.temperature, record.threshold) == (
+            fusion["weight"],
+            fusion["temperature"],
+            fusion["threshold"],
+        )
+        assert record.number_threshold == fusion["number_threshold"]
+    assert "**The default wherever strokes exist**" in text and "--no-pen" in text
+    assert "not adopted" not in text
+    assert f"the picture alone {record.today.misreads} misreads" in text
+    assert f"fused {record.fused.misreads}, {record.fused.misreads_flagged:.0%}" in text
+    assert f"{record.fused.correct_flagged:.2%}" in text
+    assert f"{record.digits:,} digits of {record.writers} writers" in text
+    assert f"correct digits fall, {record.threshold}" in text
     for m in manifest["models"]:
         assert f"| `{m['file']}` | {m['bytes'] / 1024:.0f} |" in text
     # models/README.md (the card, edited by hand: regenerating it retrains) says the same
-    section = "\n".join(["## Pen channel (an option, not the default)", "", *lines, ""])
+    section = "\n".join(["## Pen channel (the default where strokes exist)", "", *lines, ""])
     assert section in (MODELS / "README.md").read_text()
     assert pen_manifest(tmp_path) is None
     (tmp_path / "manifest.json").write_text("{broken")
     assert pen_manifest(tmp_path) is None  # a report section never stops the pipeline
-    assert pen_lines(None)[-1] == "- the pen models are not in this models folder"
+    assert (
+        pen_lines(None)[1] == "- Not in this models folder: the app reads the picture alone here."
+    )
+    assert "No measurement record" in pen_lines({"models": manifest["models"]})[2]
 
 
 def test_a_wheel_carries_the_one_manifest_and_the_fitted_scores() -> None:
