@@ -1,6 +1,6 @@
 """Compare trained runs side by side.
 
-    python -m mnist_edge.benchmarks.compare RUN... --dev FILE --out MD
+    mnist-edge compare RUN... --dev FILE --out MD
 
 Each RUN is a ``mnist-edge train`` folder with an ``export/`` inside (at least tflite-fp32 and
 tflite-int8). Per run: params, MACs, float and int8 test accuracy, int8 size, single-image
@@ -10,7 +10,6 @@ file (the drawn dev set) that the app reads correctly.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -19,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from mnist_edge.benchmarks.drawn import replay_accuracy
-from mnist_edge.core.fsutil import write_text_atomic
+from mnist_edge.core.errors import UserError
+from mnist_edge.core.fsutil import read_capped
 from mnist_edge.core.text import markdown_table, percent
 
 
@@ -42,15 +42,41 @@ def _bench(model: Path, data_dir: str | None) -> dict[str, Any]:
         ]
         if data_dir:
             cmd += ["--data-dir", data_dir]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        if done.returncode != 0:  # its own one line, without its prefix (ours comes on top)
+            why = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            raise UserError(f"the benchmark of {model} failed: {why.removeprefix('mnist-edge: ')}")
         return json.loads((Path(tmp) / "results.json").read_text())["results"][0]
 
 
+def _json(path: Path) -> Any:
+    raw = read_capped(path, 16 << 20, "run file", hint="pass a 'mnist-edge train' folder")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise UserError(f"{path} is not JSON; pass a 'mnist-edge train' folder") from None
+
+
 def row(run: Path, replay: Path | None, data_dir: str | None) -> dict[str, Any]:
-    metrics = json.loads((run / "metrics.json").read_text())
-    manifest = json.loads((run / "export" / "manifest.json").read_text())
-    by_format = {m["format"]: m for m in manifest["models"]}
-    int8 = by_format["tflite-int8"]
+    metrics = _json(run / "metrics.json")
+    manifest = _json(run / "export" / "manifest.json")
+    try:
+        by_format = {m["format"]: m for m in manifest["models"]}
+        int8 = by_format["tflite-int8"]
+        keys = ("arch", "params", "macs", "epochs_run", "train_seconds", "test_accuracy")
+        missing = [k for k in keys if k not in metrics]
+    except (KeyError, TypeError):
+        raise UserError(
+            f"{run}/export/manifest.json lists no tflite-int8 file; export it"
+        ) from None
+    if missing:
+        raise UserError(f"{run}/metrics.json lacks {', '.join(missing)}; is it a training run?")
     bench = _bench(run / "export" / int8["file"], data_dir)
     return {
         "arch": metrics["arch"],
@@ -88,24 +114,3 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         for r in rows
     ]
     return markdown_table(head, body)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m mnist_edge.benchmarks.compare", description=__doc__
-    )
-    parser.add_argument("runs", nargs="+", type=Path)
-    parser.add_argument("--dev", type=Path, help="a labelled replay file (mnist-edge-strokes/1)")
-    parser.add_argument("--data-dir")
-    parser.add_argument("--out", type=Path, help="write the Markdown table here")
-    args = parser.parse_args(argv)
-    rows = [row(run, args.dev, args.data_dir) for run in args.runs]
-    table = markdown(rows)
-    if args.out:
-        write_text_atomic(args.out, table + "\n")
-    print(table)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

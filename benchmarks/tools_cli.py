@@ -1,5 +1,5 @@
-"""``mnist-edge numbers bench|speed|pictures``, ``mnist-edge estimate``, ``mnist-edge
-collect-cost``: the measuring tools beside ``bench``, each ``add_*(parser)`` and ``run_*(args)``.
+"""``mnist-edge numbers bench|speed|pictures``, ``estimate``, ``collect-cost``, ``compare``: the
+measuring tools beside ``bench``, each ``add_*(parser)`` and ``run_*(args)``.
 
 Every output is checked before any measuring (a bad ``--out`` loses no minute of it, and never
 lands on a file the run reads or on labelled drawings) and written atomically at the end.
@@ -13,6 +13,7 @@ from typing import Any
 
 from mnist_edge.benchmarks.tools_config import (
     CollectCostConfig,
+    CompareConfig,
     EstimateConfig,
     NumberBenchConfig,
     NumberSpeedConfig,
@@ -204,4 +205,34 @@ def run_collect_cost(args: argparse.Namespace) -> int:
         f"{Path(config.file).name}: opened in {opened:.0f} ms; per save over {len(times)} saves: "
         f"median {statistics.median(times):.1f} ms, max {max(times):.1f} ms"
     )
+    return 0
+
+
+# ---- compare
+
+
+def add_compare(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("runs", nargs="+", metavar="RUN", help="'mnist-edge train' folders")
+    add_options(parser, CompareConfig)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mnist_edge.benchmarks.compare import markdown, row
+    from mnist_edge.ink.strokes import load_samples
+
+    config = build_config(CompareConfig, vars(args), args.config, section="compare")
+    for run in config.runs:
+        if not Path(run).is_dir():
+            raise UserError(f"RUN {run} is not a folder; pass 'mnist-edge train' output folders")
+    if config.dev:
+        load_samples(config.dev)  # a bad file is one line before any benchmark runs
+    if config.out:
+        inputs = [("--dev", config.dev)] if config.dev else []
+        check_output("--out", config.out, inputs=inputs, force=config.force)
+    dev = Path(config.dev) if config.dev else None
+    table = markdown([row(Path(run), dev, config.data_dir) for run in config.runs])
+    print(table)
+    _write(config.out, table + "\n")
     return 0

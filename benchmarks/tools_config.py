@@ -1,15 +1,15 @@
 """The configurations of the measuring tools beside ``bench``: one frozen dataclass each.
 
-``mnist-edge numbers bench|speed|pictures``, ``mnist-edge estimate`` and ``mnist-edge
-collect-cost``. Every value is checked here, once, with a one-line error; the files they read
-and write are checked by their runners before any measuring starts.
+``mnist-edge numbers bench|speed|pictures``, ``mnist-edge estimate``, ``mnist-edge
+collect-cost`` and ``mnist-edge compare``. Every value is checked here, once, with a one-line
+error; the files they read and write are checked by their runners before any measuring starts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mnist_edge.core.config import force_option, option, require, require_int
+from mnist_edge.core.config import DATA_DIR_HELP, force_option, option, require, require_int
 
 MAX_NUMBERS = 100_000  # numbers timed or read per file: hours of measuring already
 MAX_SAVES = 10_000
@@ -118,3 +118,21 @@ class CollectCostConfig:
     def __post_init__(self) -> None:
         require(bool(self.file), "name a stroke file: mnist-edge collect-cost FILE")
         require_int("--saves", self.saves, 1, MAX_SAVES)
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    runs: tuple[str, ...] = option((), "'mnist-edge train' folders", flag=False)  # positional
+    dev: str | None = option(None, "a labelled replay file: the share the app reads right")
+    data_dir: str | None = option(None, DATA_DIR_HELP)
+    out: str | None = out_option("the Markdown table")
+    force: bool = force_option()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "runs", _files("RUN", self.runs, "training run folder"))
+        for flag, value in (
+            ("--dev", self.dev),
+            ("--data-dir", self.data_dir),
+            ("--out", self.out),
+        ):
+            _optional_name(flag, value)

@@ -6,16 +6,14 @@ validates each file on the slim runtime against Keras on held-out writers' drawi
 a description (what it expects: points, features, normalisation; the fusion it was calibrated
 for) with the families' own ``embed_metadata``.
 
-    python -m mnist_edge.export.pen --model runs/pen/pen.keras --drawn A.json B.json \
+    mnist-edge pen export --model runs/pen/pen.keras --drawn A.json B.json \
         --out runs/pen/export [--fusion runs/pen/fusion.json]
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -271,30 +269,3 @@ def run(model_path: Path, drawn: list[str], out: Path, fusion_path: Path | None)
 
 def _dummy() -> PenValidation:
     return PenValidation(0.0, 0.0, 0.0, 0, "")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mnist_edge.export.pen", description=__doc__)
-    parser.add_argument("--model", default="runs/pen/pen.keras")
-    parser.add_argument("--drawn", nargs="+", required=True)
-    parser.add_argument("--out", default="runs/pen/export")
-    parser.add_argument(
-        "--fusion", help="fusion.json written by python -m mnist_edge.train.pen_fusion"
-    )
-    args = parser.parse_args(argv)
-    try:
-        lines = run(
-            Path(args.model),
-            args.drawn,
-            Path(args.out),
-            Path(args.fusion) if args.fusion else None,
-        )
-    except UserError as exc:
-        print(f"mnist-edge: {exc}", file=sys.stderr)
-        return 2
-    print("\n".join(lines))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

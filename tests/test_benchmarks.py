@@ -294,9 +294,7 @@ def test_compare_runs(tiny_run: Path, tiny_export: Path, tmp_path: Path) -> None
         )
     )
     out = tmp_path / "compare.md"
-    r = run_cli(
-        str(run), "--dev", str(replay), "--out", str(out), module="mnist_edge.benchmarks.compare"
-    )
+    r = run_cli("compare", str(run), "--dev", str(replay), "--out", str(out))
     assert r.returncode == 0, r.stderr[-3000:]
     table = out.read_text().splitlines()
     assert len(table) == 3 and table[2].startswith("| `edge` |")

@@ -7,13 +7,12 @@ drawing speed (raw point density), small rotations, shear and aspect, jitter, an
 multi-stroke digits. The schedule is fixed (cosine, no early stopping), so held-out writers
 choose nothing here: they are free for calibrating the fusion.
 
-    nice -n 10 python -m mnist_edge.train.pen --drawn unipen-train.json uji-train.json \
+    nice -n 10 mnist-edge pen train --drawn unipen-train.json uji-train.json \
         --out runs/pen
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -25,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from mnist_edge.core.contract import EMBEDDING, NUM_CLASSES, PROBABILITIES
-from mnist_edge.core.errors import UserError
 from mnist_edge.edge_app.pen.features import FEATURES, INPUT_NAME, POINTS, batch_features
 from mnist_edge.ink.strokes import Sample, Stroke
 from mnist_edge.ink.styles import random_style
@@ -274,47 +272,3 @@ def ensemble(paths: Sequence[str], out: str) -> Any:
         metrics["train_samples"] = json.loads(first.read_text()).get("train_samples")
     (Path(out).parent / "metrics.json").write_text(json.dumps(metrics, indent=1))
     return combined
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mnist_edge.train.pen", description=__doc__)
-    parser.add_argument("--drawn", nargs="+", help="replay files with writers (required)")
-    parser.add_argument("--out", default="runs/pen")
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--styles",
-        type=float,
-        default=0.0,
-        metavar="FRACTION",
-        help="share of training digits redrawn each epoch in a synthesised writing style "
-        "(ink/styles.py: lead-in 1, crossed 7, looped 2, open 4, ...); default 0",
-    )
-    parser.add_argument(
-        "--ensemble", nargs="+", metavar="KERAS", help="average these pen models into --out"
-    )
-    args = parser.parse_args(argv)
-    if args.ensemble:
-        ensemble(args.ensemble, str(Path(args.out) / "pen.keras"))
-        return 0
-    try:
-        if not args.drawn:
-            raise UserError("--drawn FILE ... is required: replay files with writers")
-        if not 1 <= args.epochs <= 500:
-            raise UserError(f"--epochs must be from 1 to 500, got {args.epochs}")
-        if not 0 <= args.styles <= 0.8:
-            raise UserError(f"--styles must be from 0 to 0.8, got {args.styles}")
-        metrics = train(
-            PenTrainConfig(
-                tuple(args.drawn), args.out, args.epochs, seed=args.seed, styles=args.styles
-            )
-        )
-    except UserError as exc:
-        print(f"mnist-edge: {exc}", file=sys.stderr)
-        return 2
-    print(f"pen model: held-out writers {metrics['val_accuracy']:.2%} (last epoch)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

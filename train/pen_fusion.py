@@ -9,15 +9,12 @@ parameters fitted on all the other held-out writers, so no figure comes from par
 with that digit's writer (halves of 21 writers left one half with no misread to fit a threshold
 on: see docs/pen.md). The parameters shipped are then fitted on all held-out writers.
 
-    python -m mnist_edge.train.pen_fusion --pen runs/pen/export/pen-int8.tflite \
+    mnist-edge pen fusion --pen runs/pen/export/pen-int8.tflite \
         --drawn unipen-train.json uji-train.json --out runs/pen/fusion.json
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -27,12 +24,10 @@ from typing import Any
 import numpy as np
 
 from mnist_edge.core.contract import DEFAULT_THRESHOLD
-from mnist_edge.core.errors import UserError
 from mnist_edge.edge_app.pen.features import batch_features, load_pen_model
 from mnist_edge.edge_app.pen.fusion import PenChannel, fuse
 from mnist_edge.edge_app.recognizer import Recognizer
 from mnist_edge.edge_app.runtime import load_model
-from mnist_edge.edge_app.tta import DEFAULT_TTA
 from mnist_edge.ink.strokes import as_the_app_takes, render
 from mnist_edge.train.calibration import flagged
 from mnist_edge.train.drawn import app_canvases
@@ -266,48 +261,3 @@ def timing(
         pen_model.run(batch_features([s.strokes]))
     out["pen_features_and_model_mean"] = (time.perf_counter() - started) * 1000 / 400
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m mnist_edge.train.pen_fusion", description=__doc__
-    )
-    parser.add_argument("--image", default="models/edge-int8.tflite")
-    parser.add_argument("--pen", default="runs/pen/export/pen-int8.tflite")
-    parser.add_argument("--drawn", nargs="+", required=True)
-    parser.add_argument("--tta", type=int, default=DEFAULT_TTA)
-    parser.add_argument("--out", default="runs/pen/fusion.json")
-    parser.add_argument(
-        "--numbers",
-        nargs="*",
-        default=[],
-        help="number files composed from the held-out writers: fits the number threshold",
-    )
-    args = parser.parse_args(argv)
-    try:
-        report = measure(args.image, args.pen, args.drawn, args.tta)
-        if args.numbers:
-            fusion = report["fusion"]
-            final = Fit(fusion["weight"], fusion["temperature"], fusion["threshold"])
-            numbers = measure_numbers(args.image, args.pen, args.numbers, args.tta, final)
-            report["numbers"] = numbers
-            fusion["number_threshold"] = numbers["number_threshold"]
-    except UserError as exc:
-        print(f"mnist-edge: {exc}", file=sys.stderr)
-        return 2
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=1))
-    today, fused = report["today"], report["fused_cross_fitted"]
-    print(
-        f"today {today['misreads']} misreads ({today['misreads_flagged']:.0%} flagged, "
-        f"{today['correct_flagged']:.2%} of correct), fused {fused['misreads']} "
-        f"({fused['misreads_flagged']:.0%}, {fused['correct_flagged']:.2%}); "
-        f"1/7 {today['1/7']} -> {fused['1/7']}, 4/9 {today['4/9']} -> {fused['4/9']}; "
-        f"ms p50 {report['milliseconds']['today_p50']:.2f} -> "
-        f"{report['milliseconds']['fused_p50']:.2f}"
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

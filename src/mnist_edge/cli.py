@@ -154,6 +154,43 @@ COMMANDS: dict[str, Command] = {
             "estimate latency on a Raspberry Pi 4 / 5 from a bench or numbers speed record",
         ),
         Command(
+            "compare",
+            "mnist_edge.benchmarks.tools_cli",
+            "add_compare",
+            "run_compare",
+            "trained runs side by side: size, accuracy, latency, the drawn dev set",
+        ),
+        Command(
+            "pen",
+            "",
+            "",
+            "",
+            "the pen channel's workstation jobs: train, calibrate the fusion, export",
+            children=(
+                Command(
+                    "train",
+                    "mnist_edge.train.pen_cli",
+                    "add_train",
+                    "run_train",
+                    "train the pen model on drawn files' training writers (or --ensemble)",
+                ),
+                Command(
+                    "fusion",
+                    "mnist_edge.train.pen_cli",
+                    "add_fusion",
+                    "run_fusion",
+                    "calibrate and measure fusing the pen's reading with the picture's",
+                ),
+                Command(
+                    "export",
+                    "mnist_edge.export.pen_cli",
+                    "add_export",
+                    "run_export",
+                    "the pen model to TFLite and ONNX, validated on held-out writers",
+                ),
+            ),
+        ),
+        Command(
             "collect-cost",
             "mnist_edge.benchmarks.tools_cli",
             "add_collect_cost",

@@ -1,0 +1,153 @@
+"""``mnist-edge pen train`` and ``mnist-edge pen fusion``: the pen channel's workstation jobs.
+
+``train`` fits the pen model on the drawn files' training writers (:mod:`mnist_edge.train.pen`),
+or averages several into one (``--ensemble``); ``fusion`` calibrates and measures fusing its
+reading with the picture's (:mod:`mnist_edge.train.pen_fusion`). See docs/pen.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from mnist_edge.core.config import (
+    add_options,
+    build_config,
+    force_option,
+    option,
+    require,
+    require_int,
+    require_number,
+)
+from mnist_edge.edge_app.tta import DEFAULT_TTA, MAX_VARIANTS
+
+IMAGE_MODEL = "edge-int8.tflite"  # in the shipped models folder, wherever the command runs
+
+
+def _names(flag: str, files: tuple[str, ...]) -> tuple[str, ...]:
+    files = tuple(files)
+    require(all(files), f"{flag} needs file names; an empty name is no file")
+    return files
+
+
+@dataclass(frozen=True)
+class PenTrainCommand:
+    drawn: tuple[str, ...] = option(
+        (), "replay files with writers (required unless --ensemble)", metavar="FILE", nargs="+"
+    )
+    out: str = option("runs/pen", "output folder (pen.keras, metrics.json)")
+    epochs: int = option(30, "epochs (1-500)")
+    seed: int = option(0, "random seed")
+    styles: float = option(
+        0.0,
+        "share of training digits redrawn each epoch in a synthesised writing style "
+        "(ink/styles.py: lead-in 1, crossed 7, looped 2, open 4, ...), 0-0.8",
+    )
+    ensemble: tuple[str, ...] = option(
+        (), "average these pen models (.keras) into OUT/pen.keras instead", metavar="KERAS",
+        nargs="+",
+    )  # fmt: skip
+    force: bool = option(False, "write into an existing output folder")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "drawn", _names("--drawn", self.drawn))
+        object.__setattr__(self, "ensemble", _names("--ensemble", self.ensemble))
+        require(
+            bool(self.drawn) != bool(self.ensemble),
+            "pass --drawn FILE... (replay files with writers) or --ensemble KERAS..., one of them",
+        )
+        require(bool(self.out), "--out needs a folder name")
+        require_int("--epochs", self.epochs, 1, 500)
+        require_int("--seed", self.seed, 0, 2**32 - 1)
+        require_number("--styles", self.styles, 0.0, 0.8)
+
+
+def add_train(parser: argparse.ArgumentParser) -> None:
+    add_options(parser, PenTrainCommand)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from mnist_edge.core.fsutil import check_out_dir, check_regular
+    from mnist_edge.ink.strokes import load_samples
+
+    config = build_config(PenTrainCommand, vars(args), args.config, section="pen-train")
+    check_out_dir(Path(config.out), force=config.force, what="pen model")
+    for path in config.ensemble:
+        check_regular(path, "--ensemble", hint="pass pen.keras files of 'mnist-edge pen train'")
+    for path in config.drawn:
+        load_samples(path)  # a bad file is one line before TensorFlow loads
+    from mnist_edge.train.pen import PenTrainConfig, ensemble, train
+
+    if config.ensemble:
+        ensemble(config.ensemble, str(Path(config.out) / "pen.keras"))
+        print(f"wrote {Path(config.out) / 'pen.keras'}")
+        return 0
+    metrics = train(
+        PenTrainConfig(
+            config.drawn, config.out, config.epochs, seed=config.seed, styles=config.styles
+        )
+    )
+    print(f"pen model: held-out writers {metrics['val_accuracy']:.2%} (last epoch)")
+    return 0
+
+
+@dataclass(frozen=True)
+class PenFusionConfig:
+    drawn: tuple[str, ...] = option((), "replay files with writers (required)", nargs="+")
+    image: str | None = option(
+        None, "the image model", metavar="FILE", default_text=f"the shipped {IMAGE_MODEL}"
+    )
+    pen: str = option("runs/pen/export/pen-int8.tflite", "the exported pen model", metavar="FILE")
+    tta: int = option(DEFAULT_TTA, f"variants per reading (1-{MAX_VARIANTS})")
+    numbers: tuple[str, ...] = option(
+        (), "number files composed from the held-out writers: fits the number threshold",
+        metavar="FILE", nargs="+",
+    )  # fmt: skip
+    out: str = option("runs/pen/fusion.json", "the report to write (JSON)", metavar="FILE")
+    force: bool = force_option()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "drawn", _names("--drawn", self.drawn))
+        object.__setattr__(self, "numbers", _names("--numbers", self.numbers))
+        require(bool(self.drawn), "--drawn FILE... is required: replay files with writers")
+        require(self.image != "" and bool(self.pen), "--image and --pen need file names")
+        require(bool(self.out), "--out needs a file name")
+        require_int("--tta", self.tta, 1, MAX_VARIANTS)
+
+
+def add_fusion(parser: argparse.ArgumentParser) -> None:
+    add_options(parser, PenFusionConfig)
+
+
+def run_fusion(args: argparse.Namespace) -> int:
+    from mnist_edge.core.fsutil import check_regular, write_json_atomic
+    from mnist_edge.core.outputs import check_output
+    from mnist_edge.edge_app.runtime.shipped import models_dir
+    from mnist_edge.train.pen_fusion import Fit, measure, measure_numbers
+
+    config = build_config(PenFusionConfig, vars(args), args.config, section="pen-fusion")
+    image = config.image or str(models_dir() / IMAGE_MODEL)
+    check_regular(image, "--image", hint="pass a .tflite or .onnx digit model")
+    check_regular(config.pen, "--pen", hint="pass a pen model of 'mnist-edge pen export'")
+    inputs = [("--image", image), ("--pen", config.pen)]
+    inputs += [("--drawn", p) for p in config.drawn] + [("--numbers", p) for p in config.numbers]
+    check_output("--out", config.out, inputs=inputs, force=config.force, parents=True)
+    report = measure(image, config.pen, list(config.drawn), config.tta)
+    if config.numbers:
+        fusion = report["fusion"]
+        final = Fit(fusion["weight"], fusion["temperature"], fusion["threshold"])
+        numbers = measure_numbers(image, config.pen, list(config.numbers), config.tta, final)
+        report["numbers"] = numbers
+        fusion["number_threshold"] = numbers["number_threshold"]
+    write_json_atomic(config.out, report)
+    today, fused = report["today"], report["fused_cross_fitted"]
+    print(
+        f"today {today['misreads']} misreads ({today['misreads_flagged']:.0%} flagged, "
+        f"{today['correct_flagged']:.2%} of correct), fused {fused['misreads']} "
+        f"({fused['misreads_flagged']:.0%}, {fused['correct_flagged']:.2%}); "
+        f"1/7 {today['1/7']} -> {fused['1/7']}, 4/9 {today['4/9']} -> {fused['4/9']}; "
+        f"ms p50 {report['milliseconds']['today_p50']:.2f} -> "
+        f"{report['milliseconds']['fused_p50']:.2f}"
+    )
+    return 0
