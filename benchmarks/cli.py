@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from mnist_edge.core.config import build_config
 
     config = build_config(BenchConfig, vars(args), args.config, section="bench")
-    from mnist_edge.benchmarks import environment, pen, report, runner
+    from mnist_edge.benchmarks import environment, pen, report, report_pen, runner
     from mnist_edge.benchmarks.report_numbers import numbers_table
     from mnist_edge.core.fsutil import output_dir
 
@@ -33,8 +33,9 @@ def run(args: argparse.Namespace) -> int:
     with output_dir(
         config.out or f"runs/bench-{stamp}", force=config.force, what="benchmark"
     ) as out:
-        results, inputs = runner.run(config)
-        pen_results = pen.run(config, pen_files)
+        measured = runner.measure_all(config, pen_files)  # one plan: digit rows, then pen rows
+        results, inputs, pen_results = measured.results, measured.counts, measured.pen
+        assert inputs is not None
         env = environment.describe()
         env["runtime_python"] = config.runtime_python or None
         meta = {
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     print("\n" + "\n".join(wrapped(line) for line in report.recommendation_lines(results)))
     if tta := report.tta_lines(results, config.tta):
         print("\n" + "\n".join(tta))
-    if pen_lines := pen.pen_lines(pen_results):
+    if pen_lines := report_pen.pen_lines(pen_results):
         print("\n" + "\n".join(pen_lines))
     if numbers := numbers_table(results):
         print("\nnumbers of the --drawn-eval files, read as 'draw --multi' reads them:")

@@ -17,15 +17,15 @@ runtime (installed, of its family, that runs its format: the registry) and threa
   image rows;
 - the file's size.
 
-Measured in the benchmark's own process (no worker): a runtime only another interpreter has
-(``--runtime-python``) gets a skipped row saying so.
+The rows are planned and run by the benchmark's runner (``runner.plan`` with ``kind="pen"``,
+after the digit rows), in the benchmark's own process (no worker): a runtime only another
+interpreter has (``--runtime-python``) gets a skipped row saying so. The tables:
+:mod:`mnist_edge.benchmarks.report_pen`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import sys
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,8 +34,7 @@ from typing import Any
 import numpy as np
 
 from mnist_edge.benchmarks.config import BenchConfig
-from mnist_edge.benchmarks.results import FAILED, OK, SKIPPED
-from mnist_edge.core.text import fixed, markdown_table, points
+from mnist_edge.benchmarks.results import FAILED, OK
 
 #: Canvases kept for the reading-time loops (456x456 bytes each), cycled through.
 TIMED_CANVASES = 200
@@ -125,35 +124,11 @@ def discover(paths: Sequence[str]) -> list[PenFile]:
     return found
 
 
-def _plan(config: BenchConfig, files: list[PenFile]) -> tuple[list[Any], list[PenResult]]:
-    """The image rows' plan (runtimes by the registry, installed, --threads) for the pen files."""
+def as_model_file(pen: PenFile) -> Any:
+    """The pen file as the runner plans a model file (its rows: ``kind="pen"``)."""
     from mnist_edge.benchmarks.discover import ModelFile
-    from mnist_edge.benchmarks.runner import plan
-    from mnist_edge.core.registry import REFERENCE_RUNTIME
 
-    models = [ModelFile(f.path, f.format, f.family, f.precision, f.bytes) for f in files]
-    rows, skipped = plan(config, models, None)
-    out = [
-        PenResult(r.model, r.format, r.runtime, status=SKIPPED, reason=r.reason)
-        for r in skipped
-        if r.runtime != REFERENCE_RUNTIME  # no Keras row for a pen model
-    ]
-    here = [r for r in rows if r.python == sys.executable]
-    out += [
-        PenResult(
-            r.model.name,
-            r.format,
-            r.runtime,
-            r.precision,
-            r.threads,
-            r.bytes,
-            status=SKIPPED,
-            reason=f"pen rows run in the benchmark's process; {r.runtime} is only in {r.python}",
-        )
-        for r in rows
-        if r.python != sys.executable
-    ]
-    return here, out
+    return ModelFile(pen.path, pen.format, pen.family, pen.precision, pen.bytes)
 
 
 def image_models_dir(config: BenchConfig) -> Path:
@@ -213,7 +188,7 @@ def drawn_sets(config: BenchConfig) -> list[DrawnSet]:
 # ----------------------------------------------------------------------------- measuring
 
 
-class _ImageReadings:
+class ImageReadings:
     """The image model's readings of each drawn set, made once per (runtime, threads) and
     shared by every pen file that runs there: ``None`` where the app reads nothing."""
 
@@ -265,7 +240,7 @@ def _share(readings: list[Any], labels: np.ndarray) -> float:
 
 
 def measure(
-    row: Any, config: BenchConfig, sets: list[DrawnSet], images: _ImageReadings
+    row: Any, config: BenchConfig, sets: list[DrawnSet], images: ImageReadings
 ) -> PenResult:
     """One pen row (a runner ``Row``): accuracy per drawn file, latency, size."""
     from mnist_edge.benchmarks.inputs import app_canvas
@@ -345,133 +320,3 @@ def measure(
     result.fused_reading_us = summarize(both[1::2])
     result.status = OK
     return result
-
-
-def run(config: BenchConfig, files: list[PenFile]) -> list[PenResult]:
-    """Every pen row of ``files`` (from :func:`discover`); a row that fails says why and the
-    others go on, as the image rows do."""
-    if not files:
-        return []
-    rows, skipped = _plan(config, files)
-    sets = drawn_sets(config)
-    images = _ImageReadings(config)
-    results = []
-    for i, row in enumerate(rows, 1):
-        label = f"[pen {i}/{len(rows)}] {row.model.name} on {row.runtime}" + (
-            f", {row.threads} thread(s)" if row.threads else ""
-        )
-        print(f"{label} ...", file=sys.stderr, flush=True)
-        try:
-            record = measure(row, config, sets, images)
-        except Exception as exc:  # a failed row, not a failed benchmark
-            from mnist_edge.core.text import error_line
-
-            record = PenResult(
-                row.model.name,
-                row.format,
-                row.runtime,
-                row.precision,
-                row.threads,
-                row.bytes,
-                reason=error_line(exc, 300),
-            )
-        print(f"{label}: {record.status} {record.reason}".rstrip(), file=sys.stderr, flush=True)
-        results.append(record)
-    return results + skipped
-
-
-# ----------------------------------------------------------------------------- reporting
-
-
-def _names(results: list[PenResult]) -> list[str]:
-    return list(dict.fromkeys(name for r in results for name in r.drawn))
-
-
-def _status(r: PenResult) -> str:
-    return r.status + (f": {r.reason}" if r.reason else "")
-
-
-def pen_table(results: list[PenResult]) -> str:
-    """The pen rows (Markdown); empty without any."""
-    if not results:
-        return ""
-    names = _names(results)
-    head = [
-        "pen model",
-        "runtime",
-        "thr",
-        "status",
-        *[f"{d}: pen alone %" for d in names],
-        *[f"{d}: image -> fused %" for d in names],
-        "pen p50 µs",
-        "pen p99 µs",
-        "features p50 µs",
-        "reading p50 µs: image -> fused",
-        "KB",
-        "fused with",
-    ]
-    rows = []
-    for r in results:
-        fused_with = (
-            f"{r.image_model}, TTA {r.tta}, w {r.weight:g}, T {r.temperature:g}"
-            if r.image_model and r.weight is not None and r.temperature is not None
-            else "-"
-        )
-        if r.fitted_for_image_model is False:
-            fused_with += " (fusion fitted with another image model)"
-        rows.append(
-            [
-                r.model,
-                r.runtime,
-                fixed(r.threads, "d"),
-                _status(r),
-                *[points(f.pen) if (f := r.drawn.get(d)) else "-" for d in names],
-                *[
-                    f"{points(f.image)} -> {points(f.fused)}" if (f := r.drawn.get(d)) else "-"
-                    for d in names
-                ],
-                fixed(r.latency_us.get("p50"), ".0f"),
-                fixed(r.latency_us.get("p99"), ".0f"),
-                fixed(r.features_us.get("p50"), ".0f"),
-                f"{fixed(r.image_reading_us.get('p50'), '.0f')} -> "
-                f"{fixed(r.fused_reading_us.get('p50'), '.0f')}",
-                fixed(r.bytes / 1024 if r.bytes else None, ".1f"),
-                fused_with,
-            ]
-        )
-    return markdown_table(head, rows)
-
-
-def pen_section(results: list[PenResult]) -> str:
-    body = pen_table(results)
-    if not body:
-        return ""
-    return (
-        "\n## Pen channel (`--pen`)\n\nThe stroke model alone, and the image model the app "
-        "loads read as the app reads (picture alone -> fused with the pen, as `mnist-edge draw "
-        "--pen FILE` fuses them), on each drawn file; pen: features + model call on real drawn "
-        "strokes; reading: the app's whole reading of a digit (docs/pen.md).\n\n" + body + "\n"
-    )
-
-
-def pen_lines(results: list[PenResult]) -> list[str]:
-    """The pen rows for the terminal, wrapped (never cut) at 100 columns."""
-    lines = ["pen channel (--pen): pen alone; image -> fused, as the app reads:"] if results else []
-    for r in results:
-        if not r.ok:
-            text = f"{r.model} on {r.runtime}: {_status(r)}"
-        else:
-            parts = [
-                f"{name} pen {points(f.pen)} %, {points(f.image)} -> {points(f.fused)} %"
-                for name, f in r.drawn.items()
-            ]
-            parts.append(
-                f"pen p50 {fixed(r.latency_us.get('p50'), '.0f')} µs, p99 "
-                f"{fixed(r.latency_us.get('p99'), '.0f')} µs; reading "
-                f"{fixed(r.image_reading_us.get('p50'), '.0f')} -> "
-                f"{fixed(r.fused_reading_us.get('p50'), '.0f')} µs; "
-                f"{fixed(r.bytes / 1024, '.0f')} KB; with {r.image_model}"
-            )
-            text = f"{r.model} on {r.runtime}: " + ", ".join(parts)
-        lines += textwrap.wrap(text, width=100, subsequent_indent="    ", break_on_hyphens=False)
-    return lines

@@ -11,11 +11,12 @@ import io
 from pathlib import Path
 from typing import Any
 
-from mnist_edge.benchmarks.pen import PenResult, pen_section
+from mnist_edge.benchmarks.pen import PenResult
 from mnist_edge.benchmarks.plots import plots
 from mnist_edge.benchmarks.policy import RULE, headline, recommend
 from mnist_edge.benchmarks.report_learning import learning_lines, learning_section, learning_table
 from mnist_edge.benchmarks.report_numbers import numbers_section
+from mnist_edge.benchmarks.report_pen import pen_section
 from mnist_edge.benchmarks.report_tta import drawn_names, tta_lines, tta_section, tta_table
 from mnist_edge.benchmarks.results import Result
 from mnist_edge.core.fsutil import write_json_atomic, write_text_atomic

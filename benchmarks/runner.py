@@ -1,14 +1,14 @@
-"""Plan the rows, run each in a worker subprocess, collect the results."""
+"""Plan the rows, run each, collect the results: one plan for every row of the benchmark.
+
+A digit model's row runs in a worker subprocess (``benchmarks.worker``); a pen model's row
+(``bench --pen``) runs in this process after them (``benchmarks.pen.measure``: it reads the
+drawn files with the app's image model, shared by every pen row of a runtime).
+"""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +18,9 @@ from mnist_edge.benchmarks.config import BenchConfig
 from mnist_edge.benchmarks.discover import ModelFile, discover
 from mnist_edge.benchmarks.inputs import Prepared, number_files, prepare
 from mnist_edge.benchmarks.results import SKIPPED, Result
+from mnist_edge.benchmarks.spawn import spawn as _spawn
 from mnist_edge.core.registry import FAMILIES, REFERENCE_RUNTIME, RUNTIMES, format_runs_on
 from mnist_edge.edge_app.runtime import is_installed
-
-MARK = "@@RESULT@@"
 
 
 @dataclass(frozen=True)
@@ -33,6 +32,7 @@ class Row:
     threads: int | None
     bytes: int
     python: str  # the interpreter the worker runs in
+    kind: str = "digit"  # "pen": a pen model's row, measured in this process
 
     def result(self, **fields: Any) -> Result:
         return Result(
@@ -59,63 +59,91 @@ def _skipped(model: str, fmt: str, runtime: str, reason: str) -> Result:
     return Result(model, fmt, runtime, status=SKIPPED, reason=reason)
 
 
+def _model_rows(
+    config: BenchConfig,
+    model: ModelFile,
+    wanted: Sequence[str],
+    kind: str,
+    rows: list[Row],
+    skipped: list[Result],
+) -> None:
+    """One model file's rows (runtimes by the registry, installed, each --threads count)."""
+    for runtime in wanted:
+        if runtime == REFERENCE_RUNTIME:
+            continue
+        name = model.path.name
+        if runtime not in FAMILIES[model.family].runtimes:
+            if config.runtimes:  # asked for explicitly: say why there is no row
+                skipped.append(
+                    _skipped(
+                        name,
+                        model.format,
+                        runtime,
+                        f"{runtime} cannot run .{model.family} models",
+                    )
+                )
+            continue
+        if not format_runs_on(model.format, runtime):
+            skipped.append(
+                _skipped(
+                    name,
+                    model.format,
+                    runtime,
+                    f"{model.format} does not run on {runtime} (registry)",
+                )
+            )
+            continue
+        python = config.runtime_python.get(runtime, sys.executable)
+        if runtime not in config.runtime_python and not is_installed(runtime):
+            skipped.append(
+                _skipped(
+                    name,
+                    model.format,
+                    runtime,
+                    f"{RUNTIMES[runtime].distribution} is not installed: "
+                    f"{RUNTIMES[runtime].hint()}",
+                )
+            )
+            continue
+        if kind == "pen" and python != sys.executable:
+            skipped.append(
+                _skipped(
+                    name,
+                    model.format,
+                    runtime,
+                    f"pen rows run in the benchmark's process; {runtime} is only in {python}",
+                )
+            )
+            continue
+        for threads in config.threads:
+            rows.append(
+                Row(
+                    model.path,
+                    model.format,
+                    model.precision,
+                    runtime,
+                    threads,
+                    model.bytes,
+                    python,
+                    kind,
+                )
+            )
+
+
 def plan(
-    config: BenchConfig, models: list[ModelFile], keras: Path | None
+    config: BenchConfig,
+    models: list[ModelFile],
+    keras: Path | None,
+    pens: Sequence[ModelFile] = (),
 ) -> tuple[list[Row], list[Result]]:
-    """Rows to measure, and rows already decided as skipped (with the reason)."""
+    """Rows to measure, and rows already decided as skipped (with the reason): the digit
+    models', the Keras reference's, then the pen models' (``kind="pen"``) by the same rules."""
     rows: list[Row] = []
     skipped: list[Result] = []
     wanted = config.runtimes or tuple(RUNTIMES)
-    for model in models:
-        for runtime in wanted:
-            if runtime == REFERENCE_RUNTIME:
-                continue
-            name = model.path.name
-            if runtime not in FAMILIES[model.family].runtimes:
-                if config.runtimes:  # asked for explicitly: say why there is no row
-                    skipped.append(
-                        _skipped(
-                            name,
-                            model.format,
-                            runtime,
-                            f"{runtime} cannot run .{model.family} models",
-                        )
-                    )
-                continue
-            if not format_runs_on(model.format, runtime):
-                skipped.append(
-                    _skipped(
-                        name,
-                        model.format,
-                        runtime,
-                        f"{model.format} does not run on {runtime} (registry)",
-                    )
-                )
-                continue
-            python = config.runtime_python.get(runtime, sys.executable)
-            if runtime not in config.runtime_python and not is_installed(runtime):
-                skipped.append(
-                    _skipped(
-                        name,
-                        model.format,
-                        runtime,
-                        f"{RUNTIMES[runtime].distribution} is not installed: "
-                        f"{RUNTIMES[runtime].hint()}",
-                    )
-                )
-                continue
-            for threads in config.threads:
-                rows.append(
-                    Row(
-                        model.path,
-                        model.format,
-                        model.precision,
-                        runtime,
-                        threads,
-                        model.bytes,
-                        python,
-                    )
-                )
+    for kind, files in (("digit", models), ("pen", pens)):
+        for model in files:
+            _model_rows(config, model, wanted, kind, rows, skipped)
     if REFERENCE_RUNTIME in wanted:
         if keras is None:
             if config.runtimes:
@@ -149,64 +177,6 @@ def plan(
                 )
             )
     return rows, skipped
-
-
-def _spawn(
-    python: str, module: str, spec: dict[str, Any], timeout: float
-) -> tuple[dict[str, Any] | None, str, float]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    started = time.perf_counter()
-    try:
-        proc = subprocess.Popen(
-            [python, "-m", module, json.dumps(spec)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            env=env,
-        )
-    except OSError as exc:
-        return None, f"cannot start {python}: {exc.strerror or exc}", 0.0
-    # A reader thread notes when the result line arrives (cold start ends there, not at
-    # interpreter teardown); the deadline is enforced here, whether or not the child prints.
-    lines: list[str] = []
-    arrived: list[float] = []
-    errors: list[str] = []
-
-    def read_stdout() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith(MARK) and not arrived:
-                arrived.append(time.perf_counter())
-            lines.append(line)
-
-    def read_stderr() -> None:
-        assert proc.stderr is not None
-        errors.append(proc.stderr.read())
-
-    readers = [threading.Thread(target=f, daemon=True) for f in (read_stdout, read_stderr)]
-    for reader in readers:
-        reader.start()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        return None, f"timed out after {timeout:g} s", 0.0
-    for reader in readers:
-        reader.join(timeout=5)
-    payload = next((line[len(MARK) :] for line in lines if line.startswith(MARK)), None)
-    elapsed = ((arrived[0] if arrived else time.perf_counter()) - started) * 1000
-    if payload is None:
-        tail = [line for line in "".join(errors).strip().splitlines() if line.strip()]
-        why = tail[-1][:300] if tail else f"exit status {proc.returncode}"
-        if "No module named 'mnist_edge" in why:
-            why = (
-                f"{python} has no mnist-edge installed; install it there: "
-                f"{python} -m pip install --no-deps PATH_TO_MNIST_EDGE"
-            )
-        return None, f"worker crashed: {why}", elapsed
-    return json.loads(payload), "", elapsed
 
 
 def _in_process(spec: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
@@ -281,11 +251,85 @@ def timing_rounds(
                 record.latency_rounds_us.append(measured["latency_round_us"])
 
 
+@dataclass
+class Measured:
+    """Every row of one benchmark run: the digit models' results, the inputs they were
+    measured on, and the pen models' results (``bench --pen``)."""
+
+    results: list[Result]
+    counts: Prepared | None
+    pen: list[Any]  # benchmarks.pen.PenResult
+
+
 def run(config: BenchConfig) -> tuple[list[Result], Prepared]:
-    models, keras = discover(config.models)
-    if config.keras_model:
+    """The digit models' rows (what the pipeline benchmarks)."""
+    measured = measure_all(config)
+    assert measured.counts is not None
+    return measured.results, measured.counts
+
+
+def measure_all(config: BenchConfig, pens: Sequence[Any] = (), digits: bool = True) -> Measured:
+    """Plan every row, the digit models' (unless not ``digits``) and the ``pens``'
+    (``benchmarks.pen.PenFile``), then run them: the digit rows in workers, the pen rows after
+    them in this process."""
+    from mnist_edge.benchmarks.pen import as_model_file
+
+    models, keras = discover(config.models) if digits else ([], None)
+    if config.keras_model and digits:
         keras = Path(config.keras_model)
-    rows, skipped = plan(config, models, keras)
+    rows, skipped = plan(config, models, keras, [as_model_file(p) for p in pens])
+    pen_names = {p.path.name for p in pens}
+    pen_rows = [row for row in rows if row.kind == "pen"]
+    digit_rows = [row for row in rows if row.kind == "digit"]
+    counts = None
+    results: list[Result] = []
+    if digits:
+        results, counts = _run_digit_rows(config, digit_rows)
+    pen_skipped = [r for r in skipped if r.model in pen_names and r.runtime != REFERENCE_RUNTIME]
+    return Measured(
+        results + [r for r in skipped if r.model not in pen_names],
+        counts,
+        _run_pen_rows(config, pen_rows) + [_pen_skipped(r) for r in pen_skipped],
+    )
+
+
+def _pen_skipped(result: Result) -> Any:
+    from mnist_edge.benchmarks.pen import PenResult
+
+    return PenResult(
+        result.model, result.format, result.runtime, status=SKIPPED, reason=result.reason
+    )
+
+
+def _run_pen_rows(config: BenchConfig, rows: list[Row]) -> list[Any]:
+    """The pen rows, one after another in this process; a row that fails says why and the
+    others go on, as the digit rows do."""
+    if not rows:
+        return []
+    from mnist_edge.benchmarks.pen import ImageReadings, PenResult, drawn_sets, measure
+    from mnist_edge.core.text import error_line
+
+    sets = drawn_sets(config)
+    images = ImageReadings(config)
+    results = []
+    for i, row in enumerate(rows, 1):
+        label = f"[pen {i}/{len(rows)}] {row.model.name} on {row.runtime}" + (
+            f", {row.threads} thread(s)" if row.threads else ""
+        )
+        print(f"{label} ...", file=sys.stderr, flush=True)
+        try:
+            record = measure(row, config, sets, images)
+        except Exception as exc:  # a failed row, not a failed benchmark
+            record = PenResult(
+                row.model.name, row.format, row.runtime, row.precision, row.threads, row.bytes,
+                reason=error_line(exc, 300),
+            )  # fmt: skip
+        print(f"{label}: {record.status} {record.reason}".rstrip(), file=sys.stderr, flush=True)
+        results.append(record)
+    return results
+
+
+def _run_digit_rows(config: BenchConfig, rows: list[Row]) -> tuple[list[Result], Prepared]:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="mnist-edge-bench-") as tmp:
         inputs = Path(tmp) / "inputs.npz"
@@ -313,4 +357,4 @@ def run(config: BenchConfig) -> tuple[list[Result], Prepared]:
             )
             results.append(record)
         timing_rounds(rows, results, config, inputs)
-    return results + skipped, counts
+    return results, counts

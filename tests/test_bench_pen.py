@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from mnist_edge.benchmarks import pen as bench_pen
+from mnist_edge.benchmarks import report_pen, runner
 from mnist_edge.benchmarks.config import BenchConfig
 from mnist_edge.core.errors import UserError
 from tests.conftest import DRAWN, MODELS, QUICK_BENCH, ROOT, assert_user_error, run_cli
@@ -35,7 +36,7 @@ def rows(drawn_file: Path) -> dict[str, bench_pen.PenResult]:
         runtimes=("litert", "onnxruntime"),
         **QUICK,
     )
-    results = bench_pen.run(config, bench_pen.discover(config.pen))
+    results = runner.measure_all(config, bench_pen.discover(config.pen), digits=False).pen
     skipped = {(r.model, r.runtime): r.reason for r in results if not r.ok}
     assert skipped == {  # asked for explicitly: each runtime that cannot run a file says why
         ("pen-int8.tflite", "onnxruntime"): "onnxruntime cannot run .tflite models",
@@ -133,15 +134,15 @@ def test_fused_equals_the_recognizer_with_a_pen(rows, drawn_file: Path) -> None:
 
 def test_report_sections(rows: dict[str, bench_pen.PenResult]) -> None:
     results = list(rows.values())
-    table = bench_pen.pen_table(results)
+    table = report_pen.pen_table(results)
     assert table.startswith("| pen model | runtime |") and table.count("\n") == 3
     assert "dev60.json: image -> fused %" in table and "edge-fp16.tflite, TTA 5" in table
-    lines = bench_pen.pen_lines(results)
+    lines = report_pen.pen_lines(results)
     assert lines and all(len(line) <= 100 for line in lines)
     assert any("pen-int8.onnx on onnxruntime" in line for line in lines)
     data = results[0].to_json()
     assert data["drawn"]["dev60.json"]["samples"] == 60 and data["latency_us"]["p99"] > 0
-    assert bench_pen.pen_section([]) == "" and bench_pen.pen_lines([]) == []
+    assert report_pen.pen_section([]) == "" and report_pen.pen_lines([]) == []
 
 
 def test_bench_cli_writes_pen_rows(drawn_file: Path, tmp_path: Path) -> None:
