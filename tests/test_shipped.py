@@ -168,8 +168,9 @@ def test_shipped_int8_read_as_the_app_reads(key: str, test_set) -> None:  # type
 
 
 def test_shipped_model_reads_the_drawn_yardstick(tmp_path: Path) -> None:
-    """unipen-dev.json replayed stroke by stroke through the real app with the int8 model reads
-    what the shipped benchmark states for that file, runtime and the app's TTA."""
+    """unipen-dev.json replayed stroke by stroke through the real app with the int8 model, the
+    picture alone (``--no-pen``: the benchmark's image rows read no strokes), reads what the
+    shipped benchmark states for that file, runtime and the app's TTA."""
     from mnist_edge.edge_app.tta import DEFAULT_TTA
 
     r = run_cli(
@@ -179,6 +180,7 @@ def test_shipped_model_reads_the_drawn_yardstick(tmp_path: Path) -> None:
         str(DRAWN / "unipen-dev.json"),
         "--model",
         str(MODELS / "edge-int8.tflite"),
+        "--no-pen",
         timeout=300,
     )
     assert r.returncode == 0, r.stderr[-2000:]
@@ -191,6 +193,41 @@ def test_shipped_model_reads_the_drawn_yardstick(tmp_path: Path) -> None:
     assert bench["settings"]["tta"] == DEFAULT_TTA
     assert len(rows) == 2000 and accuracy >= 0.99, accuracy
     assert accuracy == pytest.approx(row["tta_drawn"]["unipen-dev.json"], abs=5e-4)
+
+
+def test_shipped_pen_reads_the_drawn_yardstick(tmp_path: Path) -> None:
+    """The app's default reading of drawings (the shipped pen fused) replayed stroke by stroke
+    reads what the fused row of ``bench --pen`` measures for the same digits: the first 400 of
+    unipen-dev.json, the shipped pen file and image model for LiteRT, the app's TTA."""
+    from mnist_edge.benchmarks import pen as bench_pen
+    from mnist_edge.benchmarks import runner
+    from mnist_edge.benchmarks.config import BenchConfig
+    from mnist_edge.edge_app.pen.default import default_pen
+
+    document = json.loads((DRAWN / "unipen-dev.json").read_text())
+    document["samples"] = document["samples"][:400]
+    drawn = tmp_path / "dev400.json"
+    drawn.write_text(json.dumps(document))
+    pen = default_pen("litert", MODELS)
+    assert pen is not None and pen.name == "pen-int8.tflite"
+    config = BenchConfig(
+        models=(str(MODELS),),
+        drawn_eval=(str(drawn),),
+        pen=(str(pen),),
+        runtimes=("litert",),
+        warmup=1,
+        min_runs=20,
+        min_time=0.0,
+    )
+    (row,) = runner.measure_all(config, bench_pen.discover(config.pen), digits=False).pen
+    assert row.ok, row.reason
+    r = run_cli("draw", "--headless", "--replay", str(drawn), "--no-learn", "--runtime", "litert")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"pen model {pen}" in r.stderr  # read by default, no --pen
+    rows = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    accuracy = sum(x["digit"] == x["label"] for x in rows) / len(rows)
+    assert len(rows) == 400 and row.drawn["dev400.json"].samples == 400
+    assert accuracy == pytest.approx(row.drawn["dev400.json"].fused)
 
 
 def test_to_mnist_costs_at_most_0_3_points(test_set) -> None:  # type: ignore[no-untyped-def]
