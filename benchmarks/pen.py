@@ -53,12 +53,19 @@ class PenFile:
 
 @dataclass(frozen=True)
 class PenFigures:
-    """One ``--drawn-eval`` file read by one pen row: the share read right, three ways."""
+    """One ``--drawn-eval`` file read by one pen row: the share read right, three ways, and
+    how the app's "not sure" sorts the image and the fused readings (shares of the misreads
+    and of the correct readings it flags, of the digits the app reads something of; None
+    where there is no misread, or no correct reading, to share)."""
 
     samples: int
     pen: float  # the pen model alone
-    image: float  # the image model alone, as the app reads today
-    fused: float  # both, fused as ``draw --pen`` fuses them
+    image: float  # the image model alone, as the app reads with --no-pen
+    fused: float  # both, fused as the app fuses them (the default where strokes exist)
+    image_misreads_flagged: float | None = None
+    image_correct_flagged: float | None = None
+    fused_misreads_flagged: float | None = None
+    fused_correct_flagged: float | None = None
 
 
 @dataclass
@@ -234,6 +241,20 @@ def _pen_accuracy(model: Any, drawn: DrawnSet, aspect: float) -> float:
     return float(right.mean())
 
 
+def _flagged(
+    predictions: list[Any], labels: np.ndarray, sure: Any
+) -> tuple[float | None, float | None]:
+    """(misreads flagged, correct readings flagged) by ``sure`` (the app's judge), over the
+    predictions the app makes (None: it reads nothing)."""
+    read = [(p, int(y)) for p, y in zip(predictions, labels) if p is not None]
+    wrong = [not sure(p) for p, y in read if p.digit != y]
+    right = [not sure(p) for p, y in read if p.digit == y]
+    return (
+        float(np.mean(wrong)) if wrong else None,
+        float(np.mean(right)) if right else None,
+    )
+
+
 def _share(readings: list[Any], labels: np.ndarray) -> float:
     right = [r is not None and r.prediction.digit == int(y) for r, y in zip(readings, labels)]
     return float(np.mean(right)) if right else 0.0
@@ -266,6 +287,7 @@ def measure(
     fitted = ((model.description or {}).get("fusion") or {}).get("image_model_sha256")
     if fusion_of(model) is not None and isinstance(fitted, str):
         result.fitted_for_image_model = fitted == sha256_file(recognizer.model.path)
+    fused_reader = Recognizer(recognizer.model, recognizer.threshold, recognizer.tta, pen=channel)
     for drawn in sets:
         image = readings[drawn.name]
         fused = [
@@ -279,6 +301,8 @@ def measure(
             float(
                 np.mean([p is not None and p.digit == int(y) for p, y in zip(fused, drawn.labels)])
             ),
+            *_flagged([r and r.prediction for r in image], drawn.labels, recognizer.sure),
+            *_flagged(fused, drawn.labels, fused_reader.sure),
         )
     # Latency on real strokes: every drawing the app reads something of, cycled through.
     drawings = [s for drawn in sets for s in drawn.strokes if features(s, aspect) is not None]
@@ -307,7 +331,6 @@ def measure(
     )
     timed = drawings[:TIMED_CANVASES]
     inks = [app_canvas(s, canvas.w, canvas.h) for s in timed]
-    fused_reader = Recognizer(recognizer.model, recognizer.threshold, recognizer.tta, pen=channel)
     m = len(timed)
     readers = (recognizer, fused_reader)
     # Interleaved, the same digit both ways in turn: on a shared CPU, two loops one after the

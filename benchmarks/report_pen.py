@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from mnist_edge.benchmarks.pen import PenResult
+from mnist_edge.benchmarks.pen import PenFigures, PenResult
 from mnist_edge.core.text import fixed, markdown_table, points
 
 
@@ -14,6 +14,15 @@ def _names(results: list[PenResult]) -> list[str]:
 
 def _status(r: PenResult) -> str:
     return r.status + (f": {r.reason}" if r.reason else "")
+
+
+def _flags(f: PenFigures | None, which: str) -> str:
+    """'image -> fused' shares flagged "not sure" of the misreads or of the correct readings."""
+    if f is None:
+        return "-"
+    if which == "misreads":
+        return f"{points(f.image_misreads_flagged)} -> {points(f.fused_misreads_flagged)}"
+    return f"{points(f.image_correct_flagged)} -> {points(f.fused_correct_flagged)}"
 
 
 def pen_table(results: list[PenResult]) -> str:
@@ -28,10 +37,13 @@ def pen_table(results: list[PenResult]) -> str:
         "status",
         *[f"{d}: pen alone %" for d in names],
         *[f"{d}: image -> fused %" for d in names],
+        *[f"{d}: misreads flagged %, image -> fused" for d in names],
+        *[f"{d}: correct flagged %, image -> fused" for d in names],
         "pen p50 µs",
         "pen p99 µs",
         "features p50 µs",
         "reading p50 µs: image -> fused",
+        "fused reading p99 µs",
         "KB",
         "fused with",
     ]
@@ -55,11 +67,14 @@ def pen_table(results: list[PenResult]) -> str:
                     f"{points(f.image)} -> {points(f.fused)}" if (f := r.drawn.get(d)) else "-"
                     for d in names
                 ],
+                *[_flags(r.drawn.get(d), "misreads") for d in names],
+                *[_flags(r.drawn.get(d), "correct") for d in names],
                 fixed(r.latency_us.get("p50"), ".0f"),
                 fixed(r.latency_us.get("p99"), ".0f"),
                 fixed(r.features_us.get("p50"), ".0f"),
                 f"{fixed(r.image_reading_us.get('p50'), '.0f')} -> "
                 f"{fixed(r.fused_reading_us.get('p50'), '.0f')}",
+                fixed(r.fused_reading_us.get("p99"), ".0f"),
                 fixed(r.bytes / 1024 if r.bytes else None, ".1f"),
                 fused_with,
             ]
@@ -87,14 +102,16 @@ def pen_lines(results: list[PenResult]) -> list[str]:
             text = f"{r.model} on {r.runtime}: {_status(r)}"
         else:
             parts = [
-                f"{name} pen {points(f.pen)} %, {points(f.image)} -> {points(f.fused)} %"
+                f"{name} pen {points(f.pen)} %, {points(f.image)} -> {points(f.fused)} % "
+                f"(flagged: misreads {_flags(f, 'misreads')} %, correct {_flags(f, 'correct')} %)"
                 for name, f in r.drawn.items()
             ]
             parts.append(
                 f"pen p50 {fixed(r.latency_us.get('p50'), '.0f')} µs, p99 "
                 f"{fixed(r.latency_us.get('p99'), '.0f')} µs; reading "
                 f"{fixed(r.image_reading_us.get('p50'), '.0f')} -> "
-                f"{fixed(r.fused_reading_us.get('p50'), '.0f')} µs; "
+                f"{fixed(r.fused_reading_us.get('p50'), '.0f')} µs (fused p99 "
+                f"{fixed(r.fused_reading_us.get('p99'), '.0f')} µs); "
                 f"{fixed(r.bytes / 1024, '.0f')} KB; with {r.image_model}"
             )
             text = f"{r.model} on {r.runtime}: " + ", ".join(parts)

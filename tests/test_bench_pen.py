@@ -109,7 +109,8 @@ def test_image_and_fused_readings_are_the_apps(
 
 
 def test_fused_equals_the_recognizer_with_a_pen(rows, drawn_file: Path) -> None:
-    """Independently of the benchmark's caching: Recognizer.read with the pen channel."""
+    """Independently of the benchmark's caching: Recognizer.read with the pen channel, and
+    the app's judge (Recognizer.sure: the fused threshold) for the shares flagged."""
     from mnist_edge.edge_app.pen.features import load_pen_model
     from mnist_edge.edge_app.pen.fusion import PenChannel
     from mnist_edge.edge_app.recognizer import Recognizer
@@ -123,13 +124,19 @@ def test_fused_equals_the_recognizer_with_a_pen(rows, drawn_file: Path) -> None:
     channel = PenChannel.from_model(load_pen_model(MODELS / "pen-int8.onnx", "onnxruntime"))
     recognizer = Recognizer(image, 0.6, 5, pen=channel)
     canvas = compute(*DEFAULT_SIZE).canvas
-    right = []
+    right, flagged = [], {True: [], False: []}
     for s in load_samples(drawn_file):
         strokes = as_the_app_takes(s.strokes)
         ink = render(strokes, canvas.w, canvas.h, default_brush(canvas.w, canvas.h))
         reading = recognizer.read(ink, strokes)
         right.append(reading is not None and reading.prediction.digit == s.label)
-    assert rows["pen-int8.onnx"].drawn["dev60.json"].fused == pytest.approx(np.mean(right))
+        if reading is not None:
+            flagged[right[-1]].append(not recognizer.sure(reading.prediction))
+    figures = rows["pen-int8.onnx"].drawn["dev60.json"]
+    assert figures.fused == pytest.approx(np.mean(right))
+    assert figures.fused_correct_flagged == pytest.approx(np.mean(flagged[True]))
+    misreads = np.mean(flagged[False]) if flagged[False] else None
+    assert figures.fused_misreads_flagged == pytest.approx(misreads)
 
 
 def test_report_sections(rows: dict[str, bench_pen.PenResult]) -> None:
@@ -159,7 +166,8 @@ def test_bench_cli_writes_pen_rows(drawn_file: Path, tmp_path: Path) -> None:
     assert (
         pen["runtime"] == "litert" and pen["bytes"] == (MODELS / "pen-int8.tflite").stat().st_size
     )
-    assert set(pen["drawn"]["dev60.json"]) == {"samples", "pen", "image", "fused"}
+    flags = {f"{w}_{k}_flagged" for w in ("image", "fused") for k in ("misreads", "correct")}
+    assert set(pen["drawn"]["dev60.json"]) == {"samples", "pen", "image", "fused", *flags}
     assert pen["latency_us"]["runs"] >= 20
     assert "## Pen channel (`--pen`)" in (out / "results.md").read_text()
     assert "pen-int8.tflite on litert: dev60.json pen" in r.stdout
