@@ -998,6 +998,10 @@ TOOL_CASES: list[tuple[str, tuple[str, ...], tuple[tuple[str, Any], ...], tuple[
      (SPEED_RECORD,), ("also read",)),
     ("estimate-out-is-drawings", ("estimate", "--numbers", "{tmp}/s.json", "--out",
      "{tmp}/d.json", "--force"), (SPEED_RECORD, DIGITS), ("labelled drawings",)),
+    ("nbench-model-garbage", (*NBENCH, "--model", "{tmp}/m.tflite"),
+     (NUMBERS, ("m.tflite", b"not a model")), ("the replay of", "m.tflite")),
+    ("draw-config-pen-empty", ("draw", "--headless", "--config", "{tmp}/c.toml"),
+     (("c.toml", 'pen = ""\n'),), ("--pen",)),
     ("pen-no-subcommand", ("pen",), (), ("SUBCOMMAND",)),
     ("pen-train-nothing", ("pen", "train"), (), ("--drawn",)),
     ("pen-train-both", ("pen", "train", "--drawn", "{tmp}/d.json", "--ensemble", "{tmp}/a.keras"),
@@ -1246,6 +1250,15 @@ def test_error_is_the_only_stderr_line(
     assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("mnist-edge: error: "), result.stderr[-2000:]
+
+
+def test_a_failed_replay_is_one_error_with_one_prefix(tmp_path: Path) -> None:
+    """``numbers bench`` passes on the app's own error line without its prefix: one
+    "mnist-edge: error:" (it said "mnist-edge: error: ... mnist-edge: error: ...")."""
+    argv, files = next((a, f) for i, a, f, _ in CASES if i == "nbench-model-garbage")
+    _create(tmp_path, files)
+    result = run_cli(*_argv(argv, tmp_path), env=_env(tmp_path), cwd=tmp_path, timeout=TIMEOUT)
+    assert result.returncode == 2 and result.stderr.count("error:") == 1, result.stderr
 
 
 def test_case_ids_are_unique() -> None:
