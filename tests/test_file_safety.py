@@ -470,20 +470,25 @@ def test_sigterm_stops_the_live_app_cleanly(tmp_path: Path) -> None:
 #: The sweep's cases that lost a user's data with exit 0: {d} labelled digits, {n} numbers,
 #: {link} a symlink to {d}, {hard} a hard link to {n}. Each must now be refused in one line
 #: with every file unchanged.
-DATA_LOSS = {
-    "compose-out-is-its-drawn": ("numbers", "compose", "{d}", "--drawn", "{d}"),
-    "compose-onto-labelled": ("numbers", "compose", "{n}", "--drawn", "{d}"),
-    "compose-onto-a-link-to-labelled": ("numbers", "compose", "{link}", "--drawn", "{n}",
-                                        "--force"),
-    "bench-out-is-its-input": ("numbers", "bench", "{n}", "--out", "{n}"),
-    "bench-out-is-its-input-by-a-hard-link": ("numbers", "bench", "{n}", "--out", "{hard}",
-                                              "--force"),
-    "bench-out-onto-labelled": ("numbers", "bench", "{n}", "--out", "{d}", "--force"),
-    "speed-out-onto-labelled": ("numbers", "speed", "{n}", "--out", "{d}"),
-    "speed-out-through-a-link": ("numbers", "speed", "{n}", "--out", "{link}", "--force"),
-    "pictures-out-onto-labelled": ("numbers", "pictures", "{n}", "--out", "{d}", "--force"),
-    "fit-out-onto-labelled": ("numbers", "fit", "--drawn", "{n}", "--out", "{d}", "--force"),
-    "estimate-out-onto-labelled": ("estimate", "--numbers", "{n}", "--out", "{d}", "--force"),
+DATA_LOSS = {  # case: (argv, what the one line must say)
+    "compose-out-is-its-drawn": (("numbers", "compose", "{d}", "--drawn", "{d}"), "also read"),
+    "compose-onto-labelled": (("numbers", "compose", "{n}", "--drawn", "{d}"), "--force"),
+    "compose-onto-a-link-to-labelled": (
+        ("numbers", "compose", "{link}", "--drawn", "{n}", "--force"), "a link to"),
+    "bench-out-is-its-input": (("numbers", "bench", "{n}", "--out", "{n}"), "also read"),
+    "bench-out-is-its-input-by-a-hard-link": (
+        ("numbers", "bench", "{n}", "--out", "{hard}", "--force"), "also read"),
+    "bench-out-onto-labelled": (
+        ("numbers", "bench", "{n}", "--out", "{d}", "--force"), "labelled drawings"),
+    "speed-out-onto-labelled": (("numbers", "speed", "{n}", "--out", "{d}"), "labelled drawings"),
+    "speed-out-through-a-link": (
+        ("numbers", "speed", "{n}", "--out", "{link}", "--force"), "a link to"),
+    "pictures-out-onto-labelled": (
+        ("numbers", "pictures", "{n}", "--out", "{d}", "--force"), "labelled drawings"),
+    "fit-out-onto-labelled": (
+        ("numbers", "fit", "--drawn", "{n}", "--out", "{d}", "--force"), "labelled drawings"),
+    "estimate-out-onto-labelled": (
+        ("estimate", "--numbers", "{n}", "--out", "{d}", "--force"), "labelled drawings"),
 }  # fmt: skip
 
 
@@ -498,8 +503,9 @@ def test_a_tool_never_writes_over_labelled_drawings_or_its_input(tmp_path: Path,
     hard.parent.mkdir()
     os.link(numbers, hard)
     before = {p: p.read_bytes() for p in (digits, numbers)}
-    result = cli(*_args(DATA_LOSS[case], d=digits, n=numbers, link=link, hard=hard))
-    assert_user_error(result)
+    argv, says = DATA_LOSS[case]
+    result = cli(*_args(argv, d=digits, n=numbers, link=link, hard=hard))
+    assert_user_error(result, says)
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert {p: p.read_bytes() for p in before} == before
     assert link.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == [
