@@ -21,6 +21,7 @@ from mnist_edge.core.errors import UserError
 from mnist_edge.edge_app.api_read import (
     PxBox,
     learn_correction,
+    number_result,
     pixel_box,
     read_canvas,
     read_number_strokes,
@@ -33,6 +34,7 @@ from mnist_edge.edge_app.api_types import (
     WritingArea,
 )
 from mnist_edge.edge_app.recognizer import Recognizer
+from mnist_edge.edge_app.results import NumberDigit
 from mnist_edge.ink import layout as lay
 from mnist_edge.ink.preprocess import image_to_canvas
 from mnist_edge.ink.strokes import Stroke, default_brush, render
@@ -172,16 +174,19 @@ class Reader:
     def read_image(self, image: np.ndarray | str | os.PathLike[str]) -> DigitResult:
         """Read a picture of one digit: a grayscale uint8 array [H, W] (dark on light or
         light on dark) or an image file's path (PNG, JPEG, ...). Box in the picture's px."""
-        if isinstance(image, (str, os.PathLike)):
-            from mnist_edge.edge_app.image_file import ImageFileError, read_image
+        canvas = image_to_canvas(_picture(image, "a picture of one digit"))
+        return read_canvas(self.recognizer, canvas, None, pixel_box)[1]
 
-            try:
-                gray = read_image(str(image))
-            except ImageFileError as exc:
-                raise UserError(f"{image}: {exc}; pass a picture of one digit") from None
-        else:
-            gray = _gray(image)
-        return read_canvas(self.recognizer, image_to_canvas(gray), None, pixel_box)[1]
+    def read_number_image(self, image: np.ndarray | str | os.PathLike[str]) -> NumberResult:
+        """Read a picture of a number (as :meth:`read_image` takes it), left to right, with
+        ranked alternatives; digit boxes in the picture's px. A picture has no strokes, so the
+        picture model alone reads it (as ``predict --multi`` does)."""
+        from mnist_edge.edge_app.numbers.image import read_number_image
+
+        canvas = image_to_canvas(_picture(image, "a picture of a number"))
+        found = read_number_image(canvas, self.recognizer)  # too many marks: one line
+        digits = [NumberDigit(d.box, (), d.reading) for d in found.digits]
+        return number_result(self.recognizer, digits, pixel_box)
 
     def correct(self, result: DigitResult | NumberResult, text: str | int) -> int:
         """Teach the reader that ``result`` is ``text`` (a digit, or the whole number with as
@@ -226,6 +231,18 @@ def _ink(ink: object) -> Ink:
     if isinstance(ink, Ink):
         return ink
     return Ink(ink)  # type: ignore[arg-type]
+
+
+def _picture(image: object, what: str) -> np.ndarray:
+    """A grayscale picture from an array or an image file's path; one line if it is none."""
+    if isinstance(image, (str, os.PathLike)):
+        from mnist_edge.edge_app.image_file import ImageFileError, read_image
+
+        try:
+            return read_image(str(image))
+        except ImageFileError as exc:
+            raise UserError(f"{image}: {exc}; pass {what}") from None
+    return _gray(image)
 
 
 def _gray(image: object) -> np.ndarray:

@@ -10,6 +10,7 @@ from typing import Any
 
 from mnist_edge.core.config import add_options, build_config
 from mnist_edge.core.errors import UserError
+from mnist_edge.edge_app.api_types import NumberResult
 from mnist_edge.edge_app.config import PredictConfig
 from mnist_edge.edge_app.reading import choose_threshold, choose_tta, load_default
 
@@ -34,20 +35,37 @@ def _read_image(name: str) -> tuple[Any, str | None]:
         return None, str(exc)
 
 
-def _read_number(canvas: Any, recognizer: Any) -> tuple[Any, str | None]:
-    """The picture's number (``--multi``), or why it cannot be read as one."""
-    from mnist_edge.edge_app.numbers.image import TooManyMarks, read_number_image
+def _number_lines(name: str, number: NumberResult) -> tuple[dict[str, Any], str]:
+    """A picture's number as ``--json`` writes it and as the terminal shows it: ``4071 (digits
+    4 0 7 1; not sure: 7), 62.0%``; its confidence is its least sure digit's (the app's)."""
+    if not number.digits:
+        return {"file": name, "number": None, "digits": [], "sure": False}, "no ink found"
+    digits = [
+        {
+            "digit": int(d.text),
+            "confidence": round(_finite(d.confidence), 4),
+            "sure": d.sure,
+            "box": [d.box[0], d.box[1], d.box[2] + 1, d.box[3] + 1],  # right, bottom exclusive
+        }
+        for d in number.digits
+    ]
+    confidence = _finite(number.confidence)
+    data = {"file": name, "number": number.text, "digits": digits, "sure": number.sure}
+    unsure = [d.text for d in number.digits if not d.sure]
+    tail = f"; not sure: {' '.join(unsure)}" if unsure else ""
+    spaced = " ".join(d.text for d in number.digits)
+    text = f"{number.text} (digits {spaced}{tail}), {confidence:.1%}"
+    return data | {"confidence": round(confidence, 4)}, text
 
-    try:
-        return read_number_image(canvas, recognizer), None
-    except TooManyMarks as exc:
-        return None, str(exc)
+
+def _finite(x: float) -> float:
+    return x if math.isfinite(x) else 0.0
 
 
 def run(args: argparse.Namespace) -> int:
     from mnist_edge.edge_app.api import Reader
+    from mnist_edge.edge_app.numbers.image import TooManyMarks
     from mnist_edge.edge_app.recognizer import Recognizer
-    from mnist_edge.ink.preprocess import image_to_canvas
 
     config = build_config(PredictConfig, vars(args), args.config, section="predict")
     model = load_default(config.model, config.runtime, None)
@@ -63,16 +81,14 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{name}: skipped: {why}", file=sys.stderr)
             continue
         if config.multi:
-            number, why = _read_number(image_to_canvas(image), recognizer)
-            if number is None:
-                failures.append(f"{name}: {why}")
+            try:
+                number = reader.read_number_image(image)
+            except TooManyMarks as exc:
+                failures.append(f"{name}: {exc}")
                 if len(config.images) > 1:
-                    print(f"{name}: skipped: {why}", file=sys.stderr)
+                    print(f"{name}: skipped: {exc}", file=sys.stderr)
                 continue
-            # A number is as sure as its least sure digit (the app's figure).
-            least = min((d.confidence for d in number.digits), default=0.0)
-            data = number.to_json(name) | ({"confidence": round(least, 4)} if number.digits else {})
-            text = number.text() + (f", {least:.1%}" if number.digits else "")
+            data, text = _number_lines(name, number)
             print(json.dumps(data, allow_nan=False) if config.json else f"{name}: {text}")
             continue
         read = reader.read_image(image)

@@ -195,6 +195,32 @@ def test_results_are_ranked_typed_and_empty_ink_reads_empty(reader: Any) -> None
     assert reader.read_digit(mnist_edge.Ink([])).text == ""
 
 
+def test_a_picture_of_a_number_reads_as_its_ink_does(reader: Any, tmp_path: Path) -> None:
+    """read_number_image: a number's ink as a dark-on-light picture (array and PNG file) reads
+    the same digits, left to right, as the ink itself; boxes in the picture's px."""
+    import numpy as np
+
+    from mnist_edge.ink.strokes import render
+
+    strokes = []
+    for k, sample in enumerate(_dev_digits(4, 0, 7)):  # each digit a square of a 3 x 1 strip
+        strokes += [[(k + x, y) for x, y in s] for s in sample["strokes"]]
+    ink = reader.read_number(mnist_edge.Ink(strokes), mnist_edge.WritingArea(3, 1))
+    unit = [[(x / 3, y) for x, y in s] for s in strokes]  # the canvas's own [0, 1] units
+    picture = 255 - render(unit, 600, 200, 8)  # dark ink on white paper
+    got = reader.read_number_image(picture)
+    assert isinstance(got, mnist_edge.NumberResult) and got.text == ink.text == "407"
+    assert [d.text for d in got.digits] == ["4", "0", "7"] and got.candidates[0].text == "407"
+    assert all(0 <= d.box[0] < d.box[2] < 600 for d in got.digits)
+    assert got.digits[0].box[2] < got.digits[1].box[0]  # left to right
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "n.png"), picture)
+    assert reader.read_number_image(tmp_path / "n.png").text == "407"
+    with pytest.raises(mnist_edge.UserError, match="a picture of a number"):
+        reader.read_number_image(tmp_path / "missing.png")
+
+
 def test_correct_learns_and_undo_forgets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MNIST_EDGE_PROFILES", str(tmp_path))
     one = mnist_edge.Ink(_dev_digits(1)[0]["strokes"])

@@ -178,14 +178,19 @@ def test_predict_multi_bad_file_is_one_error_line(tmp_path: Path) -> None:
 
 
 def test_not_sure_digits_are_named() -> None:
-    from mnist_edge.edge_app.numbers.image import ImageDigit, ImageNumber
+    from mnist_edge.edge_app.api_types import DigitResult, NumberResult
+    from mnist_edge.edge_app.predict_cli import _number_lines
 
     digits = tuple(
-        ImageDigit(d, 0.5 if d == 7 else 0.99, d != 7, (0, 0, 1, 1), None)  # type: ignore[arg-type]
-        for d in (4, 0, 7, 1)
+        DigitResult(str(d), 0.5 if d == 7 else 0.99, d != 7, (), (0, 0, 1, 1)) for d in (4, 0, 7, 1)
     )
-    assert ImageNumber(digits, 10).text() == "4071 (digits 4 0 7 1; not sure: 7)"
-    assert ImageNumber((), 0).text() == "no ink found"
+    data, text = _number_lines("n.png", NumberResult("4071", 0.5, False, (), digits))
+    assert text == "4071 (digits 4 0 7 1; not sure: 7), 50.0%"
+    assert data["digits"][2] == {"digit": 7, "confidence": 0.5, "sure": False, "box": [0, 0, 2, 2]}
+    assert _number_lines("e.png", NumberResult("", 0.0, False, (), ())) == (
+        {"file": "e.png", "number": None, "digits": [], "sure": False},
+        "no ink found",
+    )
 
 
 def test_a_page_of_marks_is_refused() -> None:

@@ -91,30 +91,6 @@ class ImageNumber:
     def sure(self) -> bool:
         return bool(self.digits) and all(d.sure for d in self.digits)
 
-    def text(self) -> str:
-        """``4071 (digits 4 0 7 1; not sure: 7)``, as ``predict --multi`` prints it."""
-        if not self.digits:
-            return "no ink found"
-        unsure = [str(d.digit) for d in self.digits if not d.sure]
-        tail = f"; not sure: {' '.join(unsure)}" if unsure else ""
-        return f"{self.number} (digits {' '.join(str(d.digit) for d in self.digits)}{tail})"
-
-    def to_json(self, file: str) -> dict[str, Any]:
-        return {
-            "file": file,
-            "number": self.number if self.digits else None,
-            "digits": [
-                {
-                    "digit": d.digit,
-                    "confidence": round(d.confidence, 4),
-                    "sure": d.sure,
-                    "box": list(d.box),
-                }
-                for d in self.digits
-            ],
-            "sure": self.sure,
-        }
-
 
 def stroke_width(canvas: np.ndarray) -> int:
     """The pen's width in px, estimated from the ink: twice the distance transform along the
