@@ -203,7 +203,7 @@ def report(config: ReportConfig) -> dict[str, dict[str, StyleFigures]]:
     result: dict[str, dict[str, StyleFigures]] = {}
     for image, pen in zip(config.image, pens, strict=True):
         plain, fused = _reader(image, pen, config.tta)
-        key = Path(image).name + (f" + {Path(pen).name}" if pen else "")
+        key = image + (f" + {pen}" if pen else "")  # as given: two folders' files may share names
         result[key] = {}
         for name in names:
             styled = load_samples(folder / f"{name}.json")
