@@ -125,3 +125,19 @@ def test_styles_join_the_training_writers_digits_only(small_file: Path) -> None:
     again = with_styles(train, (str(small_file),), 0.25, seed=0)
     assert np.array_equal(again.images, mixed.images)
     assert with_styles(train, (str(small_file),), 0.0, seed=0) is train
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"styles": 0.2}, "--styles redraws drawn digits"),
+        ({"styles": 0.9, "drawn": ("x.json",)}, "--styles must be"),
+        ({"styles": float("nan"), "drawn": ("x.json",)}, "--styles must be"),
+    ],
+)
+def test_styles_option_is_checked(options: dict, words: str) -> None:
+    from mnist_edge.core.errors import UserError
+    from mnist_edge.train.config import TrainConfig
+
+    with pytest.raises(UserError, match=words):
+        TrainConfig(**options)

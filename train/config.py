@@ -110,6 +110,10 @@ class TrainConfig:
         require_number("val_fraction", self.val_fraction, 0.01, 0.5)
         require_number("--drawn-share", self.drawn_share, 0.0, 0.9)
         require_number("--styles", self.styles, 0.0, 0.8)
+        require(
+            self.styles == 0 or bool(self.drawn),
+            "--styles redraws drawn digits: give --drawn files with writers, or drop --styles",
+        )
         require_number("drawn_val_fraction", self.drawn_val_fraction, 0.05, 0.5)
         require_number("--label-smoothing", self.label_smoothing, 0.0, 0.3)
         require_number("threshold", self.threshold, 0.0, 1.0)
