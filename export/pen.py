@@ -219,7 +219,9 @@ def run(model_path: Path, drawn: list[str], out: Path, fusion_path: Path | None)
     calibration = _Calibration(x[np.sort(pick)])  # training writers only
     x_val, y_val = x[data.held], data.labels[data.held]
     reference = np.asarray(model.predict(x_val, batch_size=512, verbose=0))
-    fusion = json.loads(fusion_path.read_text())["fusion"] if fusion_path else None
+    # The whole measurement record travels into the manifest (the card reads its figures).
+    record = json.loads(fusion_path.read_text()) if fusion_path else None
+    fusion = record["fusion"] if record else None
     training_path = model_path.parent / "metrics.json"
     training = json.loads(training_path.read_text()) if training_path.is_file() else {}
     training = {
@@ -263,7 +265,10 @@ def run(model_path: Path, drawn: list[str], out: Path, fusion_path: Path | None)
                 f"agreement {check.agreement:.2%}  max diff {check.max_abs_diff:.4f}  "
                 f"on {check.runtime}"
             )
-    record_pen(out, {"source": source, "models": entries})
+    record_pen(
+        out,
+        {"source": source, "models": entries, **({"calibration": record} if record else {})},
+    )
     return lines
 
 

@@ -55,6 +55,8 @@ def test_train_and_export_end_to_end(tmp_path):
     lines = run(tmp_path / "run" / "pen.keras", [str(UJI)], tmp_path / "out", fusion)
     assert len(lines) == 4
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())["pen"]
+    # the measurement record travels with the files it calibrated (the card reads it)
+    assert manifest["calibration"]["fusion"]["threshold"] == 0.7
     assert {m["format"] for m in manifest["models"]} == {
         "tflite-fp32",
         "tflite-int8",

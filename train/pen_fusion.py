@@ -130,11 +130,13 @@ def measure(image_path: str, pen_path: str, drawn: list[str], tta: int) -> dict[
         "pen_alone": summary(pen, labels, 0.5),
         "fused_cross_fitted": {
             **summary(cross, labels, float("nan")),
+            "threshold": None,  # fitted per writer (see fits): no one threshold
             "misreads_flagged": float(unsure[wrong].mean()) if wrong.any() else 0.0,
             "correct_flagged": float(unsure[~wrong].mean()),
             "fits": fits,
         },
         "per_file": {},
+        "rule": {"digit_budget": DIGIT_BUDGET, "number_budget": NUMBER_BUDGET},
         "fusion": {
             "weight": final.weight,
             "temperature": final.temperature,
