@@ -458,7 +458,9 @@ def test_sigterm_stops_the_live_app_cleanly(tmp_path: Path) -> None:
         cwd=ROOT,
     )
     assert proc.stderr is not None
-    assert proc.stderr.readline().startswith("mnist-edge: runtime")  # loaded; the loop starts
+    # loaded (the pen's line, where the pen reads too, comes first); the loop starts
+    while not (line := proc.stderr.readline()).startswith("mnist-edge: runtime"):
+        assert line.startswith("mnist-edge: pen model"), line
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err[-2000:]

@@ -160,7 +160,7 @@ def test_the_pipeline_replays_the_digits_of_a_mixed_file(
     )
     out = tmp_path / "run"
     (out / "export").mkdir(parents=True)
-    for path in [*MODELS.glob("edge-*"), MODELS / "manifest.json"]:
+    for path in [*MODELS.glob("edge-*"), *MODELS.glob("pen-*"), MODELS / "manifest.json"]:
         shutil.copy(path, out / "export" / path.name)
     config = PipelineConfig(out=str(out), drawn_eval=(str(mixed), str(numbers_file)))
     timings: dict[str, float] = {}

@@ -11,42 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from mnist_edge.core.registry import FORMATS
-from mnist_edge.edge_app.runtime.shipped import (
-    MANIFEST,
-    Entry,
-    ManifestError,
-    models_dir,
-    read_manifest,
-)
+from mnist_edge.edge_app.runtime.shipped import MANIFEST, entries, models_dir
 
 #: The fusion is calibrated with the int8 pen file (docs/pen.md), the fastest too; the float
 #: one where a family has no int8 file.
 PRECISIONS = ("int8", "fp32")
-
-
-def pen_entries(directory: Path) -> list[Entry]:
-    """The manifest's pen files, validated and confined to ``directory`` (none: no section)."""
-    section = read_manifest(directory).get("pen")
-    if section is None:
-        return []
-    listed = section.get("models") if isinstance(section, dict) else None
-    if not isinstance(listed, list):
-        raise ManifestError(f"{directory / MANIFEST}: 'pen' has no 'models' list; export again")
-    root = directory.resolve()
-    found = []
-    for i, raw in enumerate(listed):
-        where = f"{directory / MANIFEST}, pen entry {i}"
-        name = raw.get("file") if isinstance(raw, dict) else None
-        fmt = raw.get("format") if isinstance(raw, dict) else None
-        digest = raw.get("sha256") if isinstance(raw, dict) else None
-        if not (isinstance(name, str) and name and isinstance(digest, str) and len(digest) == 64):
-            raise ManifestError(f"{where}: needs 'file' and a 64-digit 'sha256'; export again")
-        if Path(name).is_absolute() or (directory / name).resolve().parent != root:
-            raise ManifestError(f"{where}: file {name!r} is outside the manifest's folder")
-        if fmt not in FORMATS or not name.lower().endswith(FORMATS[fmt].suffix):
-            raise ManifestError(f"{where}: {name!r} is not a file of a known format")
-        found.append(Entry(directory / name, fmt, FORMATS[fmt].family, digest, raw))  # type: ignore[arg-type]
-    return found
 
 
 def default_pen(runtime: str, directory: Path | None = None) -> Path | None:
@@ -55,7 +24,7 @@ def default_pen(runtime: str, directory: Path | None = None) -> Path | None:
     directory = directory or models_dir()
     if not (directory / MANIFEST).is_file():
         return None
-    usable = [e for e in pen_entries(directory) if runtime in FORMATS[e.format].runs_on]
+    usable = [e for e in entries(directory, "pen") if runtime in FORMATS[e.format].runs_on]
     usable.sort(
         key=lambda e: (
             PRECISIONS.index(FORMATS[e.format].precision)

@@ -105,11 +105,23 @@ def _confined(directory: Path, raw: Any, where: str) -> tuple[Path, str]:
     return directory / name, digest
 
 
-def entries(directory: Path) -> list[Entry]:
-    """The manifest's entries, each validated and confined to ``directory``."""
+def entries(directory: Path, section: str | None = None) -> list[Entry]:
+    """The manifest's model entries (``section``: those of that section, e.g. ``pen``; none
+    when the manifest has no such section), each validated and confined to ``directory``."""
+    manifest = read_manifest(directory)
+    listed = manifest["models"]
+    if section is not None:
+        part = manifest.get(section)
+        if part is None:
+            return []
+        listed = part.get("models") if isinstance(part, dict) else None
+        if not isinstance(listed, list):
+            raise ManifestError(
+                f"{directory / MANIFEST}: {section!r} has no 'models' list; export again"
+            )
     found = []
-    for i, raw in enumerate(read_manifest(directory)["models"]):
-        where = f"{directory / MANIFEST}, entry {i}"
+    for i, raw in enumerate(listed):
+        where = f"{directory / MANIFEST}, {section + ' ' if section else ''}entry {i}"
         path, digest = _confined(directory, raw, where)
         name, fmt = path.name, raw.get("format")
         if fmt not in FORMATS:
