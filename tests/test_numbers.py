@@ -19,8 +19,8 @@ from mnist_edge.edge_app.numbers.score import (
     features,
     scores_of,
 )
-from mnist_edge.edge_app.numbers.weights import CUT_ENDS, FEATURES, ScoreNet
 from mnist_edge.edge_app.numbers.units import make_units, pixels_of, writing_height
+from mnist_edge.edge_app.numbers.weights import CUT_ENDS, FEATURES, ScoreNet
 from mnist_edge.edge_app.recognizer import Recognizer
 from mnist_edge.edge_app.runtime import load_model
 from mnist_edge.ink import layout as lay
