@@ -198,7 +198,6 @@ def test_results_are_ranked_typed_and_empty_ink_reads_empty(reader: Any) -> None
 def test_a_picture_of_a_number_reads_as_its_ink_does(reader: Any, tmp_path: Path) -> None:
     """read_number_image: a number's ink as a dark-on-light picture (array and PNG file) reads
     the same digits, left to right, as the ink itself; boxes in the picture's px."""
-    import numpy as np
 
     from mnist_edge.ink.strokes import render
 
