@@ -1,13 +1,13 @@
 """A constructed style test set, and how the models read it, style by style.
 
-``python -m mnist_edge.train.style_set write OUT_DIR --drawn unipen-train.json uji-train.json``
+``mnist-edge styles write OUT_DIR --drawn unipen-train.json uji-train.json``
 applies every writing style of :mod:`mnist_edge.ink.styles` to digits of the **held-out
 writers only** (per file, the writers the trainer holds out with its defaults: the ones no
 model trained on) and writes one replay file per style, ``OUT_DIR/STYLE.json``, with the
 unstyled base digits beside it in ``OUT_DIR/base/STYLE.json``. Each file works wherever a
 replay file does (``bench --drawn-eval``, ``draw --replay``).
 
-``python -m mnist_edge.train.style_set report OUT_DIR --image edge-int8.tflite [--pen
+``mnist-edge styles report OUT_DIR --image edge-int8.tflite [--pen
 pen-int8.tflite]`` reads every style file as the app reads (the image model on the app's
 default canvas, ``--tta`` variants; with ``--pen``, the pen model alone and the fused reading
 with the fusion its metadata carries) and prints the share read right per style, next to the
@@ -198,7 +198,7 @@ def report(config: ReportConfig) -> dict[str, dict[str, StyleFigures]]:
     folder = Path(config.folder)
     names = [n for n in STYLES if (folder / f"{n}.json").is_file()]
     if not names:
-        raise UserError(f"{folder} holds no style file; write one with 'style_set write'")
+        raise UserError(f"{folder} holds no style file; write one with 'mnist-edge styles write'")
     pens: list[str | None] = list(config.pen) or [None] * len(config.image)
     result: dict[str, dict[str, StyleFigures]] = {}
     for image, pen in zip(config.image, pens, strict=True):
@@ -240,37 +240,51 @@ def table(result: dict[str, dict[str, StyleFigures]]) -> str:
     return "\n".join(lines)
 
 
+def add_write(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("out", nargs="?", default=None, help="output folder")
+    add_options(parser, WriteConfig, names=["drawn", "per_writer", "seed", "force"])
+
+
+def run_write(args: argparse.Namespace) -> int:
+    flags = vars(args)
+    counts = write(build_config(WriteConfig, flags, flags.get("config"), "styles-write"))
+    for name, count in counts.items():
+        print(f"{name}: {count} digits")
+    return 0
+
+
+def add_report(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder", nargs="?", default=None, help="a folder of 'styles write'")
+    add_options(parser, ReportConfig, names=["image", "pen", "tta", "out"])
+
+
+def run_report(args: argparse.Namespace) -> int:
+    flags = vars(args)
+    config = build_config(ReportConfig, flags, flags.get("config"), "styles-report")
+    result = report(config)
+    print(table(result))
+    if config.out:
+        figures = {k: {n: f.__dict__ for n, f in v.items()} for k, v in result.items()}
+        write_json_atomic(config.out, figures)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    """``python -m mnist_edge.train.style_set`` (as ``mnist-edge styles``)."""
     parser = argparse.ArgumentParser(
-        prog="python -m mnist_edge.train.style_set", description=__doc__
+        prog="python -m mnist_edge.train.style_set",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     modes = parser.add_subparsers(dest="mode", required=True)
-    write_parser = modes.add_parser("write", help="write the style files of held-out writers")
-    write_parser.add_argument("out", nargs="?", default=None, help="output folder")
-    add_options(write_parser, WriteConfig, names=["drawn", "per_writer", "seed", "force"])
-    report_parser = modes.add_parser("report", help="read the style files, style by style")
-    report_parser.add_argument("folder", nargs="?", default=None, help="a style folder")
-    add_options(report_parser, ReportConfig, names=["image", "pen", "tta", "out"])
+    add_write(modes.add_parser("write", help="write the style files of held-out writers"))
+    add_report(modes.add_parser("report", help="read the style files, style by style"))
     args = parser.parse_args(argv)
-    flags = vars(args)
     try:
-        if args.mode == "write":
-            counts = write(build_config(WriteConfig, flags, flags.pop("config", None), "styles"))
-            for name, count in counts.items():
-                print(f"{name}: {count} digits")
-            return 0
-        config = build_config(ReportConfig, flags, flags.pop("config", None), "styles")
-        result = report(config)
-        print(table(result))
-        if config.out:
-            write_json_atomic(
-                config.out,
-                {k: {n: f.__dict__ for n, f in v.items()} for k, v in result.items()},
-            )
+        return run_write(args) if args.mode == "write" else run_report(args)
     except UserError as exc:
         print(f"mnist-edge: {exc}", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

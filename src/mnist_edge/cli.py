@@ -191,6 +191,29 @@ COMMANDS: dict[str, Command] = {
             ),
         ),
         Command(
+            "styles",
+            "",
+            "",
+            "",
+            "writing styles of held-out writers as a test set, read style by style",
+            children=(
+                Command(
+                    "write",
+                    "mnist_edge.train.style_set",
+                    "add_write",
+                    "run_write",
+                    "one replay file per style from held-out writers' digits",
+                ),
+                Command(
+                    "report",
+                    "mnist_edge.train.style_set",
+                    "add_report",
+                    "run_report",
+                    "each model's reading per style: image, pen, fused",
+                ),
+            ),
+        ),
+        Command(
             "collect-cost",
             "mnist_edge.benchmarks.tools_cli",
             "add_collect_cost",
