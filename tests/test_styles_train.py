@@ -89,12 +89,14 @@ def test_style_report_reads_each_style_with_the_shipped_models(
         (["write", "OUT"], "--drawn FILE ... is required"),
         (["report", "EMPTY", "--image", "models/edge-int8.tflite"], "holds no style file"),
         (["report", "EMPTY"], "--image FILE ... is required"),
+        (["write", "AFILE", "--drawn", "x.json"], "is not a directory"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], words: str) -> None:
     (tmp_path / "EMPTY").mkdir()
+    (tmp_path / "AFILE").write_text("kept")
     args = [a.replace("OUT", str(tmp_path / "o")).replace("EMPTY", str(tmp_path / "EMPTY"))
-            for a in args]  # fmt: skip
+            .replace("AFILE", str(tmp_path / "AFILE")) for a in args]  # fmt: skip
     done = subprocess.run(
         [sys.executable, "-m", "mnist_edge.train.style_set", *args],
         capture_output=True,
@@ -104,7 +106,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], words
     )
     assert done.returncode == 2
     assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1
-    assert not (tmp_path / "o").exists()
+    assert not (tmp_path / "o").exists() and (tmp_path / "AFILE").read_text() == "kept"
 
 
 def test_styles_join_the_training_writers_digits_only(small_file: Path) -> None:

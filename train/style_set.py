@@ -34,7 +34,7 @@ from mnist_edge.core.config import (
     require_int,
 )
 from mnist_edge.core.errors import UserError
-from mnist_edge.core.fsutil import write_json_atomic
+from mnist_edge.core.fsutil import check_out_dir, output_dir, write_json_atomic
 from mnist_edge.ink.strokes import Sample, load_samples, save_samples
 from mnist_edge.ink.styles import STYLES, stylise
 from mnist_edge.train.config import TrainConfig
@@ -123,18 +123,17 @@ def style_set(
 
 
 def write(config: WriteConfig) -> dict[str, int]:
-    out = Path(config.out)
-    if out.exists() and any(out.iterdir()) and not config.force:
-        raise UserError(f"{out} already holds files; pass --force to replace them")
+    check_out_dir(Path(config.out), force=config.force, what="style set")
     by_writer = held_out_digits(config.drawn)
     if not by_writer:
         raise UserError("the --drawn files hold no held-out writer; give files with writers")
-    (out / BASE).mkdir(parents=True, exist_ok=True)
     counts = {}
-    for name, (styled, bases) in style_set(by_writer, config.per_writer, config.seed).items():
-        save_samples(out / f"{name}.json", styled)
-        save_samples(out / BASE / f"{name}.json", bases)
-        counts[name] = len(styled)
+    with output_dir(config.out, force=config.force, what="style set") as out:
+        (out / BASE).mkdir(exist_ok=True)
+        for name, (styled, bases) in style_set(by_writer, config.per_writer, config.seed).items():
+            save_samples(out / f"{name}.json", styled)
+            save_samples(out / BASE / f"{name}.json", bases)
+            counts[name] = len(styled)
     return counts
 
 
