@@ -28,6 +28,7 @@ from mnist_edge.benchmarks.baseline_splitter import read_many
 from mnist_edge.benchmarks.number_figures import NumberFigures, digits_right
 from mnist_edge.core.contract import DEFAULT_THRESHOLD
 from mnist_edge.core.errors import UserError
+from mnist_edge.edge_app.pen.default import pen_channel
 from mnist_edge.edge_app.recognizer import Recognizer
 from mnist_edge.edge_app.runtime import Model, load_model
 from mnist_edge.edge_app.runtime.shipped import default_model
@@ -108,9 +109,11 @@ def app_readings(path: str, model: str) -> list[dict[str, object]]:
 
 
 def app_recognizer(model: Model) -> Recognizer:
-    """The recognizer the app makes for this model by default (TTA 5 where calibrated)."""
+    """The recognizer the app makes for this model by default (TTA 5 where calibrated; the
+    shipped pen channel beside a shipped model, as the app fuses it)."""
     tta = 5 if model.calibrated_tta_threshold(5) is not None else 1
-    return Recognizer(model, model.threshold_for(tta) or DEFAULT_THRESHOLD, tta)
+    threshold = model.threshold_for(tta) or DEFAULT_THRESHOLD
+    return Recognizer(model, threshold, tta, pen=pen_channel(model))
 
 
 def _digits_alone(sample: Sample, canvas: Canvas, rec: Recognizer) -> tuple[bool, bool]:

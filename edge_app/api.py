@@ -305,16 +305,9 @@ def _pen(pen: bool | str | os.PathLike[str], model: Any, threads: int | None) ->
     shipped image model (the fusion was calibrated for them), else none."""
     if pen is False:
         return None
-    from mnist_edge.edge_app.pen.default import default_pen, is_shipped
-    from mnist_edge.edge_app.pen.features import load_pen_model
-    from mnist_edge.edge_app.pen.fusion import PenChannel
+    from mnist_edge.edge_app.pen.default import pen_channel
 
-    if pen is True:
-        found = default_pen(model.runtime) if is_shipped(model.path) else None
-        if found is None:
-            return None
-        pen = found
-    return PenChannel.from_model(load_pen_model(pen, model.runtime, threads))
+    return pen_channel(model, None if pen is True else pen, threads=threads)
 
 
 def _learner(model: Any, profile: str | None) -> tuple[Any, str | None]:

@@ -24,22 +24,14 @@ def _pen(config: DrawConfig, model: Any) -> Any:
     calibrated for them); None with ``--no-pen``. One-line errors for a bad file."""
     if config.no_pen:
         return None
-    from mnist_edge.edge_app.pen.default import default_pen, is_shipped
-    from mnist_edge.edge_app.pen.features import load_pen_model
-    from mnist_edge.edge_app.pen.fusion import PenChannel
+    from mnist_edge.edge_app.pen.default import pen_channel
 
-    if config.pen:
-        path, runtime = config.pen, config.runtime
-    elif is_shipped(model.path):
-        found = default_pen(model.runtime)
-        if found is None:
-            return None
-        path, runtime = str(found), model.runtime
-    else:
+    runtime = config.runtime if config.pen else None
+    channel = pen_channel(model, config.pen or None, runtime, config.threads)
+    if channel is None:
         return None
-    channel = PenChannel.from_model(load_pen_model(path, runtime, config.threads))
     print(
-        f"mnist-edge: pen model {path}, weight {channel.weight:g}, not sure below "
+        f"mnist-edge: pen model {channel.model.path}, weight {channel.weight:g}, not sure below "
         f"{channel.threshold:.2f} when fused ({channel.number_threshold:.2f} for a number's "
         "digits); --no-pen reads the picture alone",
         file=sys.stderr,

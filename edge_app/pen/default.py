@@ -9,8 +9,11 @@ there; a manifest without one (an older export) means no pen, and the picture is
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from mnist_edge.core.registry import FORMATS
+from mnist_edge.edge_app.pen.features import load_pen_model
+from mnist_edge.edge_app.pen.fusion import PenChannel
 from mnist_edge.edge_app.runtime.shipped import MANIFEST, entries, models_dir
 
 #: The fusion is calibrated with the int8 pen file (docs/pen.md), the fastest too; the float
@@ -40,3 +43,20 @@ def is_shipped(model_path: str | Path, directory: Path | None = None) -> bool:
     for them; another model gets the pen only when asked for with --pen)."""
     directory = directory or models_dir()
     return Path(model_path).resolve().parent == directory.resolve()
+
+
+def pen_channel(
+    model: Any,
+    pen: str | Path | None = None,
+    runtime: str | None = None,
+    threads: int | None = None,
+) -> PenChannel | None:
+    """The pen channel the app reads with beside ``model``: the file ``pen`` (on ``runtime``,
+    else the image model's), else the shipped pen file for a shipped image model (the fusion
+    was calibrated for those), else none. One-line errors for a bad file."""
+    if pen is None:
+        found = default_pen(model.runtime) if is_shipped(model.path) else None
+        if found is None:
+            return None
+        pen = found
+    return PenChannel.from_model(load_pen_model(pen, runtime or model.runtime, threads))
