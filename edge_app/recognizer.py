@@ -15,9 +15,8 @@ import numpy as np
 
 from mnist_edge.core.contract import DEFAULT_THRESHOLD
 from mnist_edge.edge_app.learn import Learner
-from mnist_edge.edge_app.numbers.reader import NumberReader, Split
+from mnist_edge.edge_app.numbers.reader import NumberReader, digit_strokes
 from mnist_edge.edge_app.numbers.render import ink_brush
-from mnist_edge.edge_app.numbers.search import Candidate
 from mnist_edge.edge_app.pen.fusion import FusedPrediction, PenChannel
 from mnist_edge.edge_app.results import NumberDigit, Reading
 from mnist_edge.edge_app.runtime import Model, Prediction
@@ -120,7 +119,7 @@ class Recognizer:
             images = reader.exact_images(split, todo)
             predictions = self._predict(images)
             if self.pen is not None:
-                drawings = [digit_strokes(split, c) for c in todo]
+                drawings = digit_strokes(split, todo)
                 pen = self.pen.probabilities(drawings, width / height)
                 predictions = [
                     self.pen.fused(p, q, in_number=True) for p, q in zip(predictions, pen)
@@ -153,20 +152,3 @@ class Recognizer:
 
     def number_sure(self, digits: Sequence[NumberDigit]) -> bool:
         return bool(digits) and all(self.sure(d.reading.prediction) for d in digits)
-
-
-def digit_strokes(split: Split, digit: Candidate) -> list[Stroke]:
-    """A chosen digit's own points, as strokes in time order: its units (whole strokes or
-    pieces of a joined-up one), a stroke's consecutive pieces joined again."""
-    by_key = {u.key: u for units in split.per_stroke for u in units}
-    units = sorted((by_key[k] for k in digit.key[3:]), key=lambda u: (u.stroke, u.start))
-    out: list[Stroke] = []
-    last: tuple[int, int] | None = None  # (stroke, end) of the previous piece
-    for u in units:
-        points = list(split.strokes[u.stroke][u.start : u.end + 1])
-        if last is not None and last[0] == u.stroke and u.start <= last[1] + 1:
-            out[-1] += points[last[1] + 1 - u.start :]
-        else:
-            out.append(points)
-        last = (u.stroke, u.end)
-    return out

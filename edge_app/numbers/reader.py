@@ -289,3 +289,24 @@ class NumberReader:
             per_stroke=per_stroke,
             pixels=pixels,
         )
+
+
+def digit_strokes(split: Split, digits: Sequence[Candidate]) -> list[list[Stroke]]:
+    """Each chosen digit's own points, as strokes in time order: its units (whole strokes or
+    pieces of a joined-up one), a stroke's consecutive pieces joined again (what the pen
+    channel reads of a digit of a number)."""
+    by_key = {u.key: u for units in split.per_stroke for u in units}
+    found = []
+    for digit in digits:
+        units = sorted((by_key[k] for k in digit.key[3:]), key=lambda u: (u.stroke, u.start))
+        out: list[Stroke] = []
+        last: tuple[int, int] | None = None  # (stroke, end) of the previous piece
+        for u in units:
+            points = list(split.strokes[u.stroke][u.start : u.end + 1])
+            if last is not None and last[0] == u.stroke and u.start <= last[1] + 1:
+                out[-1] += points[last[1] + 1 - u.start :]
+            else:
+                out.append(points)
+            last = (u.stroke, u.end)
+        found.append(out)
+    return found
