@@ -372,3 +372,18 @@ def test_mnist_data_command_unchanged(monkeypatch: pytest.MonkeyPatch, capsys) -
     monkeypatch.setenv("MNIST_EDGE_DATA", str(Path("/nonexistent-mnist")))
     assert main(["data", "--no-download"]) == 2
     assert "MNIST not found" in capsys.readouterr().err
+
+
+def test_data_selection_writes_what_it_derives_and_keeps_an_existing_file(tmp_path: Path) -> None:
+    """``mnist-edge data selection``: the maintainers' derivation as a subcommand (never over an
+    existing file without --force, never over the team's files)."""
+    from tests.conftest import run_cli
+
+    out = tmp_path / "selection.json"
+    r = run_cli("data", "selection", str(DRAWN), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text()) == selection.derive(DRAWN)
+    again = run_cli("data", "selection", str(DRAWN), "--out", str(out))
+    assert again.returncode == 2 and "--force" in again.stderr
+    onto = run_cli("data", "selection", str(DRAWN), "--out", str(DRAWN / "uji-train.json"))
+    assert onto.returncode == 2 and "also read" in onto.stderr

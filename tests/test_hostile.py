@@ -1061,6 +1061,19 @@ TOOL_CASES: list[tuple[str, tuple[str, ...], tuple[tuple[str, Any], ...], tuple[
      (DIGITS,), ("fewer than --saves",)),
     ("collect-cost-config-saves-float", ("collect-cost", "{tmp}/d.json", "--config",
      "{tmp}/c.toml"), (DIGITS, ("c.toml", "saves = 1.5\n")), ("saves",)),
+    ("data-drawn-seed-negative", ("data", "drawn", "--seed", "-1"), (), ("--seed",)),
+    ("data-drawn-out-empty", ("data", "drawn", "--out", ""), (), ("--out",)),
+    ("data-drawn-from-dir-missing", ("data", "drawn", "--from-dir", "{tmp}/none", "--out",
+     "{tmp}/o", "--no-download"), (), ("--from-dir", "not a folder")),
+    ("data-drawn-out-not-empty", ("data", "drawn", "--out", "{tmp}/o", "--from-dir", "{tmp}",
+     "--no-download"), (("o/unipen-train.json", "mine"),), ("--force",)),
+    ("data-selection-no-dir", ("data", "selection"), (), ("TEAM_DIR",)),
+    ("data-selection-dir-missing", ("data", "selection", "{tmp}/none", "--out",
+     "{tmp}/s.json"), (), ("unipen-train.json", "not found")),
+    ("data-selection-out-exists", ("data", "selection", "{tmp}/none", "--out", "{tmp}/s.json"),
+     (("s.json", "mine"),), ("--force",)),
+    ("styles-write-no-drawn", ("styles", "write"), (), ("--drawn",)),
+    ("styles-report-no-image", ("styles", "report", "{tmp}/none"), (), ("--image",)),
 ]  # fmt: skip
 CASES += TOOL_CASES
 

@@ -10,8 +10,8 @@ sample matches a selection entry when the keys are equal and no shape byte diffe
 at most one sample and each sample one entry, closest pairs first.
 
 The committed ``selection.json`` holds, per output file, its entries in the team's order (20
-bytes each, base64): fingerprints only, no ink. ``python -m mnist_edge.core.drawn_sources.selection
-DIR`` derives it again from the team's files in DIR.
+bytes each, base64): fingerprints only, no ink. ``mnist-edge data selection DIR`` derives it
+again from the team's files in DIR.
 """
 
 from __future__ import annotations
@@ -19,15 +19,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from mnist_edge.core.errors import UserError
-from mnist_edge.core.fsutil import read_capped, write_text_atomic
+from mnist_edge.core.fsutil import read_capped
 
 FORMAT = "mnist-edge-drawn-selection/1"
 SELECTION_PATH = Path(__file__).with_name("selection.json")
@@ -234,19 +233,3 @@ def derive(team_dir: Path) -> dict:
 
 def dumps(doc: dict) -> str:
     return json.dumps(doc, indent=1) + "\n"
-
-
-def main(argv: Iterable[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1:
-        print("usage: python -m mnist_edge.core.drawn_sources.selection TEAM_DIR", file=sys.stderr)
-        return 2
-    doc = derive(Path(args[0]))
-    write_text_atomic(SELECTION_PATH, dumps(doc))
-    counts = ", ".join(f"{n} {f['count']}" for n, f in doc["files"].items())
-    print(f"wrote {SELECTION_PATH} ({counts})")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
