@@ -23,7 +23,20 @@ from mnist_edge.core.config import (
 from mnist_edge.train.config import TrainConfig
 
 #: PipelineConfig field -> the field of the stage's config it is passed to.
-TRAIN_FIELDS = {n: n for n in ("arch", "epochs", "patience", "data_dir", "seed", "limit", "drawn")}
+TRAIN_FIELDS = {
+    n: n
+    for n in (
+        "arch",
+        "epochs",
+        "patience",
+        "data_dir",
+        "seed",
+        "limit",
+        "drawn",
+        "drawn_share",
+        "styles",
+    )
+}
 BENCH_FIELDS = {
     "drawn_eval": "drawn_eval",
     "runtime_python": "runtime_python",
@@ -42,6 +55,8 @@ class PipelineConfig:
     seed: int = passed(TrainConfig, "seed")
     limit: int | None = passed(TrainConfig, "limit")
     drawn: tuple[str, ...] = passed(TrainConfig, "drawn")
+    drawn_share: float = passed(TrainConfig, "drawn_share")
+    styles: float = passed(TrainConfig, "styles")
     drawn_eval: tuple[str, ...] = passed(
         BenchConfig,
         "drawn_eval",

@@ -28,6 +28,7 @@ from mnist_edge.core.fsutil import (
 from mnist_edge.core.paths import checkout_models_dir
 from mnist_edge.edge_app.runtime.shipped import pen_section
 from mnist_edge.edge_app.tta import DEFAULT_TTA
+from mnist_edge.export.exporter import other_sections
 from mnist_edge.pipeline.card import model_card
 from mnist_edge.pipeline.config import PipelineConfig
 from mnist_edge.pipeline.config import add_arguments as add_arguments
@@ -245,7 +246,11 @@ def command(config: PipelineConfig) -> list[str]:
         str(config.patience),
         "--seed",
         str(config.seed),
+        "--drawn-share",
+        f"{config.drawn_share:g}",
     ]
+    if config.styles:
+        words += ["--styles", f"{config.styles:g}"]
     for flag, files in (("--drawn", config.drawn), ("--drawn-eval", config.drawn_eval)):
         for file in files:
             words += [flag, file]
@@ -257,7 +262,9 @@ def promote(out: Path, target: Path, card: str, pick: Result | None = None) -> P
 
     The manifest records the pipeline's recommendation, which the app's default choice follows.
     """
-    manifest = _read_json(out / "export" / "manifest.json")
+    # The pen channel's files and the fitted number scores stay listed: promoting replaces the
+    # image models, not them (a fitted entry names its model, so the reader sees the change).
+    manifest = {**_read_json(out / "export" / "manifest.json"), **other_sections(target)}
     if not any(m["family"] == "tflite" for m in manifest["models"]):
         raise UserError(
             "not promoting: no TFLite model passed validation, and the app's "

@@ -61,11 +61,19 @@ def test_pipeline_promote_and_resume(tmp_path: Path) -> None:
         "draw", "--headless", "--replay", str(replay), env={"MNIST_EDGE_MODELS": str(models)}
     )
     assert app.returncode == 0, app.stderr[-2000:]
-    # Resume keeps every finished stage.
-    again = run_cli("pipeline", *QUICK, "--out", str(out), "--resume")
+    assert "--drawn-share 0.15" in card and "--styles" not in card  # the recipe, as run
+    # Resume keeps every finished stage; promoting again keeps what the models folder says of
+    # the files the pipeline does not make (the pen channel, fitted number scores).
+    kept = {"pen": {"models": [], "note": "kept"}, "fitted": [{"file": "x.json", "kind": "k"}]}
+    (models / "manifest.json").write_text(json.dumps({**manifest, **kept}))
+    again = run_cli(
+        "pipeline", *QUICK, "--out", str(out), "--resume", "--promote", "--models-dir", str(models)
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     for stage in ("already trained", "already exported", "already benchmarked"):
         assert stage in again.stderr
+    promoted = json.loads((models / "manifest.json").read_text())
+    assert {k: promoted[k] for k in kept} == kept and promoted["models"] == manifest["models"]
     assert_user_error(run_cli("pipeline", *QUICK, "--out", str(out)), "--force")
 
 
