@@ -6,42 +6,21 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from mnist_edge.core.config import DATA_DIR_HELP, option, require, require_int, require_number
+from mnist_edge.core.config import (
+    DATA_DIR_HELP,
+    int_list,
+    option,
+    require,
+    require_int,
+    require_number,
+    split_list,
+)
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import check_regular
 from mnist_edge.core.registry import EDGE_RUNTIMES, RUNTIMES
 from mnist_edge.edge_app.tta import DEFAULT_TTA, MAX_VARIANTS
 
 ALL_RUNTIMES = tuple(RUNTIMES)
-
-
-def split_list(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    items = (
-        value.split(",")
-        if isinstance(value, str)
-        else [part for item in value for part in str(item).split(",")]
-    )
-    return tuple(item.strip() for item in items if item.strip())
-
-
-def int_list(
-    value: str | list[int] | tuple[int, ...] | None, flag: str, default: tuple[int, ...]
-) -> tuple[int, ...]:
-    if value is None:
-        return default
-    try:
-        numbers = tuple(
-            int(v) for v in split_list(value if isinstance(value, str) else [str(v) for v in value])
-        )
-    except ValueError:
-        raise UserError(f"{flag} takes comma-separated positive integers, got {value!r}") from None
-    require(
-        bool(numbers) and all(n > 0 for n in numbers),
-        f"{flag} takes comma-separated positive integers, got {value!r}",
-    )
-    return numbers
 
 
 def runtime_pythons(items: list[str] | dict[str, str] | None) -> dict[str, str]:

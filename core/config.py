@@ -232,3 +232,34 @@ def passed(cls: type, name: str, default: Any = dataclasses.MISSING, **changes: 
     if source.default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=source.default_factory, metadata=meta)
     return dataclasses.field(default=source.default, metadata=meta)
+
+
+def split_list(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+    """A comma-separated flag (or a TOML list of them) as its items."""
+    if value is None:
+        return ()
+    items = (
+        value.split(",")
+        if isinstance(value, str)
+        else [part for item in value for part in str(item).split(",")]
+    )
+    return tuple(item.strip() for item in items if item.strip())
+
+
+def int_list(
+    value: str | list[int] | tuple[int, ...] | None, flag: str, default: tuple[int, ...]
+) -> tuple[int, ...]:
+    """A comma-separated flag of positive integers; one-line error otherwise."""
+    if value is None:
+        return default
+    try:
+        numbers = tuple(
+            int(v) for v in split_list(value if isinstance(value, str) else [str(v) for v in value])
+        )
+    except ValueError:
+        raise UserError(f"{flag} takes comma-separated positive integers, got {value!r}") from None
+    require(
+        bool(numbers) and all(n > 0 for n in numbers),
+        f"{flag} takes comma-separated positive integers, got {value!r}",
+    )
+    return numbers

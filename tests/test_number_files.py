@@ -190,3 +190,20 @@ def test_composed_joins_are_written_without_stroke_digits(tmp_path: Path) -> Non
     )
     assert bad.returncode == 2 and "--join must be a number from 0 to 1" in bad.stderr
     assert not (tmp_path / "x.json").exists()
+
+
+def test_compose_lengths_and_writing_height(tmp_path: Path) -> None:
+    """``numbers compose --lengths --height``: the per-size and per-length measurements' files."""
+    extents = {}
+    for share in ("0.2", "0.8"):
+        path = tmp_path / f"h{share}.json"
+        compose_numbers_file(path, 12, "--lengths", "2,7,9", "--height", share)
+        samples = load_samples(path)
+        assert [len(str(s.label)) for s in samples] == [2, 7, 9] * 4
+        extents[share] = sorted(
+            max(y for st in s.strokes for _, y in st) - min(y for st in s.strokes for _, y in st)
+            for s in samples
+        )[6]
+    # Strokes are canvas-normalised: the ink's height is the share asked for (with the
+    # writer's jitter), and a 9-digit number at 0.8 is narrowed to fit the strip.
+    assert 0.12 < extents["0.2"] < 0.3 and extents["0.8"] > 2 * extents["0.2"]

@@ -79,13 +79,15 @@ def writer_sides(files: Sequence[str]) -> tuple[dict[str, list[Sample]], dict[st
     return train, heldout
 
 
-def require_writers(side: dict[str, list[Sample]], which: str, files: Sequence[str]) -> int:
-    """The writers of ``side`` with enough digits for a number of every length (each number is
-    one writer's digits); none is a one-line error naming the files."""
-    usable = sum(len(digits) >= max(LENGTHS) for digits in side.values())
+def require_writers(
+    side: dict[str, list[Sample]], which: str, files: Sequence[str], longest: int = max(LENGTHS)
+) -> int:
+    """The writers of ``side`` with enough digits for the longest number (each number is one
+    writer's digits); none is a one-line error naming the files."""
+    usable = sum(len(digits) >= longest for digits in side.values())
     if not usable:
         raise UserError(
-            f"--drawn {' '.join(files)}: no {which} writer has {max(LENGTHS)} or more labelled "
+            f"--drawn {' '.join(files)}: no {which} writer has {longest} or more labelled "
             "digits to compose numbers from; pass drawn digits with writers"
         )
     return usable

@@ -15,14 +15,17 @@ from mnist_edge.core.config import (
     add_options,
     build_config,
     force_option,
+    int_list,
     option,
     require,
     require_int,
     require_number,
 )
+from mnist_edge.ink.compose import LENGTHS
 
 MAX_COUNT = 100_000  # numbers per file: seconds to compose, tens of MB on disk
 SEEDS = (0, 2**32 - 1)
+MAX_LENGTH = 9  # the app's longest number (docs/numbers.md)
 
 
 def drawn_option() -> object:
@@ -48,6 +51,15 @@ class ComposeConfig:
     count: int = option(1000, f"numbers to compose (1-{MAX_COUNT:,})")
     seed: int = option(21, "random seed")
     delay_bars: float = option(0.3, "share of bars written after the next digit (0-1)")
+    lengths: tuple[int, ...] = option(
+        LENGTHS, "digits per number, cycled (each 1-9)", comma=True, metavar="N,N,..."
+    )
+    height: float | None = option(
+        None,
+        "the digits' height as a share of the strip's (0.1-0.95), to measure writing sizes",
+        metavar="SHARE",
+        default_text="0.45-0.75 at random",
+    )
     join: float = option(
         0.0,
         "share of digit pairs written without a pen lift (0-1); a number with a join has no "
@@ -67,6 +79,10 @@ class ComposeConfig:
         require_int("--seed", self.seed, *SEEDS)
         require_number("--delay-bars", self.delay_bars, 0.0, 1.0)
         require_number("--join", self.join, 0.0, 1.0)
+        object.__setattr__(self, "lengths", int_list(self.lengths, "--lengths", LENGTHS))
+        require(max(self.lengths) <= MAX_LENGTH, f"--lengths: at most {MAX_LENGTH} digits")
+        if self.height is not None:
+            require_number("--height", self.height, 0.1, 0.95)
 
 
 def add_compose(parser: argparse.ArgumentParser) -> None:
@@ -86,14 +102,16 @@ def run_compose(args: argparse.Namespace) -> int:
     files = list(config.drawn if config.side == "train" else config.drawn[:1])
     train, held = writer_sides(files)
     side = held if config.side == "held-out" else train
-    usable = require_writers(side, config.side, files)
+    usable = require_writers(side, config.side, files, max(config.lengths))
     numbers = compose_numbers(
         side,
         config.count,
         config.seed,
         [strip_canvas()],
+        config.lengths,
         delay_bars=config.delay_bars,
         join=config.join,
+        height=config.height,
     )
     save_samples(config.out, [_as_recorded(n) for n in numbers])
     print(f"{len(numbers)} numbers of {usable} {config.side} writers -> {config.out}")
