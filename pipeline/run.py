@@ -253,8 +253,14 @@ def command(config: PipelineConfig) -> list[str]:
         words += ["--styles", f"{config.styles:g}"]
     for flag, files in (("--drawn", config.drawn), ("--drawn-eval", config.drawn_eval)):
         for file in files:
-            words += [flag, file]
+            words += [flag, _shown(file)]
     return [*words, "--promote"]
+
+
+def _shown(file: str) -> str:
+    """A path as the card shows it: under the home folder as ``~/...`` (no user's name)."""
+    path, home = Path(file).expanduser().absolute(), Path.home()
+    return f"~/{path.relative_to(home)}" if path.is_relative_to(home) else file
 
 
 def promote(out: Path, target: Path, card: str, pick: Result | None = None) -> Path:
