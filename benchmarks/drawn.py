@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mnist_edge.core.errors import UserError
 from mnist_edge.edge_app.runtime.shipped import ENV_MODELS
 from mnist_edge.edge_app.tta import DEFAULT_TTA
 
@@ -38,11 +39,16 @@ def replay_accuracy(
         ],
         capture_output=True,
         text=True,
-        check=True,
         timeout=timeout,
         stdin=subprocess.DEVNULL,
         env={**os.environ, ENV_MODELS: str(models)},
     )
+    if run.returncode:  # the app's own one-line reason, not a traceback of this process
+        said = [line for line in run.stderr.splitlines() if "error" in line]
+        raise UserError(
+            f"replaying {replay} through the app failed: "
+            + (said[-1] if said else f"exit status {run.returncode}")
+        )
     rows = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
     labelled = [r for r in rows if r.get("label") is not None]
     if not labelled:

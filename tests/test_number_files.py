@@ -207,3 +207,14 @@ def test_compose_lengths_and_writing_height(tmp_path: Path) -> None:
     # Strokes are canvas-normalised: the ink's height is the share asked for (with the
     # writer's jitter), and a 9-digit number at 0.8 is narrowed to fit the strip.
     assert 0.12 < extents["0.2"] < 0.3 and extents["0.8"] > 2 * extents["0.2"]
+
+
+def test_a_replay_the_app_refuses_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """The pipeline's and bench's replay through the app: the app's own reason, as a UserError."""
+    from mnist_edge.benchmarks.drawn import replay_accuracy
+    from mnist_edge.core.errors import UserError
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "something-else"}')
+    with pytest.raises(UserError, match=r"replaying .*bad\.json through the app failed: .*format"):
+        replay_accuracy(MODELS, bad)

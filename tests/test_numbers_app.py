@@ -330,6 +330,35 @@ def test_single_digit_mode_says_when_ink_is_several_digits(
     assert sure >= 7
 
 
+def test_a_models_folder_without_number_scores_still_reads_single_digits(
+    tmp_path: Path,
+    writer_digits: dict[int, list[Sample]],  # noqa: F811
+) -> None:
+    """An exported folder has no fitted number scores: the single-digit app reads on and gives
+    no "several digits" hint (it used to exit 2 at the first unsure two-stroke drawing)."""
+    import shutil
+
+    folder = tmp_path / "models"
+    shutil.copytree(MODELS, folder, ignore=shutil.ignore_patterns("*.keras", "*.onnx"))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest.pop("fitted")
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "number-scores.json").unlink()
+    pairs = [(3, 8), (7, 0), (2, 5), (6, 9)]
+    replay = tmp_path / "pairs.json"
+    save_samples(
+        replay, [_side_by_side(writer_digits[a][0], writer_digits[b][1]) for a, b in pairs]
+    )
+    r = run_cli(
+        "draw", "--headless", "--replay", str(replay), "--no-learn",
+        env={"MNIST_EDGE_MODELS": str(folder)},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-1500:]
+    rows = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    assert len(rows) == len(pairs) and not any(row.get("several") for row in rows)
+    assert sum(not row["sure"] for row in rows) >= 2  # the hint's path was taken, and passed
+
+
 @pytest.mark.parametrize("rotate", [0, 90])
 def test_random_touches_and_keys_on_the_number_app(
     app_factory: Any,
