@@ -84,7 +84,7 @@ def model_card(
             f"- Adam, cosine schedule with one warm-up epoch, peak LR {train_cfg['lr']}, batch "
             f"{train_cfg['batch_size']}, label smoothing {train_cfg.get('label_smoothing', 0)}; "
             f"{metrics.selection or 'the best epoch by validation accuracy is kept'}.",
-            f"- Command: `{shlex.join(command)}` (with `--data-dir` or `MNIST_EDGE_DATA` pointing "
+            f"- Command: `{shell_words(command)}` (with `--data-dir` or `MNIST_EDGE_DATA` pointing "
             "at MNIST, else it is downloaded and verified).",
             f"- {(metrics.train_seconds or 0) / 60:.1f} min of training on {environment['cpu']} "
             f"({environment['cores']} cores, no GPU).",
@@ -143,4 +143,12 @@ def model_card(
             "estimates and how to measure there.",
             "",
         ]
+    )
+
+
+def shell_words(words: list[str]) -> str:
+    """A command line to paste into a shell: quoted where needed, a leading ``~/`` left bare so
+    the shell still expands it."""
+    return " ".join(
+        "~/" + shlex.quote(w[2:]) if w.startswith("~/") else shlex.quote(w) for w in words
     )

@@ -177,3 +177,14 @@ def test_report_states_the_tta_threshold() -> None:
     assert "60.00% of misreads and 1.70% of correct" in tta
     del cal["tta"]  # a model calibrated before per-count thresholds: no TTA line
     assert len(calibration_lines(TrainMetrics.from_json({"calibration": cal}))) == 1
+
+
+def test_the_cards_command_pastes_into_a_shell() -> None:
+    import subprocess
+
+    from mnist_edge.pipeline.card import shell_words
+
+    line = shell_words(["printf", "%s\\n", "--drawn", "~/.cache/a b.json", "it's"])
+    said = subprocess.run(["bash", "-c", line], capture_output=True, text=True, check=True)
+    home = str(Path.home())
+    assert said.stdout.splitlines() == ["--drawn", f"{home}/.cache/a b.json", "it's"], line
