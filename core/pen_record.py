@@ -44,6 +44,65 @@ class NumberFigures:
 
 
 @dataclass(frozen=True)
+class StyleFigures:
+    """One constructed writing style read the app's way: shares read right."""
+
+    style: str
+    digits: int | None
+    writers: int | None
+    today: float | None  # the picture alone
+    today_unstyled: float | None  # the same digits as their writers wrote them
+    fused: float | None  # the default: picture and pen
+
+    @classmethod
+    def from_json(cls, style: str, raw: Any) -> StyleFigures | None:
+        if not isinstance(raw, dict):
+            return None
+        return cls(
+            style,
+            _count(raw.get("digits")),
+            _count(raw.get("writers")),
+            *(_share(raw.get(k)) for k in ("today", "today_unstyled", "fused")),
+        )
+
+
+@dataclass(frozen=True)
+class SizeFigures:
+    """Composed numbers at one writing height (a share of the strip's), read the app's way:
+    read exactly and exactly with every digit sure, picture alone and fused."""
+
+    label: str  # the file, or the length within it
+    height: float | None
+    numbers: int | None
+    today_read_exactly: float | None
+    today_exactly_and_sure: float | None
+    fused_read_exactly: float | None
+    fused_exactly_and_sure: float | None
+    by_length: tuple[SizeFigures, ...] = ()
+
+    @classmethod
+    def from_json(cls, raw: Any, label: str = "") -> SizeFigures | None:
+        if not isinstance(raw, dict):
+            return None
+        keys = (
+            "today_read_exactly",
+            "today_exactly_and_sure",
+            "fused_read_exactly",
+            "fused_exactly_and_sure",
+        )
+        lengths = _dict(raw, "by_length")
+        return cls(
+            label or _text(raw.get("file")),
+            _share(raw.get("height")),
+            _count(raw.get("numbers")),
+            *(_share(raw.get(k)) for k in keys),
+            by_length=tuple(
+                f for n, v in lengths.items() if (f := cls.from_json(v, str(n))) is not None
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class PenCalibration:
     """The fusion shipped (weight, temperature, thresholds), the rule that chose its
     thresholds (shares of correct readings allowed under them) and the held-out figures."""
@@ -65,6 +124,8 @@ class PenCalibration:
     fused_numbers: NumberFigures | None
     today_ms: float | None  # one reading, p50 in process
     fused_ms: float | None
+    styles: tuple[StyleFigures, ...] = ()  # a constructed style set, per style
+    sizes: tuple[SizeFigures, ...] = ()  # composed numbers per writing height
 
     @classmethod
     def from_json(cls, raw: Any) -> PenCalibration | None:
@@ -93,6 +154,16 @@ class PenCalibration:
             fused_numbers=NumberFigures.from_json(numbers.get("fused_cross_fitted")),
             today_ms=_positive(ms.get("today_p50")),
             fused_ms=_positive(ms.get("fused_p50")),
+            styles=tuple(
+                f
+                for name, v in _dict(raw, "styles").items()
+                if (f := StyleFigures.from_json(str(name), v)) is not None
+            ),
+            sizes=tuple(
+                f
+                for v in (raw.get("sizes") if isinstance(raw.get("sizes"), list) else [])
+                if (f := SizeFigures.from_json(v)) is not None
+            ),
         )
 
 

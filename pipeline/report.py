@@ -188,6 +188,68 @@ def _held_out(record: PenCalibration | None) -> str:
     return text
 
 
+def writing_tables(record: PenCalibration | None) -> list[str]:
+    """Per constructed writing style and per writing size, the picture alone and the default
+    (fused) reading, from the measurement record (``pen fusion --style-set --sizes``)."""
+    if record is None:
+        return []
+    out: list[str] = []
+    if record.styles:
+        rows = [
+            (
+                f.style,
+                f"{f.digits or 0:,}",
+                pct(f.today_unstyled, 1),
+                pct(f.today, 1),
+                pct(f.fused, 1),
+            )
+            for f in record.styles
+        ]
+        head = ("style", "digits", "unstyled, picture", "picture alone", "default (fused)")
+        out += [
+            "",
+            "Writing styles (`ink/styles.py`: held-out writers' own digits redrawn in each "
+            "style, `mnist-edge styles write`), read right:",
+            "",
+            markdown_table(head, rows),
+        ]
+    if record.sizes:
+        rows = [
+            (
+                pct(f.height, 0),
+                f"{f.numbers or 0:,}",
+                f"{pct(f.today_read_exactly, 1)} / {pct(f.today_exactly_and_sure, 1)}",
+                f"{pct(f.fused_read_exactly, 1)} / {pct(f.fused_exactly_and_sure, 1)}",
+            )
+            for f in record.sizes
+        ]
+        head = ("writing height", "numbers", "picture alone", "default (fused)")
+        lengths = sorted({n.label for f in record.sizes for n in f.by_length}, key=int)
+        per_length = [
+            (
+                n,
+                *(
+                    next((pct(x.fused_read_exactly, 1) for x in f.by_length if x.label == n), "-")
+                    for f in record.sizes
+                ),
+            )
+            for n in lengths
+        ]
+        out += [
+            "",
+            "Writing sizes (numbers of 2-9 digits composed from held-out writers at one digit "
+            "height each, a share of the strip's: `mnist-edge numbers compose --height`), read "
+            "exactly / exactly with every digit sure:",
+            "",
+            markdown_table(head, rows),
+            "",
+            "The default reading per length, read exactly:",
+            "",
+            markdown_table(("digits", *(pct(f.height, 0) for f in record.sizes)), per_length),
+        ]
+    return out
+
+
 def pen_lines(pen_manifest: dict[str, Any] | None) -> list[str]:
     """The pen channel: what it is, whether the app reads it by default (it does where the
     models folder's manifest has a pen section), the rule and the held-out figures (the
@@ -213,6 +275,7 @@ def pen_lines(pen_manifest: dict[str, Any] | None) -> list[str]:
         f"- {_held_out(pen_calibration(pen_manifest))}",
         "- Measure it: `mnist-edge bench --pen models/pen-int8.tflite --drawn-eval FILE`.",
     ]
+    lines += writing_tables(pen_calibration(pen_manifest))
     if not shipped:
         return lines
     rows = [

@@ -104,12 +104,25 @@ class PenFusionConfig:
         (), "number files composed from the held-out writers: fits the number threshold",
         metavar="FILE", nargs="+",
     )  # fmt: skip
+    style_set: str | None = option(
+        None,
+        "a style set of held-out writers ('mnist-edge styles write'): each style measured, "
+        "picture alone and fused as fitted",
+        metavar="DIR",
+    )
+    sizes: tuple[str, ...] = option(
+        (), "number files composed at one writing height each ('numbers compose --height'): "
+        "measured per size and length, picture alone and fused as fitted",
+        metavar="FILE", nargs="+",
+    )  # fmt: skip
     out: str = option("runs/pen/fusion.json", "the report to write (JSON)", metavar="FILE")
     force: bool = force_option()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "drawn", _names("--drawn", self.drawn))
         object.__setattr__(self, "numbers", _names("--numbers", self.numbers))
+        object.__setattr__(self, "sizes", _names("--sizes", self.sizes))
+        require(self.style_set != "", "--style-set needs a folder name")
         require(bool(self.drawn), "--drawn FILE... is required: replay files with writers")
         require(self.image != "" and bool(self.pen), "--image and --pen need file names")
         require(bool(self.out), "--out needs a file name")
@@ -132,14 +145,36 @@ def run_fusion(args: argparse.Namespace) -> int:
     check_regular(config.pen, "--pen", hint="pass a pen model of 'mnist-edge pen export'")
     inputs = [("--image", image), ("--pen", config.pen)]
     inputs += [("--drawn", p) for p in config.drawn] + [("--numbers", p) for p in config.numbers]
+    inputs += [("--sizes", p) for p in config.sizes]
     check_output("--out", config.out, inputs=inputs, force=config.force, parents=True)
+    for flag, files in (("--numbers", config.numbers), ("--sizes", config.sizes)):
+        for path in files:  # before the long measurement, not after it
+            check_regular(path, flag, hint="pass a number file of 'mnist-edge numbers compose'")
+    if config.style_set is not None:
+        from mnist_edge.train.style_set import style_names
+
+        style_names(Path(config.style_set))
     report = measure(image, config.pen, list(config.drawn), config.tta)
+    fusion = report["fusion"]
     if config.numbers:
-        fusion = report["fusion"]
         final = Fit(fusion["weight"], fusion["temperature"], fusion["threshold"])
         numbers = measure_numbers(image, config.pen, list(config.numbers), config.tta, final)
         report["numbers"] = numbers
         fusion["number_threshold"] = numbers["number_threshold"]
+    if config.style_set is not None or config.sizes:
+        from mnist_edge.train.pen_writing import Readers, measure_sizes, measure_styles
+
+        fitted = (
+            fusion["weight"],
+            fusion["temperature"],
+            fusion["threshold"],
+            fusion.get("number_threshold", fusion["threshold"]),
+        )
+        readers = Readers.of(image, config.pen, config.tta, fitted)
+        if config.style_set is not None:
+            report["styles"] = measure_styles(readers, config.style_set)
+        if config.sizes:
+            report["sizes"] = measure_sizes(readers, list(config.sizes))
     write_json_atomic(config.out, report)
     today, fused = report["today"], report["fused_cross_fitted"]
     print(

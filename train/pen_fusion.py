@@ -171,33 +171,22 @@ def measure_numbers(
     the picture alone and fused (the fusion fitted on all held-out digits); the number
     threshold (a number is sure iff its least sure digit is) cross-fitted leaving one writer
     out, then fitted on all of them."""
-    from mnist_edge.ink.compose import strip_canvas
     from mnist_edge.ink.strokes import load_samples
+    from mnist_edge.train.pen_writing import Readers, read_numbers, text
 
-    image_model = load_model(image_path)
-    threshold = image_model.threshold_for(tta) or DEFAULT_THRESHOLD
-    pen = PenChannel(load_pen_model(pen_path), final.weight, final.threshold, final.temperature)
-    today, fused = (
-        Recognizer(image_model, threshold, tta),
-        Recognizer(image_model, threshold, tta, pen=pen),
-    )
-    canvas = strip_canvas()
+    fitted = (final.weight, final.temperature, final.threshold, final.threshold)
+    readers = Readers.of(image_path, pen_path, tta, fitted)
     rows = []
     for path in paths:
-        for s in load_samples(path):
-            if not isinstance(s.label, str):
-                continue
-            strokes = as_the_app_takes(s.strokes)
-            size = (canvas.width, canvas.height, canvas.brush)
-            a, b = today.read_number(strokes, *size), fused.read_number(strokes, *size)
-            read = ["".join(str(d.reading.prediction.digit) for d in x) for x in (a, b)]
+        samples = [s for s in load_samples(path) if isinstance(s.label, str)]
+        for s, (a, b) in zip(samples, read_numbers(readers, samples)):
             rows.append(
                 (
                     f"{Path(path).name}:{s.writer}",
-                    read[0] == s.label,
-                    today.number_sure(a),
-                    read[1] == s.label,
-                    fused.number_confidence(b),
+                    text(a) == s.label,
+                    readers.today.number_sure(a),
+                    text(b) == s.label,
+                    readers.fused.number_confidence(b),
                 )
             )
     who = np.array([r[0] for r in rows])

@@ -165,7 +165,7 @@ def _reader(image: str, pen: str | None, tta: int) -> Any:
     return Recognizer(model, threshold, tta), Recognizer(model, threshold, tta, pen=channel)
 
 
-def _readings(recognizer: Any, samples: list[Sample], with_strokes: bool) -> np.ndarray:
+def read_right(recognizer: Any, samples: list[Sample], with_strokes: bool) -> np.ndarray:
     """Digits read right, each drawn on the app's default canvas as the app would draw it."""
     from mnist_edge.ink.layout import DEFAULT_SIZE, compute
     from mnist_edge.ink.strokes import as_the_app_takes, default_brush, render
@@ -193,11 +193,17 @@ def _pen_alone(pen: str, samples: list[Sample]) -> float:
     return float((read.argmax(1) == np.array([s.label for s in samples])).mean())
 
 
-def report(config: ReportConfig) -> dict[str, dict[str, StyleFigures]]:
-    folder = Path(config.folder)
+def style_names(folder: Path) -> list[str]:
+    """The styles a style set folder holds, in :data:`STYLES` order; none is a one-line error."""
     names = [n for n in STYLES if (folder / f"{n}.json").is_file()]
     if not names:
         raise UserError(f"{folder} holds no style file; write one with 'mnist-edge styles write'")
+    return names
+
+
+def report(config: ReportConfig) -> dict[str, dict[str, StyleFigures]]:
+    folder = Path(config.folder)
+    names = style_names(folder)
     pens: list[str | None] = list(config.pen) or [None] * len(config.image)
     result: dict[str, dict[str, StyleFigures]] = {}
     for image, pen in zip(config.image, pens, strict=True):
@@ -210,10 +216,10 @@ def report(config: ReportConfig) -> dict[str, dict[str, StyleFigures]]:
             result[key][name] = StyleFigures(
                 len(styled),
                 len({s.writer for s in styled}),
-                float(_readings(plain, styled, False).mean()),
-                float(_readings(plain, bases, False).mean()),
+                float(read_right(plain, styled, False).mean()),
+                float(read_right(plain, bases, False).mean()),
                 None if pen is None else _pen_alone(pen, styled),
-                None if pen is None else float(_readings(fused, styled, True).mean()),
+                None if pen is None else float(read_right(fused, styled, True).mean()),
             )
     return result
 
