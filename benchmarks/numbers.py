@@ -188,7 +188,7 @@ def score_in_process(model: Model, path: str, limit: int | None = None) -> Numbe
             as_the_app_takes(sample.strokes), canvas.width, canvas.height, canvas.brush
         )
         read = "".join(str(d.reading.prediction.digit) for d in digits)
-        sure = all(rec.sure(d.reading.prediction) for d in digits)
+        sure = all(rec.digit_sure(d) for d in digits)
         if sample.stroke_digits:
             alone = _digits_alone(sample, canvas, rec)[0]
             spacing = spacing_of(sample.strokes, sample.stroke_digits, canvas)

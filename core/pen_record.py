@@ -111,6 +111,7 @@ class PenCalibration:
     temperature: float | None
     threshold: float | None
     number_threshold: float | None
+    split_margin: float | None  # a number whose rival split scores within it is not sure
     digit_budget: float | None  # at most this share of correct digits under ``threshold``
     number_budget: float | None  # ... of correct numbers under ``number_threshold``
     image_model: str
@@ -141,6 +142,7 @@ class PenCalibration:
             temperature=_positive(fusion.get("temperature")),
             threshold=_probability(fusion.get("threshold")),
             number_threshold=_probability(fusion.get("number_threshold")),
+            split_margin=_positive(fusion.get("split_margin")),
             digit_budget=_probability(rule.get("digit_budget")),
             number_budget=_probability(rule.get("number_budget")),
             image_model=_text(raw.get("image_model")).rsplit("/", 1)[-1],

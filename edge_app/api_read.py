@@ -60,15 +60,17 @@ def digit_result(
     reading: Reading | None,
     box: Box | None,
     strokes: tuple[int, ...] = (),
+    sure: bool | None = None,
 ) -> DigitResult:
-    """A reading as the public result (no ink: an empty one)."""
+    """A reading as the public result (no ink: an empty one); ``sure`` as judged for a digit
+    of a number (:meth:`Recognizer.digit_sure`), else the reading's own."""
     if reading is None:
         return DigitResult("", 0.0, False, (), None)
     p, labels = reading.prediction, recognizer.model.labels
     return DigitResult(
         labels[p.digit],
         p.confidence,
-        recognizer.sure(p),
+        recognizer.sure(p) if sure is None else sure,
         ranked(p.probabilities, labels),
         box,
         strokes,
@@ -80,7 +82,10 @@ def number_result(
     recognizer: Recognizer, digits: Sequence[NumberDigit], box: Callable[[PxBox], Box]
 ) -> NumberResult:
     """A number's digits as the public result, with its k-best whole-number alternatives."""
-    results = tuple(digit_result(recognizer, d.reading, box(d.box), d.strokes) for d in digits)
+    results = tuple(
+        digit_result(recognizer, d.reading, box(d.box), d.strokes, recognizer.digit_sure(d))
+        for d in digits
+    )
     if not results:
         return NumberResult("", 0.0, False, (), ())
     return NumberResult(
@@ -187,8 +192,7 @@ def several_digits(
         return ""
     threshold = max(SEVERAL_SURE, recognizer.threshold)
     if len(digits) < 2 or not all(
-        recognizer.sure(d.reading.prediction) and d.reading.prediction.confidence >= threshold
-        for d in digits
+        recognizer.digit_sure(d) and d.reading.prediction.confidence >= threshold for d in digits
     ):
         return ""
     return "".join(recognizer.model.labels[d.reading.prediction.digit] for d in digits)

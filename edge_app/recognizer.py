@@ -129,8 +129,12 @@ class Recognizer:
         images = [reader.finals[c.key][0] for c in split.digits]
         predictions = [reader.finals[c.key][1] for c in split.digits]
         return [
-            NumberDigit(c.box, tuple(own), self._finish(pred, img, started))
-            for c, own, pred, img in zip(split.digits, split.strokes_of, predictions, images)
+            NumberDigit(
+                c.box, tuple(own), self._finish(pred, img, started), split.margin, contested
+            )
+            for c, own, pred, img, contested in zip(
+                split.digits, split.strokes_of, predictions, images, split.contested
+            )
         ]
 
     def sure(self, prediction: Prediction) -> bool:
@@ -144,11 +148,26 @@ class Recognizer:
             threshold = self.threshold
         return prediction.confidence >= threshold
 
+    @property
+    def split_margin(self) -> float | None:
+        """The split threshold: a number whose best split into another number of digits
+        scores within it of the chosen one is not sure (its contested digits show "?").
+        Calibrated with the pen's fusion (docs/pen.md); None: not judged."""
+        return self.pen.split_margin if self.pen is not None else None
+
+    def digit_sure(self, digit: NumberDigit) -> bool:
+        """Whether the app shows this digit of a number as sure: its reading is, and no
+        near-tying split into another number of digits cuts its ink otherwise."""
+        threshold = self.split_margin
+        doubted = threshold is not None and digit.contested and digit.split_margin < threshold
+        return not doubted and self.sure(digit.reading.prediction)
+
     def number_confidence(self, digits: Sequence[NumberDigit]) -> float:
-        """How sure a number is: its least sure digit's confidence (0 for no digit). The
-        number is sure iff every digit is (:meth:`number_sure`), so the screen shows a "?"
-        on a digit exactly when the number is not sure."""
+        """How sure a number's digits are: its least sure digit's confidence (0 for no
+        digit). The number is sure iff every digit is (:meth:`number_sure`: each confident
+        and none contested by a near-tying split), so the screen shows a "?" on a digit
+        exactly when the number is not sure."""
         return min((d.reading.prediction.confidence for d in digits), default=0.0)
 
     def number_sure(self, digits: Sequence[NumberDigit]) -> bool:
-        return bool(digits) and all(self.sure(d.reading.prediction) for d in digits)
+        return bool(digits) and all(self.digit_sure(d) for d in digits)

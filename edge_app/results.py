@@ -25,3 +25,8 @@ class NumberDigit:
     box: tuple[int, int, int, int]  # left, top, right, bottom (exclusive), canvas px
     strokes: tuple[int, ...]  # its strokes, as indices in time order
     reading: Reading
+    #: The number's split against its best rival into another number of digits: how far
+    #: below it the rival scored (log score; inf: none), and whether the rival splits this
+    #: digit's ink otherwise (the recognizer judges it with its split threshold).
+    split_margin: float = float("inf")
+    contested: bool = False

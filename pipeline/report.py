@@ -163,7 +163,15 @@ def _held_out(record: PenCalibration | None) -> str:
         f"at most {pct(record.digit_budget, 1)} of the fitting writers' correct digits fall, "
         f"{record.threshold}, and for a number's digits at most "
         f"{pct(record.number_budget, 1)} of correct numbers, "
-        f"{record.number_threshold}; "
+        f"{record.number_threshold}"
+        + (
+            f" with a split margin of {record.split_margin} (a number whose best split into "
+            "another number of digits scores within it is not sure either; this rule was "
+            "added after looking at these numbers' misreads, its figures cross-fitted)"
+            if record.split_margin
+            else ""
+        )
+        + "; "
         f"weight {record.weight}, temperature {record.temperature}. Held out "
         f"({record.digits or 0:,} digits of {record.writers} writers of both drawn files, "
         "each read with parameters fitted without its writer; "

@@ -94,9 +94,15 @@ def test_image_and_fused_readings_are_the_apps(
     """The image model the app loads on the runtime, read as the app reads, alone
     (``--no-pen``), with ``--pen`` and by default (the shipped pen file for the runtime, this
     one): the same share right as the app's own replay prints."""
+    from mnist_edge.core.fsutil import sha256_file
+    from mnist_edge.core.registry import FORMATS
+
     row = rows["pen-int8.tflite"]
-    assert row.image_model == "edge-fp16.tflite"  # the manifest's choice on litert
-    assert row.fitted_for_image_model is False  # the fusion was fitted with edge-int8.tflite
+    manifest = json.loads((MODELS / "manifest.json").read_text())
+    assert manifest["recommended"]["runtime"] == "litert"
+    assert row.image_model == FORMATS[manifest["recommended"]["format"]].filename("edge")
+    fitted = manifest["pen"]["calibration"]["fusion"]["image_model_sha256"]
+    assert row.fitted_for_image_model is (sha256_file(MODELS / row.image_model) == fitted)
     for extra, got in (
         (["--no-pen"], row.drawn["dev60.json"].image),
         (["--pen", str(MODELS / row.model)], row.drawn["dev60.json"].fused),
@@ -143,7 +149,7 @@ def test_report_sections(rows: dict[str, bench_pen.PenResult]) -> None:
     results = list(rows.values())
     table = report_pen.pen_table(results)
     assert table.startswith("| pen model | runtime |") and table.count("\n") == 3
-    assert "dev60.json: image -> fused %" in table and "edge-fp16.tflite, TTA 5" in table
+    assert "dev60.json: image -> fused %" in table and f"{results[0].image_model}, TTA 5" in table
     lines = report_pen.pen_lines(results)
     assert lines and all(len(line) <= 100 for line in lines)
     assert any("pen-int8.onnx on onnxruntime" in line for line in lines)
@@ -232,6 +238,7 @@ def test_pipeline_and_card_pen_section(tmp_path: Path) -> None:
             fusion["threshold"],
         )
         assert record.number_threshold == fusion["number_threshold"]
+        assert record.split_margin == fusion.get("split_margin")
     assert "**The default wherever strokes exist**" in text and "--no-pen" in text
     assert "not adopted" not in text
     assert f"the picture alone {record.today.misreads} misreads" in text

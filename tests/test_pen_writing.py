@@ -20,8 +20,7 @@ from tests.test_styles_train import small_file  # noqa: F401  (a fixture)
 @pytest.fixture(scope="module")
 def readers() -> Readers:
     fusion = json.loads((MODELS / "manifest.json").read_text())["pen"]["calibration"]["fusion"]
-    fitted = (fusion["weight"], fusion["temperature"], fusion["threshold"], 0.92)
-    return Readers.of(str(MODELS / "edge-int8.tflite"), str(MODELS / "pen-int8.tflite"), 1, fitted)
+    return Readers.of(str(MODELS / "edge-int8.tflite"), str(MODELS / "pen-int8.tflite"), 1, fusion)
 
 
 def test_sizes_are_measured_per_file_and_length(readers: Readers, tmp_path: Path) -> None:

@@ -161,16 +161,11 @@ def run_fusion(args: argparse.Namespace) -> int:
         numbers = measure_numbers(image, config.pen, list(config.numbers), config.tta, final)
         report["numbers"] = numbers
         fusion["number_threshold"] = numbers["number_threshold"]
+        fusion["split_margin"] = numbers["split_margin"]
     if config.style_set is not None or config.sizes:
         from mnist_edge.train.pen_writing import Readers, measure_sizes, measure_styles
 
-        fitted = (
-            fusion["weight"],
-            fusion["temperature"],
-            fusion["threshold"],
-            fusion.get("number_threshold", fusion["threshold"]),
-        )
-        readers = Readers.of(image, config.pen, config.tta, fitted)
+        readers = Readers.of(image, config.pen, config.tta, fusion)
         if config.style_set is not None:
             report["styles"] = measure_styles(readers, config.style_set)
         if config.sizes:

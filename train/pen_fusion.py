@@ -15,6 +15,7 @@ on: see docs/pen.md). The parameters shipped are then fitted on all held-out wri
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ TEMPERATURES = tuple(round(1.0 + 0.1 * i, 1) for i in range(16))  # 1 ... 2.5
 THRESHOLDS = tuple(round(0.5 + 0.01 * i, 2) for i in range(50))  # 0.50 ... 0.99
 DIGIT_BUDGET = 0.02
 NUMBER_BUDGET = 0.035
+#: Split margins tried (log score; 0: the split is not judged), see :func:`number_rule`.
+SPLIT_MARGINS = tuple(round(0.1 * i, 1) for i in range(31))  # 0 ... 3
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,29 @@ def budget_threshold(confidence: np.ndarray, correct: np.ndarray, budget: float 
     budget = DIGIT_BUDGET if budget < 0 else budget
     ok = [t for t in THRESHOLDS if (confidence[correct] < t).mean() <= budget]
     return max(ok) if ok else THRESHOLDS[0]
+
+
+def number_rule(
+    confidence: np.ndarray, margin: np.ndarray, correct: np.ndarray
+) -> tuple[float, float]:
+    """A number's "not sure" pair (number threshold, split margin): a number is flagged when
+    its least sure digit is under the threshold or its best split into another number of
+    digits scores within the margin of the chosen one. Of the pairs under which at most
+    ``NUMBER_BUDGET`` of the correct numbers fall, the one flagging most misread ones (ties:
+    fewer correct ones flagged, then the higher threshold, then the smaller margin)."""
+    best: tuple[float, float, float, float] | None = None
+    for t in THRESHOLDS:
+        low = confidence < t
+        for m in SPLIT_MARGINS:
+            flagged = low | (margin < m)
+            shown = flagged[correct].mean() if correct.any() else 0.0
+            if shown > NUMBER_BUDGET:
+                continue
+            caught = flagged[~correct].mean() if (~correct).any() else 0.0
+            key = (caught, -shown, t, -m)
+            if best is None or key > best:
+                best = key
+    return (best[2], -best[3]) if best is not None else (THRESHOLDS[0], 0.0)
 
 
 def summary(probs: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, Any]:
@@ -168,13 +194,13 @@ def measure_numbers(
     image_path: str, pen_path: str, paths: list[str], tta: int, final: Fit
 ) -> dict[str, Any]:
     """Composed numbers of held-out writers read as the app reads them on the default strip,
-    the picture alone and fused (the fusion fitted on all held-out digits); the number
-    threshold (a number is sure iff its least sure digit is) cross-fitted leaving one writer
-    out, then fitted on all of them."""
+    the picture alone and fused (the fusion fitted on all held-out digits); the number's
+    "not sure" pair (:func:`number_rule`) cross-fitted leaving one writer out, then fitted on
+    all of them."""
     from mnist_edge.ink.strokes import load_samples
     from mnist_edge.train.pen_writing import Readers, read_numbers, text
 
-    fitted = (final.weight, final.temperature, final.threshold, final.threshold)
+    fitted = dataclasses.asdict(final)  # weight, temperature, threshold
     readers = Readers.of(image_path, pen_path, tta, fitted)
     rows = []
     for path in paths:
@@ -187,16 +213,17 @@ def measure_numbers(
                     readers.today.number_sure(a),
                     text(b) == s.label,
                     readers.fused.number_confidence(b),
+                    min((d.split_margin for d in b), default=float("inf")),
                 )
             )
     who = np.array([r[0] for r in rows])
     right0, sure0, right1 = (np.array([r[k] for r in rows]) for k in (1, 2, 3))
-    confidence = np.array([r[4] for r in rows])
+    confidence, margin = (np.array([r[k] for r in rows], np.float64) for k in (4, 5))
     unsure = np.zeros(len(rows), bool)
     for writer in sorted(set(who.tolist())):
         mine = who == writer
-        t = budget_threshold(confidence[~mine], right1[~mine], NUMBER_BUDGET)
-        unsure[mine] = confidence[mine] < t
+        t, m = number_rule(confidence[~mine], margin[~mine], right1[~mine])
+        unsure[mine] = (confidence[mine] < t) | (margin[mine] < m)
 
     def shares(right: np.ndarray, flagged: np.ndarray) -> dict[str, float]:
         return {
@@ -212,7 +239,7 @@ def measure_numbers(
         "writers": len(set(who.tolist())),
         "today": shares(right0, ~sure0),
         "fused_cross_fitted": shares(right1, unsure),
-        "number_threshold": budget_threshold(confidence, right1, NUMBER_BUDGET),
+        **dict(zip(("number_threshold", "split_margin"), number_rule(confidence, margin, right1))),
     }
 
 

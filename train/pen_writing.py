@@ -36,17 +36,19 @@ class Readers:
     fused: Recognizer
 
     @classmethod
-    def of(
-        cls,
-        image_path: str,
-        pen_path: str,
-        tta: int,
-        fusion: tuple[float, float, float, float],
-    ) -> Readers:
+    def of(cls, image_path: str, pen_path: str, tta: int, fusion: dict[str, Any]) -> Readers:
+        """``fusion``: a fusion record's values (weight, temperature, threshold, and where
+        fitted number_threshold and split_margin)."""
         model = load_model(image_path)
         threshold = model.threshold_for(tta) or DEFAULT_THRESHOLD
-        weight, temperature, digit, number = fusion
-        pen = PenChannel(load_pen_model(pen_path), weight, digit, temperature, number)
+        pen = PenChannel(
+            load_pen_model(pen_path),
+            fusion["weight"],
+            fusion["threshold"],
+            fusion["temperature"],
+            fusion.get("number_threshold", fusion["threshold"]),
+            fusion.get("split_margin"),
+        )
         return cls(Recognizer(model, threshold, tta), Recognizer(model, threshold, tta, pen=pen))
 
 

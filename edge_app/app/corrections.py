@@ -45,7 +45,7 @@ def select(app: AppHost, index: int) -> None:
         return
     app.state.selected = index
     app.state.reading = digits[index].reading
-    label = app.view.label_of(digits[index].reading, app.recognizer)
+    label = app.view.label_of(digits[index], app.recognizer)
     app.state.say(f"Digit {index + 1} ({label}) selected: tap its bar or press 0-9")
 
 

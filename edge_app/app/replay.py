@@ -182,7 +182,7 @@ def _play(
         if app.config.multi:
             # "number" is what the screen shows ("?" where not sure); "read" the digits read.
             result["number"] = "".join(
-                app.view.label_of(d.reading, app.recognizer) for d in app.state.digits
+                app.view.label_of(d, app.recognizer) for d in app.state.digits
             )
             result["read"] = "".join(
                 app.recognizer.model.labels[d.reading.prediction.digit] for d in app.state.digits

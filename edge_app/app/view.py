@@ -163,7 +163,7 @@ class View:
             left, top, right, bottom = d.box
             box = (c.x + left, c.y + top, max(1, right - left), max(1, bottom - top))
             p = d.reading.prediction
-            sure = recognizer.sure(p)
+            sure = recognizer.digit_sure(d)
             color = GOOD if sure else UNSURE
             if i == state.selected:  # tapped: the bars show (and correct) this digit
                 color = ACCENT
@@ -177,9 +177,9 @@ class View:
             x = min(max(box[0], c.x + 2), c.x + c.w - tag.get_width() - 2)
             s.blit(tag, (x, y))
 
-    def label_of(self, reading: Any, recognizer: Any) -> str:
-        p = reading.prediction
-        return self.labels[p.digit] if recognizer.sure(p) else "?"
+    def label_of(self, digit: Any, recognizer: Any) -> str:
+        """A digit of a number as the screen shows it: its label, or "?" where not sure."""
+        return self.labels[digit.reading.prediction.digit] if recognizer.digit_sure(digit) else "?"
 
     def draw_result(self, state: AppState, multi: bool, recognizer: Any) -> None:
         s, r = self.surface, self.layout.digit
@@ -247,8 +247,8 @@ class View:
         """The number read, digit by digit ("?" where not sure), and how sure the whole is."""
         r = self.layout.digit
         digits = state.digits
-        shown = "".join(self.label_of(d.reading, recognizer) for d in digits) or "?"
-        unsure = [i for i, d in enumerate(digits) if not recognizer.sure(d.reading.prediction)]
+        shown = "".join(self.label_of(d, recognizer) for d in digits) or "?"
+        unsure = [i for i, d in enumerate(digits) if not recognizer.digit_sure(d)]
         confidence = recognizer.number_confidence(digits)  # its least sure digit's
         # As large as the panel allows (its lines below stay clear): long numbers shrink to fit.
         font = self.sized_font(shown, r.w - 16, int(r.h * 0.5))
@@ -259,10 +259,9 @@ class View:
             center=(r.x + r.w // 2, r.y + int(r.h * 0.4)),
         )
         if unsure:
-            which = ", ".join(
-                f"{i + 1}: {' or '.join(str(k) for k, _ in digits[i].reading.prediction.top(2))}"
-                for i in unsure
-            )
+            # A digit in doubt for its split (another number of digits nearly ties), not for
+            # its reading, says so: its top two would both be the same digit.
+            which = ", ".join(f"{i + 1}: {doubt(digits[i], recognizer)}" for i in unsure)
             line, color = f"Not sure of digit {which}", UNSURE
         else:
             line, color = f"{len(digits)} digits, {confidence:.0%} sure", TEXT
@@ -337,3 +336,12 @@ class View:
                 TEXT if d == best else MUTED,
                 midtop=(x + w // 2, top + full + 2),
             )
+
+
+def doubt(digit: Any, recognizer: Any) -> str:
+    """What is in doubt about a digit of a number: its top two readings, or (confident but
+    contested by a near-tying split into another number of digits) its split."""
+    p = digit.reading.prediction
+    if recognizer.sure(p):
+        return "one digit or two?"
+    return " or ".join(str(k) for k, _ in p.top(2))

@@ -13,7 +13,13 @@ import numpy as np
 
 from mnist_edge.edge_app.numbers.render import model_input, render_units
 from mnist_edge.edge_app.numbers.score import candidate_scores
-from mnist_edge.edge_app.numbers.search import Candidate, best_path, digit_spans, span_key
+from mnist_edge.edge_app.numbers.search import (
+    Candidate,
+    best_path,
+    digit_spans,
+    rival_split,
+    span_key,
+)
 from mnist_edge.edge_app.numbers.units import ORDERS, Unit, in_order, pixels_of, stroke_units
 from mnist_edge.edge_app.numbers.weights import NumberScores, shipped_scores
 from mnist_edge.ink.preprocess import to_mnist
@@ -34,6 +40,10 @@ class Split:
     size: tuple[int, int, int] = (0, 0, 0)
     per_stroke: Sequence[Sequence[Unit]] = ()
     pixels: Sequence[np.ndarray] = ()
+    #: How far the best split into another number of digits scores below this one (log
+    #: score; inf: none), and for each digit whether that rival splits its ink otherwise.
+    margin: float = float("inf")
+    contested: tuple[bool, ...] = ()
 
 
 class NumberReader:
@@ -273,6 +283,7 @@ class NumberReader:
         sets = self._candidate_sets(strokes, per_stroke, pixels, size, ORDERS)
         if not sets[0][0]:
             return Split([], [], 0, 0.0)
+        winner: tuple[int, Sequence[Candidate], np.ndarray] | None = None
         for (units, found), scores in zip(sets, candidate_scores(sets, brush, self.scores)):
             scored_count += len(found)
             path, total = best_path(len(units), found, bias, scores)
@@ -280,7 +291,9 @@ class NumberReader:
                 path.sort(key=lambda c: (c.box[0] + c.box[2]) / 2)  # read left to right
                 strokes_of = [sorted({u.stroke for u in units[c.first : c.last]}) for c in path]
                 best = Split(path, strokes_of, 0, total)
-        assert best is not None  # at least one order
+                winner = (len(units), found, scores)
+        assert best is not None and winner is not None  # at least one order
+        margin, rival = rival_split(winner[0], winner[1], bias, winner[2], len(best.digits))
         return dataclasses.replace(
             best,
             candidates=scored_count,
@@ -288,6 +301,10 @@ class NumberReader:
             size=size,
             per_stroke=per_stroke,
             pixels=pixels,
+            margin=margin,
+            contested=tuple((c.first, c.last) not in rival for c in best.digits)
+            if rival
+            else (False,) * len(best.digits),
         )
 
 

@@ -83,3 +83,41 @@ def best_path(
         j = c.first
     path.reverse()
     return path, float(best[count])
+
+
+def rival_split(
+    count: int,
+    scored: Sequence[Candidate],
+    per_digit: float,
+    scores: Sequence[float] | np.ndarray | None,
+    digits: int,
+) -> tuple[float, frozenset[tuple[int, int]]]:
+    """The best path into another number of digits than ``digits`` (the best path's): how far
+    below the best path's total it scores (``inf`` when no other count covers the units) and
+    its candidates' unit spans. A split that nearly ties with one of another length is where
+    numbers are misread most ("11" read "1", a "0" read "10"), whatever each digit's
+    confidence: the reader flags such a number's contested digits (docs/numbers.md)."""
+    values = [c.score for c in scored] if scores is None else [float(v) for v in scores]
+    by_end: dict[int, list[int]] = {}
+    for k, c in enumerate(scored):
+        by_end.setdefault(c.last, []).append(k)
+    # best[j][n]: the best total covering units 0..j-1 with n digits, and its last candidate.
+    best: list[dict[int, tuple[float, int]]] = [{} for _ in range(count + 1)]
+    best[0][0] = (0.0, -1)
+    for j in range(1, count + 1):
+        for k in by_end.get(j, []):
+            for n, (total, _) in best[scored[k].first].items():
+                value = total + values[k] + per_digit
+                if value > best[j].get(n + 1, (-np.inf, -1))[0]:
+                    best[j][n + 1] = (value, k)
+    ends = best[count]
+    if digits not in ends or len(ends) < 2:
+        return float("inf"), frozenset()
+    other = max((n for n in ends if n != digits), key=lambda n: ends[n][0])
+    spans = []
+    j, n = count, other
+    while j > 0:
+        k = best[j][n][1]
+        spans.append((scored[k].first, scored[k].last))
+        j, n = scored[k].first, n - 1
+    return ends[digits][0] - ends[other][0], frozenset(spans)

@@ -205,8 +205,8 @@ def load_pen_model(path: str | Path, runtime: str = "auto", threads: int | None 
 
 def fusion_of(model: Model) -> dict[str, float] | None:
     """The fusion a pen model was calibrated for (its metadata): weight, temperature,
-    threshold and, where fitted, the threshold for a number's digits; None when it carries
-    none or a broken one."""
+    threshold and, where fitted, the threshold for a number's digits and the split margin;
+    None when it carries none or a broken one."""
     fusion = (model.description or {}).get("fusion")
     if not isinstance(fusion, dict):
         return None
@@ -220,6 +220,9 @@ def fusion_of(model: Model) -> dict[str, float] | None:
     number = fusion.get("number_threshold")  # optional: files before it judge digits alike
     if isinstance(number, (int, float)) and not isinstance(number, bool) and 0 < number < 1:
         out["number_threshold"] = float(number)
+    split = fusion.get("split_margin")  # optional: files before it do not judge the split
+    if isinstance(split, (int, float)) and not isinstance(split, bool) and 0 <= split <= 100:
+        out["split_margin"] = float(split)
     return out
 
 

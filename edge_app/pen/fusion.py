@@ -54,6 +54,9 @@ class PenChannel:
     #: A number's digits are judged by this one (a number is sure iff all its digits are);
     #: the single-digit threshold where the file carries none.
     number_threshold: float = -1.0
+    #: A number is not sure when its best split into another number of digits scores within
+    #: this much (log score) of the chosen split; None: not judged (files without it).
+    split_margin: float | None = None
 
     def __post_init__(self) -> None:
         if self.number_threshold < 0:
@@ -70,7 +73,8 @@ class PenChannel:
         }
         chosen = fusion["threshold"] if threshold is None else threshold
         number = fusion.get("number_threshold", chosen) if threshold is None else threshold
-        return cls(model, fusion["weight"], chosen, fusion["temperature"], number)
+        split = fusion.get("split_margin")
+        return cls(model, fusion["weight"], chosen, fusion["temperature"], number, split)
 
     def probabilities(self, drawings: Sequence[Sequence[Stroke]], aspect: float) -> np.ndarray:
         return self.model.run(batch_features(drawings, aspect)).probabilities
