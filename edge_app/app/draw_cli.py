@@ -33,7 +33,13 @@ def _pen(config: DrawConfig, model: Any) -> Any:
     print(
         f"mnist-edge: pen model {channel.model.path}, weight {channel.weight:g}, not sure below "
         f"{channel.threshold:.2f} when fused ({channel.number_threshold:.2f} for a number's "
-        "digits); --no-pen reads the picture alone",
+        "digits"
+        + (
+            f", and a number split within {channel.split_margin:g} of another length"
+            if channel.split_margin
+            else ""
+        )
+        + "); --no-pen reads the picture alone",
         file=sys.stderr,
     )
     return channel
