@@ -276,7 +276,8 @@ def pen_lines(pen_manifest: dict[str, Any] | None) -> list[str]:
         "reads as before; learning keeps the image model's embedding.",
         "- **The default wherever strokes exist** (issue 31, docs/pen.md): the shipped pen file "
         "for the image model's runtime loads with the shipped image models; a number is sure "
-        "iff its least sure digit is. `mnist-edge draw --no-pen` reads the picture alone, "
+        "iff each of its digits is: confident, and not cut otherwise by a near-tying split into "
+        "another number of digits. `mnist-edge draw --no-pen` reads the picture alone, "
         "`--pen FILE` fuses another pen file."
         if shipped
         else "- Not in this models folder: the app reads the picture alone here.",
