@@ -16,6 +16,7 @@ import numpy as np
 
 from mnist_edge.core.errors import UserError
 from mnist_edge.edge_app.api_types import Box, Candidate, DigitResult, NumberResult
+from mnist_edge.edge_app.numbers.weights import ScoresError
 from mnist_edge.edge_app.recognizer import Recognizer
 from mnist_edge.edge_app.results import NumberDigit, Reading
 from mnist_edge.ink.preprocess import ink_bbox
@@ -184,8 +185,6 @@ def several_digits(
     the single reading is not sure and the pen is up: a sure digit costs nothing more."""
     if reading is None or pen_down or len(strokes) < 2 or recognizer.sure(reading.prediction):
         return ""
-    from mnist_edge.edge_app.numbers.weights import ScoresError
-
     try:
         digits = recognizer.read_number(list(strokes), size[0], size[1], brush)
     except ScoresError:  # a models folder without number scores: no hint, the digit still reads

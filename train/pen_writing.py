@@ -41,14 +41,7 @@ class Readers:
         fitted number_threshold and split_margin)."""
         model = load_model(image_path)
         threshold = model.threshold_for(tta) or DEFAULT_THRESHOLD
-        pen = PenChannel(
-            load_pen_model(pen_path),
-            fusion["weight"],
-            fusion["threshold"],
-            fusion["temperature"],
-            fusion.get("number_threshold", fusion["threshold"]),
-            fusion.get("split_margin"),
-        )
+        pen = PenChannel.from_fusion(load_pen_model(pen_path), fusion)
         return cls(Recognizer(model, threshold, tta), Recognizer(model, threshold, tta, pen=pen))
 
 

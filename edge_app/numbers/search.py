@@ -52,6 +52,18 @@ def span_key(size: tuple[int, int, int], units: Sequence[Unit]) -> tuple[object,
     return (*size, *(u.key for u in sorted(units, key=lambda u: (u.stroke, u.start))))
 
 
+def _scored_by_end(
+    scored: Sequence[Candidate], scores: Sequence[float] | np.ndarray | None
+) -> tuple[list[float], dict[int, list[int]]]:
+    """Each candidate's score (``scores`` stand for their own), and the candidates ending at
+    each unit boundary: what both dynamic programmes walk."""
+    values = [c.score for c in scored] if scores is None else [float(v) for v in scores]
+    by_end: dict[int, list[int]] = {}
+    for k, c in enumerate(scored):
+        by_end.setdefault(c.last, []).append(k)
+    return values, by_end
+
+
 def best_path(
     count: int,
     scored: Sequence[Candidate],
@@ -61,10 +73,7 @@ def best_path(
     """Dynamic programming over unit boundaries: the candidates that cover units 0..count-1
     once, in order, with the highest summed score (each digit adds ``per_digit``). ``scores``
     (one per candidate) stand for their ``score``; the path's candidates then carry them."""
-    values = [c.score for c in scored] if scores is None else [float(v) for v in scores]
-    by_end: dict[int, list[int]] = {}
-    for k, c in enumerate(scored):
-        by_end.setdefault(c.last, []).append(k)
+    values, by_end = _scored_by_end(scored, scores)
     best = [-np.inf] * (count + 1)
     best[0] = 0.0
     back = [-1] * (count + 1)
@@ -97,10 +106,7 @@ def rival_split(
     its candidates' unit spans. A split that nearly ties with one of another length is where
     numbers are misread most ("11" read "1", a "0" read "10"), whatever each digit's
     confidence: the reader flags such a number's contested digits (docs/numbers.md)."""
-    values = [c.score for c in scored] if scores is None else [float(v) for v in scores]
-    by_end: dict[int, list[int]] = {}
-    for k, c in enumerate(scored):
-        by_end.setdefault(c.last, []).append(k)
+    values, by_end = _scored_by_end(scored, scores)
     # best[j][n]: the best total covering units 0..j-1 with n digits, and its last candidate.
     best: list[dict[int, tuple[float, int]]] = [{} for _ in range(count + 1)]
     best[0][0] = (0.0, -1)

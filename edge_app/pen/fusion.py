@@ -10,8 +10,9 @@ Without strokes, or without a pen model, the reading is the picture's, unchanged
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -71,10 +72,22 @@ class PenChannel:
             "threshold": DEFAULT_THRESHOLD,
             "temperature": 1.0,
         }
-        chosen = fusion["threshold"] if threshold is None else threshold
-        number = fusion.get("number_threshold", chosen) if threshold is None else threshold
-        split = fusion.get("split_margin")
-        return cls(model, fusion["weight"], chosen, fusion["temperature"], number, split)
+        if threshold is not None:
+            fusion = {**fusion, "threshold": threshold, "number_threshold": threshold}
+        return cls.from_fusion(model, fusion)
+
+    @classmethod
+    def from_fusion(cls, model: Model, fusion: Mapping[str, Any]) -> PenChannel:
+        """A fusion record's values (weight, threshold, temperature; where fitted the number
+        threshold, else the threshold, and the split margin) on ``model``."""
+        return cls(
+            model,
+            fusion["weight"],
+            fusion["threshold"],
+            fusion.get("temperature", 1.0),
+            fusion.get("number_threshold", fusion["threshold"]),
+            fusion.get("split_margin"),
+        )
 
     def probabilities(self, drawings: Sequence[Sequence[Stroke]], aspect: float) -> np.ndarray:
         return self.model.run(batch_features(drawings, aspect)).probabilities
