@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mnist_edge.edge_app.numbers.reader import NumberReader
-from mnist_edge.edge_app.numbers.render import render_units
+from mnist_edge.edge_app.numbers.render import ink_brush, render_units
 from mnist_edge.edge_app.numbers.score import (
     candidate_matrices,
     candidate_matrix,
@@ -474,3 +474,32 @@ def test_number_benchmark_per_length_and_spacing(
     assert apart.read == apart.ceiling == apart.components == 1
     table = report.markdown()
     assert "| 2 | touching | 1 | 100.0% | 100.0% | 0.0% |" in table and "| all | all | 2 |" in table
+
+
+def _bars(*heights: float, height: int = 241) -> list[list[tuple[float, float]]]:
+    """Vertical strokes of these heights in px on a canvas ``height`` tall, left to right."""
+    return [
+        [(0.1 * (n + 1), 0.1), (0.1 * (n + 1), 0.1 + h / (height - 1))]
+        for n, h in enumerate(heights)
+    ]
+
+
+def test_a_number_written_small_is_drawn_with_a_thinner_brush() -> None:
+    assert ink_brush(_bars(110, 112), 800, 241, 13) == 13  # usual size: the canvas' brush
+    assert ink_brush(_bars(48, 50), 800, 241, 13) == 6  # an eighth of the writing height
+    assert ink_brush(_bars(48, 20, 50), 800, 241, 13) == 6  # a short bar is not the height
+    assert ink_brush([], 800, 241, 13) == 13
+
+
+def test_the_brush_holds_while_a_stroke_nudges_the_height_across_a_step() -> None:
+    # 92 px asks for 11.5 -> 12; a stroke of 104 px would round to 13, and the old brush
+    # redrew (and read again) every digit before it. It holds, as the whole chain computed
+    # again from the strokes alone says (a replay or an undo gets the same brush).
+    assert ink_brush(_bars(92), 800, 241, 13) == 12
+    assert ink_brush(_bars(92, 104), 800, 241, 13) == 12
+    assert ink_brush(_bars(92, 100, 100), 800, 241, 13) == 12
+    # Writing that asks for the canvas' brush gets it, and keeps it while it stays near.
+    assert ink_brush(_bars(92, 104, 104), 800, 241, 13) == 13
+    assert ink_brush(_bars(92, 104, 104, 96, 96), 800, 241, 13) == 13
+    # Writing that shrinks well past the hold gets its thinner brush.
+    assert ink_brush(_bars(92, 62, 62, 62), 800, 241, 13) == 8

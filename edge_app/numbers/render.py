@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mnist_edge.edge_app.numbers.units import Unit
+from mnist_edge.edge_app.numbers.units import Unit, tall_median
 from mnist_edge.ink.preprocess import from_ink, to_mnist
 from mnist_edge.ink.strokes import Stroke, draw_segment
 
@@ -84,15 +84,36 @@ def model_input(
 #: draws it, and one written small is not drawn as blobs (a 4 read as 6, a 2 as 8).
 INK_PER_HEIGHT = 1 / 8
 
+#: While a number is written, its brush changes only when the writing height asks for one at
+#: least this much thicker or thinner (px): a new stroke that nudges the median height across
+#: a rounding step would otherwise redraw, and read again, every digit already written.
+BRUSH_HOLD = 1.5
+
+
+def _writing_heights(strokes: Sequence[Stroke], height: int) -> list[float]:
+    """Each stroke's height in canvas px (points, without the brush); none for an empty one."""
+    return [(max(p[1] for p in s) - min(p[1] for p in s)) * (height - 1) for s in strokes if s]
+
+
+def _ideal_brush(heights: Sequence[float], brush: int) -> float:
+    """The brush for this writing, unrounded: ``INK_PER_HEIGHT`` of its height (without the
+    brush), within 1 and the canvas' brush."""
+    return min(float(brush), max(1.0, tall_median(heights) * INK_PER_HEIGHT))
+
 
 def ink_brush(strokes: Sequence[Stroke], width: int, height: int, brush: int) -> int:
     """The brush to draw (and read) a number's ink with: the canvas' ``brush``, thinner where
-    the writing is small. The writing height is the median height of the tall strokes (as
-    the reader measures it, without the brush)."""
-    heights = [(max(p[1] for p in s) - min(p[1] for p in s)) * (height - 1) for s in strokes if s]
-    if not heights:
-        return brush
-    top = max(heights)
-    tall = sorted(h for h in heights if h >= 0.5 * top)
-    writing = tall[len(tall) // 2]
-    return max(1, min(brush, int(writing * INK_PER_HEIGHT + 0.5)))
+    the writing is small (``INK_PER_HEIGHT`` of the writing height, as the reader measures it).
+
+    The brush follows the strokes in the order they were written and holds until the writing
+    asks for one ``BRUSH_HOLD`` px away, or for the canvas' own: a function of the strokes
+    alone (a replay, an undo or a reading from scratch gets the brush the app had), which
+    does not flap while writing."""
+    heights = _writing_heights(strokes, height)
+    held: int | None = None
+    for n in range(1, len(heights) + 1):
+        ideal = _ideal_brush(heights[:n], brush)
+        # Writing that asks for the canvas' brush gets it: the usual sizes read as drawn.
+        if held is None or abs(ideal - held) >= BRUSH_HOLD or ideal == brush:
+            held = int(ideal + 0.5)
+    return brush if held is None else held

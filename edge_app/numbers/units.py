@@ -210,14 +210,19 @@ def _with_delayed_moved_back(per_stroke: list[list[Unit]]) -> list[int]:
     return order
 
 
+def tall_median(heights: Sequence[float]) -> float:
+    """How tall a person writes digits, from their strokes' heights: the median of the tall
+    ones (at least half the tallest; a bar or a flag is short, most strokes span the digit)."""
+    return float(statistics.median(h for h in heights if h >= 0.5 * max(heights)))
+
+
 def writing_height(units: Sequence[Unit], brush: int) -> float:
-    """How tall this person writes digits, in px: the median height of the tall strokes (a bar
-    or a flag is short, most strokes span the digit). Whole strokes, not the pieces of cut
-    ones: a joined-up stroke's pieces are each only part of a digit's height."""
+    """How tall this person writes digits, in px of ink (:func:`tall_median`). Whole strokes,
+    not the pieces of cut ones: a joined-up stroke's pieces are each only part of a digit's
+    height."""
     spans: dict[int, tuple[float, float]] = {}
     for u in units:
         top, bottom = spans.get(u.stroke, (u.y0, u.y1))
         spans[u.stroke] = (min(top, u.y0), max(bottom, u.y1))
     heights = [b - t + brush for t, b in spans.values()]
-    tall = [h for h in heights if h >= 0.5 * max(heights)]
-    return float(max(statistics.median(tall), 2.0 * brush))
+    return max(tall_median(heights), 2.0 * brush)
