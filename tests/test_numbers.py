@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mnist_edge.edge_app.numbers import render as number_render
 from mnist_edge.edge_app.numbers.reader import NumberReader
 from mnist_edge.edge_app.numbers.render import ink_brush, render_units
 from mnist_edge.edge_app.numbers.score import (
@@ -491,15 +492,21 @@ def test_a_number_written_small_is_drawn_with_a_thinner_brush() -> None:
     assert ink_brush([], 800, 241, 13) == 13
 
 
-def test_the_brush_holds_while_a_stroke_nudges_the_height_across_a_step() -> None:
-    # 92 px asks for 11.5 -> 12; a stroke of 104 px would round to 13, and the old brush
-    # redrew (and read again) every digit before it. It holds, as the whole chain computed
-    # again from the strokes alone says (a replay or an undo gets the same brush).
+def test_the_brush_holds_while_a_stroke_nudges_the_height_across_a_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 92 px asks for 11.5 -> 12; two strokes of 86 px move the height to 86 px, 10.75 -> 11,
+    # a rounding step that redrew (and read again) every digit before them. It holds, as the
+    # whole chain computed again from the strokes alone says (a replay or an undo agrees).
+    nudged = _bars(92, 86, 86)
     assert ink_brush(_bars(92), 800, 241, 13) == 12
-    assert ink_brush(_bars(92, 104), 800, 241, 13) == 12
-    assert ink_brush(_bars(92, 100, 100), 800, 241, 13) == 12
+    assert ink_brush(nudged, 800, 241, 13) == 12
+    assert ink_brush(nudged[:2], 800, 241, 13) == 12
     # Writing that asks for the canvas' brush gets it, and keeps it while it stays near.
     assert ink_brush(_bars(92, 104, 104), 800, 241, 13) == 13
     assert ink_brush(_bars(92, 104, 104, 96, 96), 800, 241, 13) == 13
     # Writing that shrinks well past the hold gets its thinner brush.
     assert ink_brush(_bars(92, 62, 62, 62), 800, 241, 13) == 8
+    # Without the hold the nudge changes the brush: the case above is the one it mends.
+    monkeypatch.setattr(number_render, "BRUSH_HOLD", 1e-9)
+    assert ink_brush(nudged, 800, 241, 13) == 11
