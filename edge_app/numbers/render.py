@@ -4,11 +4,12 @@ canvas) and turned into model input by the one preprocessing path."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 import numpy as np
 
-from mnist_edge.edge_app.numbers.units import Unit, tall_median
+from mnist_edge.edge_app.numbers.units import Unit, tall_median_of_sorted
 from mnist_edge.ink.preprocess import from_ink, to_mnist
 from mnist_edge.ink.strokes import Stroke, draw_segment
 
@@ -95,12 +96,6 @@ def _writing_heights(strokes: Sequence[Stroke], height: int) -> list[float]:
     return [(max(p[1] for p in s) - min(p[1] for p in s)) * (height - 1) for s in strokes if s]
 
 
-def _ideal_brush(heights: Sequence[float], brush: int) -> float:
-    """The brush for this writing, unrounded: ``INK_PER_HEIGHT`` of its height (without the
-    brush), within 1 and the canvas' brush."""
-    return min(float(brush), max(1.0, tall_median(heights) * INK_PER_HEIGHT))
-
-
 def ink_brush(strokes: Sequence[Stroke], width: int, height: int, brush: int) -> int:
     """The brush to draw (and read) a number's ink with: the canvas' ``brush``, thinner where
     the writing is small (``INK_PER_HEIGHT`` of the writing height, as the reader measures it).
@@ -109,10 +104,11 @@ def ink_brush(strokes: Sequence[Stroke], width: int, height: int, brush: int) ->
     asks for one ``BRUSH_HOLD`` px away, or for the canvas' own: a function of the strokes
     alone (a replay, an undo or a reading from scratch gets the brush the app had), which
     does not flap while writing."""
-    heights = _writing_heights(strokes, height)
     held: int | None = None
-    for n in range(1, len(heights) + 1):
-        ideal = _ideal_brush(heights[:n], brush)
+    ordered: list[float] = []  # the heights so far, kept sorted: one insertion per stroke
+    for h in _writing_heights(strokes, height):
+        bisect.insort(ordered, h)
+        ideal = min(float(brush), max(1.0, tall_median_of_sorted(ordered) * INK_PER_HEIGHT))
         # Writing that asks for the canvas' brush gets it: the usual sizes read as drawn.
         if held is None or abs(ideal - held) >= BRUSH_HOLD or ideal == brush:
             held = int(ideal + 0.5)
