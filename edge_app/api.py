@@ -37,7 +37,7 @@ from mnist_edge.edge_app.recognizer import Recognizer
 from mnist_edge.edge_app.results import NumberDigit
 from mnist_edge.ink import layout as lay
 from mnist_edge.ink.preprocess import image_to_canvas
-from mnist_edge.ink.strokes import Stroke, default_brush, render
+from mnist_edge.ink.strokes import MAX_INK_PX, Stroke, default_brush, ink_px, render
 
 #: Without a writing area, the ink fills this much of the height (a digit drawn at about
 #: two-thirds of the canvas, what the app's brush is sized for).
@@ -62,7 +62,8 @@ class Frame:
 
     def strokes(self, ink: Ink) -> list[Stroke]:
         """The ink as the app would hold it: canvas fractions, clamped to the canvas, a stroke
-        that starts off it never begun, repeated points dropped (the app's input rules)."""
+        that starts off it never begun, repeated points dropped (the app's input rules); more
+        ink than the app holds (:data:`~mnist_edge.ink.strokes.MAX_INK_PX`) is a UserError."""
         out = []
         for stroke in ink.strokes:
             points: Stroke = []
@@ -75,6 +76,12 @@ class Frame:
                     points.append(point)
             if points:
                 out.append(points)
+        used = ink_px(out, *self.size)
+        if used > MAX_INK_PX:  # the app refuses such ink too; reading it would take seconds
+            raise UserError(
+                f"ink is {used:,.0f} px long on the {self.size[0]}x{self.size[1]} canvas it is "
+                f"read on, more than {MAX_INK_PX:,}; read it in parts or sample it less"
+            )
         return out
 
     def box(self, px: PxBox) -> Box:

@@ -34,6 +34,11 @@ MAX_POINTS = 5_000  # per stroke: a finger at 120 Hz for 40 s
 MAX_WRITER = 200  # characters
 MAX_NUMBER_DIGITS = 12  # a number sample's label: a PIN, a price, a phone number fits
 MAX_CANVAS_SIDE = 16384  # px: a sample's canvas, larger than any screen
+#: The most ink one drawing is read with, in px of stroke on the canvas it is read on, each
+#: segment counting at least 1 px (each one is drawn, and read, separately). The longest real
+#: digit seen is about 5,300 px on the app's canvas and the longest number 3,600 px on its
+#: strip; past this bound even a scribble of tiny segments would take seconds to read.
+MAX_INK_PX = 20_000
 
 
 def label_text(label: int | str) -> str:
@@ -255,6 +260,23 @@ def to_pixels(point: Point, width: int, height: int) -> tuple[int, int]:
     x = min(max(point[0], 0.0), 1.0)
     y = min(max(point[1], 0.0), 1.0)
     return int(round(x * (width - 1))), int(round(y * (height - 1)))
+
+
+def segment_ink(a: Point, b: Point, width: int, height: int) -> float:
+    """px of ink the segment from ``a`` to ``b`` adds on a ``width`` x ``height`` canvas: its
+    length, at least 1 (a point drawn again is a dot drawn again)."""
+    return max(1.0, math.hypot((b[0] - a[0]) * (width - 1), (b[1] - a[1]) * (height - 1)))
+
+
+def ink_px(strokes: Sequence[Stroke], width: int, height: int) -> float:
+    """px of ink the strokes draw on a ``width`` x ``height`` canvas, counted as the app
+    counts it while they are drawn (a dot for each stroke, then each new segment): what
+    :data:`MAX_INK_PX` bounds."""
+    return sum(
+        1.0 + sum(segment_ink(a, b, width, height) for a, b in itertools.pairwise(s) if a != b)
+        for s in strokes
+        if s
+    )
 
 
 def render(strokes: Sequence[Stroke], width: int, height: int, brush: int) -> np.ndarray:

@@ -237,6 +237,10 @@ def test_correct_learns_and_undo_forgets(tmp_path: Path, monkeypatch: pytest.Mon
         again.correct(first, "17")
 
 
+#: A scribble of 400 points across its own box: far more ink than the app would hold.
+ZIGZAG = [(100.0 * (i % 2), 100.0 * i / 400) for i in range(400)]
+
+
 @pytest.mark.parametrize(
     ("call", "fragment"),
     [
@@ -245,6 +249,8 @@ def test_correct_learns_and_undo_forgets(tmp_path: Path, monkeypatch: pytest.Mon
         (lambda r: r.read_digit(mnist_edge.Ink([[(0,)]])), "(x, y) or (x, y, t)"),
         (lambda r: r.read_digit(mnist_edge.Ink([[(0, 0)]] * 101)), "more than 100 strokes"),
         (lambda r: r.read_digit(mnist_edge.Ink([[(0, 0)] * 5001])), "5,000 points"),
+        (lambda r: r.read_number(mnist_edge.Ink([ZIGZAG])), "px long on the"),
+        (lambda r: r.read_digit(mnist_edge.Ink([ZIGZAG] * 2)), "more than 20,000"),
         (lambda r: r.read_number(mnist_edge.Ink([[(0, 0)]]), "area"), "WritingArea"),
         (lambda r: mnist_edge.WritingArea(0, 10), "must be positive"),
         (

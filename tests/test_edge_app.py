@@ -285,6 +285,31 @@ def test_every_event_sequence_is_survived(app_factory: Any) -> None:
     assert app.running
 
 
+def test_a_scribble_past_the_ink_bound_is_refused_and_said(app_factory: Any) -> None:
+    """A finger (or a replay) that zigzags on and on: the drawing takes ink up to the bound,
+    refuses the rest with a warning, still reads, and Undo makes room again."""
+    from mnist_edge.ink.strokes import MAX_INK_PX, ink_px
+
+    app = app_factory(multi=True)
+    zigzag = [(0.05 + 0.9 * (i % 2), 0.1 + 0.8 * (i / 400)) for i in range(400)]
+    run_events(app, stroke_events(app, zigzag))
+    drawing = app.state.drawing
+    w, h = drawing.width, drawing.height
+    assert 0 < len(app.strokes[0]) < len(zigzag) and drawing.full
+    assert drawing.ink_px == pytest.approx(ink_px(app.strokes, w, h))
+    assert MAX_INK_PX - 2 * w < drawing.ink_px <= MAX_INK_PX
+    assert "a lot of ink for one number" in app.state.message.text and app.state.message.warning
+    assert app.running and app.state.digits
+    run_events(app, stroke_events(app, zigzag))  # what room is left, and no more
+    assert len(app.strokes) == 2 and drawing.full and drawing.ink_px <= MAX_INK_PX
+    run_events(app, [app.pg.event.Event(app.pg.KEYDOWN, key=app.pg.K_u)])
+    assert len(app.strokes) == 1 and not drawing.full
+    assert drawing.ink_px == pytest.approx(ink_px(app.strokes, w, h))
+    run_events(app, tap(app, app.layout.clear))
+    run_events(app, stroke_events(app, LINE))
+    assert len(app.strokes) == 1 and len(app.strokes[0]) == len(LINE) and not drawing.full
+
+
 def test_full_canvas_and_dot(app_factory: Any) -> None:
     app = app_factory()
     app.state.drawing.ink[:] = 255

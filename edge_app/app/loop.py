@@ -202,7 +202,7 @@ class App:
             self.state.last_correction = False
             self.state.ink_dirty = self.state.dirty = True
         else:
-            self.warn("that is a lot of strokes for one digit: clear the canvas first")
+            self.warn_full()
 
     def pointer_move(self, pointer: int | str, u: float, v: float) -> None:
         if pointer != self.drawing_pointer:
@@ -212,6 +212,13 @@ class App:
             self.state.ink_dirty = self.state.dirty = True
             if self.config.live:
                 self.needs_prediction = True
+        elif self.state.drawing.full:
+            self.warn_full()
+
+    def warn_full(self) -> None:
+        """The drawing refused ink (its strokes or its ink at their bound): say how to go on."""
+        what = "number" if self.config.multi else "digit"
+        self.warn(f"that is a lot of ink for one {what}: undo or clear the canvas first")
 
     def pointer_up(self, pointer: int | str) -> None:
         if pointer == self.button_pointer:

@@ -14,7 +14,15 @@ import numpy as np
 
 from mnist_edge.edge_app.api_types import NumberResult
 from mnist_edge.edge_app.results import NumberDigit, Reading
-from mnist_edge.ink.strokes import Stroke, draw_segment, render, to_pixels
+from mnist_edge.ink.strokes import (
+    MAX_INK_PX,
+    Stroke,
+    draw_segment,
+    ink_px,
+    render,
+    segment_ink,
+    to_pixels,
+)
 
 Point = tuple[float, float]
 MESSAGE_SECONDS = 4.0
@@ -30,16 +38,20 @@ class Drawing:
         self.ink = np.zeros((height, width), dtype=np.uint8)
         self.strokes: list[Stroke] = []
         self.open = False  # a stroke is being drawn
+        self.ink_px = 0.0  # how much ink the strokes are, against MAX_INK_PX
+        self.full = False  # the last ink offered was refused: the drawing holds all it may
 
     def _segment(self, a: Point, b: Point) -> None:
         w, h = self.width, self.height
         draw_segment(self.ink, to_pixels(a, w, h), to_pixels(b, w, h), self.brush)
 
     def begin(self, point: Point) -> bool:
-        if len(self.strokes) >= MAX_STROKES:
+        if len(self.strokes) >= MAX_STROKES or self.ink_px + 1.0 > MAX_INK_PX:
+            self.full = True
             return False
         self.strokes.append([point])
-        self.open = True
+        self.open, self.full = True, False
+        self.ink_px += 1.0
         self._segment(point, point)
         return True
 
@@ -47,8 +59,13 @@ class Drawing:
         if not self.open or not self.strokes:
             return False
         stroke = self.strokes[-1]
-        if stroke[-1] == point or len(stroke) >= MAX_POINTS:
+        if stroke[-1] == point:
             return False
+        cost = segment_ink(stroke[-1], point, self.width, self.height)
+        if len(stroke) >= MAX_POINTS or self.ink_px + cost > MAX_INK_PX:
+            self.full = True
+            return False
+        self.ink_px += cost
         self._segment(stroke[-1], point)
         stroke.append(point)
         return True
@@ -63,11 +80,13 @@ class Drawing:
         self.open = False
         self.strokes.pop()
         self.ink = render(self.strokes, self.width, self.height, self.brush)
+        self.ink_px, self.full = ink_px(self.strokes, self.width, self.height), False
         return True
 
     def clear(self) -> None:
         self.strokes = []
         self.open = False
+        self.ink_px, self.full = 0.0, False
         self.ink = np.zeros_like(self.ink)
 
     @property
