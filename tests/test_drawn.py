@@ -105,6 +105,33 @@ def test_held_out_writers_follow_the_split_seed_not_the_seed(tmp_path: Path) -> 
     assert any(held(split_seed=s) != held() for s in (1, 2, 3))
 
 
+def test_a_files_held_out_writers_do_not_depend_on_the_files_beside_it(tmp_path: Path) -> None:
+    """Training on a second file leaves the first file's held-out writers as they were (the
+    shipped model's), and holds out the writers ``pen train`` and ``styles write`` hold out."""
+    from mnist_edge.train.config import TrainConfig
+    from mnist_edge.train.drawn_training import load_drawn_parts
+    from mnist_edge.train.pen import load_pen_data
+    from mnist_edge.train.style_set import held_out_digits
+
+    first = str(_writers_file(tmp_path))
+    other = tmp_path / "other" / "drawn.json"  # a site that sorts between the first's sites
+    other.parent.mkdir()
+    save_samples(
+        other,
+        [Sample([SEVEN], 7, f"site0x/v{w}") for w in range(10) for _ in range(2)],
+    )
+    config = TrainConfig(drawn=(first, str(other)))
+    _, parts = load_drawn_parts(config)
+    held = set(parts["val"].writers.tolist())
+    alone = split_writers(load_drawn((first,), cache=False).writers, 0.2, config.split_seed)
+    assert held & alone == alone and held - alone  # the first file's, and some of the other's
+    pen = load_pen_data([first, str(other)])
+    assert set(pen.writers[pen.held].tolist()) == held
+    assert set(held_out_digits([first, str(other)])) <= held
+    both = load_drawn((first, str(other)), cache=False)
+    assert split_writers(both.writers, 0.2, config.split_seed) != held  # what a joint split did
+
+
 def test_rendering_is_cached(tmp_path: Path) -> None:
     path = str(_writers_file(tmp_path))
     fresh = load_drawn((path,))

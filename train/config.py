@@ -48,7 +48,7 @@ class TrainConfig:
         (),
         "real drawn digits (mnist-edge-strokes/1, labelled, with a 'writer' per sample) to "
         "train on next to MNIST; repeatable. Rendered as the app renders them; validation is "
-        "split by writer",
+        "split by writer, each file on its own (the same writers whatever files join it)",
         metavar="REPLAY",
     )
     drawn_eval: tuple[str, ...] = option(

@@ -63,6 +63,19 @@ class DrawnSet:
             self.images[mask], self.labels[mask], self.writers[mask], self.sample[mask], self.files
         )
 
+    def held_out_writers(self, fraction: float, seed: int) -> set[str]:
+        """The writers held out for validation, split file by file (:func:`split_writers`):
+        a file's held-out writers do not depend on which other files train beside it, so
+        they are the ones ``pen train``, ``styles write`` and the shipped model hold out."""
+        held: set[str] = set()
+        start = 0
+        for info in self.files:
+            count = int(info["samples"])  # type: ignore[call-overload]
+            mine = (self.sample >= start) & (self.sample < start + count)
+            held |= split_writers(self.writers[mine], fraction, seed)
+            start += count
+        return held
+
     def first_variant(self) -> DrawnSet:
         """One rendering per sample: the app's default screen (for validation)."""
         keep = np.ones(len(self), bool)

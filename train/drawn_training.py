@@ -18,14 +18,14 @@ from mnist_edge.train.dataset import drawn_per_batch
 
 def load_drawn_parts(config: TrainConfig) -> tuple[Any, dict[str, Any]]:
     """Drawn training data split by writer, and the --drawn-eval sets (all checked first)."""
-    from mnist_edge.train.drawn import check_training_file, load_drawn, split_writers
+    from mnist_edge.train.drawn import check_training_file, load_drawn
 
     for path in config.drawn_eval:  # a bad file fails before any training, like --drawn
         check_training_file(path)
     if not config.drawn:
         return None, {}
     drawn = load_drawn(config.drawn)
-    held = split_writers(drawn.writers, config.drawn_val_fraction, config.split_seed)
+    held = drawn.held_out_writers(config.drawn_val_fraction, config.split_seed)
     in_val = np.isin(drawn.writers, sorted(held))
     parts = {
         "train": drawn.subset(~in_val),
