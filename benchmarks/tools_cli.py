@@ -21,8 +21,8 @@ from mnist_edge.benchmarks.tools_config import (
 )
 from mnist_edge.core.config import add_options, build_config
 from mnist_edge.core.errors import UserError
-from mnist_edge.core.fsutil import check_regular, read_capped, write_text_atomic
-from mnist_edge.core.outputs import check_output
+from mnist_edge.core.fsutil import check_regular, read_capped
+from mnist_edge.core.outputs import check_output, write_output
 
 MAX_RESULTS_BYTES = 64 << 20  # a results.json of many rows is a few MB
 
@@ -38,12 +38,7 @@ def _inputs(files: tuple[str, ...], model: str | None) -> list[tuple[str, str]]:
 
 def _write(out: str | None, text: str) -> None:
     if out:
-        try:
-            write_text_atomic(out, text)
-        except OSError as exc:  # a full disk: the figures were printed, the file is not there
-            raise UserError(
-                f"cannot write {out}: {exc.strerror or exc}; choose another --out"
-            ) from None
+        write_output(out, text)
 
 
 # ---- numbers bench

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from mnist_edge.core.errors import UserError
-from mnist_edge.core.fsutil import check_writable_file, open_regular
+from mnist_edge.core.fsutil import check_writable_file, open_regular, write_text_atomic
 
 FORCE_HINT = "choose another path or pass --force to replace it"
 
@@ -57,6 +57,17 @@ def check_output(
     if not force:
         raise UserError(f"{flag} {path} already exists; {FORCE_HINT}")
     return target
+
+
+def write_output(out: str | os.PathLike[str], text: str, flag: str = "--out") -> None:
+    """Write a run's text output atomically; a write that fails after the work (a full disk,
+    a path no file can be made at) is one line naming the flag, never a traceback."""
+    try:
+        write_text_atomic(out, text)
+    except OSError as exc:  # the figures were printed; the file is not there
+        raise UserError(
+            f"cannot write {out}: {exc.strerror or exc}; choose another {flag}"
+        ) from None
 
 
 def _check_new_folders(flag: str, path: Path) -> None:

@@ -83,6 +83,27 @@ def test_style_report_reads_each_style_with_the_shipped_models(
     assert np.mean([r["base_image"] for r in rows.values()]) > 0.8  # real digits read well
 
 
+def test_style_report_never_writes_over_what_it_reads_or_an_existing_file(
+    small_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "set"
+    main(["write", str(out), "--drawn", str(small_file), "--per-writer", "1"])
+    kept = tmp_path / "kept.json"
+    kept.write_text("{}")
+    drawings = tmp_path / "drawings.json"
+    drawings.write_bytes(small_file.read_bytes())
+    files = {p: p.read_bytes() for p in [*out.rglob("*.json"), kept, drawings]}
+    report = ["report", str(out), "--image", str(MODELS / "edge-int8.tflite"), "--tta", "1"]
+    cases = [(next(out.glob("*.json")), "also read"), (next(out.glob("*/*.json")), "also read")]
+    cases += [(drawings, "labelled drawings"), (MODELS / "edge-int8.tflite", "also read")]
+    for target, words in cases:
+        assert main([*report, "--out", str(target), "--force"]) == 2
+        assert words in capsys.readouterr().err
+    assert main([*report, "--out", str(kept)]) == 2 and "--force" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in files} == files
+    assert main([*report, "--out", str(kept), "--force"]) == 0 and kept.read_bytes() != b"{}"
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [

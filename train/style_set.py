@@ -17,6 +17,7 @@ same digits unstyled. Several ``--image``/``--pen`` pairs are compared side by s
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,7 +35,8 @@ from mnist_edge.core.config import (
     require_int,
 )
 from mnist_edge.core.errors import UserError
-from mnist_edge.core.fsutil import check_out_dir, output_dir, write_json_atomic
+from mnist_edge.core.fsutil import check_out_dir, output_dir
+from mnist_edge.core.outputs import check_output, write_output
 from mnist_edge.ink.strokes import Sample, load_samples, save_samples
 from mnist_edge.ink.styles import STYLES, stylise
 from mnist_edge.train.config import TrainConfig
@@ -69,6 +71,7 @@ class ReportConfig:
     )
     tta: int = option(5, "variants averaged per image reading, as the app's --tta")
     out: str | None = option(None, "also write the figures as JSON here", default_text="none")
+    force: bool = force_option()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image", tuple(self.image or ()))
@@ -260,17 +263,22 @@ def run_write(args: argparse.Namespace) -> int:
 
 def add_report(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", nargs="?", default=None, help="a folder of 'styles write'")
-    add_options(parser, ReportConfig, names=["image", "pen", "tta", "out"])
+    add_options(parser, ReportConfig, names=["image", "pen", "tta", "out", "force"])
 
 
 def run_report(args: argparse.Namespace) -> int:
     flags = vars(args)
     config = build_config(ReportConfig, flags, flags.get("config"), "styles-report")
+    if config.out:  # before the reading: never over a model or a style file it reads
+        folder = Path(config.folder)
+        inputs = [("--image", p) for p in config.image] + [("--pen", p) for p in config.pen]
+        inputs += [("folder", p) for p in [*folder.glob("*.json"), *folder.glob("*/*.json")]]
+        check_output("--out", config.out, inputs=inputs, force=config.force, parents=True)
     result = report(config)
     print(table(result))
     if config.out:
         figures = {k: {n: f.__dict__ for n, f in v.items()} for k, v in result.items()}
-        write_json_atomic(config.out, figures)
+        write_output(config.out, json.dumps(figures, indent=2) + "\n")
     return 0
 
 
