@@ -456,6 +456,26 @@ def _json_lines(stdout: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
 
+def test_a_multi_replay_of_digits_scores_each_as_a_one_digit_number(tmp_path: Path) -> None:
+    """Digit labels read with --multi: a line is sure only as the screen shows it (no "?"),
+    and a digit read as several digits is a misread, not the last digit's reading."""
+    two = [[(0.05 + x * 0.4, 0.2 + y * 0.6) for x, y in s] for s in (LINE, HOOK)]
+    two[1] = [(x + 0.45, y) for x, y in two[1]]
+    samples = [*SAMPLES, Sample(two, 7), Sample(two)]  # "17" labelled 7; the same unlabelled
+    r = run_cli(
+        "draw", "--headless", "--multi", "--replay", str(_replay_file(tmp_path, samples)),
+        env=_models_env(MODELS),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = _json_lines(r.stdout)
+    assert len(lines) == len(samples) and lines[3]["read"] == lines[4]["read"] == "17"
+    for line in lines:
+        assert set(line) >= {"number", "read", "sure"} and "digit" not in line, line
+        assert line["sure"] == ("?" not in line["number"] and line["number"] != ""), line
+    right = sum(x["read"] == str(x["label"]) for x in lines if x["label"] is not None)
+    assert right < len(samples) - 1 and f"read {right}/{len(samples) - 1} correctly" in r.stderr
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_headless_replay_same_in_every_layout(tmp_path: Path, size: tuple[int, int]) -> None:
     """Rotations with the same logical size draw the same ink: a mirrored or transposed touch

@@ -200,7 +200,9 @@ def _drive(app: Any, config: DrawConfig, samples: Any, pygame: Any, stops: list[
         stats = replay(app, samples, headless=config.headless, learn=learn)
         for line in stats.summary(learn):
             print(f"mnist-edge: {line}", file=sys.stderr)
-        print(f"mnist-edge: {performance(app, stats)}", file=sys.stderr)
+        figures = performance(app, stats)
+        if figures:  # nothing was replayed: no line
+            print(f"mnist-edge: {figures}", file=sys.stderr)
         stopped_by = stats.stopped_by or (stops[0] if stops else None)
         if stopped_by is not None:
             status = 128 + stopped_by  # the shell's code for "killed by that signal"

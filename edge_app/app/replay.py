@@ -21,7 +21,7 @@ from mnist_edge.core.sysinfo import peak_rss_mb, rss_mb
 from mnist_edge.edge_app.app.loop import App
 from mnist_edge.edge_app.app.signals import stop_on_sigterm
 from mnist_edge.edge_app.learn import Learner
-from mnist_edge.ink.strokes import Sample, fitted_to, is_number
+from mnist_edge.ink.strokes import Sample, fitted_to, label_text
 
 
 @dataclass
@@ -39,6 +39,7 @@ class ReplayStats:
     correct: int = 0
     writers: dict[str, WriterScore] = field(default_factory=dict)
     rss_after_first: float | None = None
+    rss_after: int = 0  # ... that many samples
     played: int = 0
     numbers: int = 0  # samples labelled with a number (read with --multi)
     numbers_sure: int = 0  # ... read exactly with every digit sure (as the screen shows it)
@@ -188,16 +189,19 @@ def _play(
                 app.recognizer.model.labels[d.reading.prediction.digit] for d in app.state.digits
             )
             result["sure"] = "?" not in result["number"] and bool(app.state.digits)
-        reading = app.reading
-        if is_number(sample.label):  # a number: scored as a whole, corrected digit by digit
-            stats.labelled += 1
-            stats.correct += int(result.get("read") == sample.label)
-            stats.numbers += 1
-            stats.numbers_sure += int(result.get("number") == sample.label)
-            if learn:
-                _learn_number(app, sample.label, stats.writers.setdefault(writer, WriterScore()))
+            # Every sample is read as a number here, a digit's label as a one-digit number:
+            # scored as a whole, corrected digit by digit.
+            if sample.label is not None:
+                label = label_text(sample.label)
+                stats.labelled += 1
+                stats.correct += int(result["read"] == label)
+                stats.numbers += 1
+                stats.numbers_sure += int(result["number"] == label)
+                if learn:
+                    _learn_number(app, label, stats.writers.setdefault(writer, WriterScore()))
             _file_sample(app, sample, result, stats, number, len(samples), out)
             continue
+        reading = app.reading
         if reading is None:
             result.update(digit=None, confidence=0.0, sure=False)
         else:
@@ -262,7 +266,7 @@ def _file_sample(
     out.flush()
     stats.played = number
     if number == min(100, total):
-        stats.rss_after_first = rss_mb()
+        stats.rss_after_first, stats.rss_after = rss_mb(), number
 
 
 def performance(app: App, stats: ReplayStats) -> str:
@@ -284,7 +288,7 @@ def performance(app: App, stats: ReplayStats) -> str:
     now = rss_mb()
     if now is not None and stats.rss_after_first is not None:
         parts.append(
-            f"RSS {stats.rss_after_first:.1f} MB after 100 samples, {now:.1f} MB "
+            f"RSS {stats.rss_after_first:.1f} MB after {stats.rss_after} samples, {now:.1f} MB "
             f"at the end (peak {peak_rss_mb():.1f} MB)"
         )
     return "; ".join(parts)
