@@ -32,6 +32,7 @@ from mnist_edge.edge_app.api_types import (
     Ink,
     NumberResult,
     WritingArea,
+    finite_number,
 )
 from mnist_edge.edge_app.recognizer import Recognizer
 from mnist_edge.edge_app.results import NumberDigit
@@ -125,7 +126,8 @@ def frame_for(ink: Ink, area: WritingArea | None, multi: bool) -> Frame:
             width = height = max(w, h) / FILL
         if width <= 0 or height <= 0:  # one dot: any size reads it the same
             width = height = 1.0
-        left, top = (x0 + x1 - width) / 2, (y0 + y1 - height) / 2
+        # centred by the span, not by x0 + x1: that sum overflows for ink far from the origin
+        left, top = x0 - (width - w) / 2, y0 - (height - h) / 2
     aspect = width / height
     if not 1 / MAX_ASPECT <= aspect <= MAX_ASPECT:
         raise UserError(
@@ -199,7 +201,7 @@ class Reader:
         """Teach the reader that ``result`` is ``text`` (a digit, or the whole number with as
         many digits): the digits that differ are stored in the profile and read so next time.
         Returns how many corrections were stored."""
-        stored = learn_correction(self.recognizer, result, str(text))
+        stored = learn_correction(self.recognizer, result, text)
         self._undo.append(stored)
         self._save()
         return stored
@@ -255,13 +257,18 @@ def _picture(image: object, what: str) -> np.ndarray:
 def _gray(image: object) -> np.ndarray:
     from mnist_edge.edge_app.image_file import MAX_PIXELS
 
-    a = np.asarray(image)
+    try:
+        a = np.asarray(image)
+    except (ValueError, TypeError):  # ragged rows: no array at all
+        a = np.asarray(None)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[:, :, 0]
     if a.dtype != np.uint8 or a.ndim != 2 or min(a.shape) < 2 or a.size > MAX_PIXELS:
+        # no array (None, a number, ragged lists): its type says more than a 0-d array's dtype
+        got = f"{a.dtype} {list(a.shape)}" if a.ndim else type(image).__name__
         raise UserError(
             f"image must be a grayscale uint8 array [H, W] of 2x2 to {MAX_PIXELS:,} pixels, "
-            f"got {a.dtype} {list(a.shape)}; convert it, or pass the file's path"
+            f"got {got}; convert it, or pass the file's path"
         )
     return a
 
@@ -280,20 +287,31 @@ def load(
     the runtime) and ``runtime`` ("auto": the first installed slim runtime). ``tta`` and
     ``threshold`` default to what the model was calibrated for, as in the app. ``profile``
     names the app's profile of corrections to read with and store into (per model, under
-    $MNIST_EDGE_PROFILES or the user's data folder); None learns in memory only. ``pen``:
+    $MNIST_EDGE_PROFILES or the user's data folder); None learns in memory only. ``threads``:
+    inference threads, 1 to 64 (None: the runtime's choice). ``pen``:
     True reads the strokes with the shipped pen model too, as the app does, where the model
     is a shipped one; False reads the picture alone; a path names a pen model file."""
     from mnist_edge.core.config import require_int, require_number
     from mnist_edge.edge_app.config import RUNTIME_CHOICES
     from mnist_edge.edge_app.reading import choose_threshold, choose_tta, load_default
+    from mnist_edge.edge_app.runtime import MAX_THREADS
     from mnist_edge.edge_app.tta import MAX_VARIANTS
 
+    if model is not None and not isinstance(model, (str, os.PathLike)):
+        raise UserError(
+            f"model must be a .tflite or .onnx file's path or None, got {model!r}"[:200]
+        )
     if runtime not in RUNTIME_CHOICES:
         raise UserError(f"runtime must be one of {', '.join(RUNTIME_CHOICES)}, got {runtime!r}")
     if tta is not None:
         require_int("tta", tta, 1, MAX_VARIANTS)
-    if threshold is not None:
+    if threshold is not None:  # a float first: an int too large for one is a UserError too
+        threshold = finite_number(threshold, "threshold")
         require_number("threshold", threshold, 0.0, 1.0)
+    if threads is not None:  # the bound `draw --threads` takes
+        require_int("threads", threads, 1, MAX_THREADS)
+    if not isinstance(pen, (bool, str, os.PathLike)):
+        raise UserError(f"pen must be True, False or a pen model file's path, got {pen!r}"[:200])
     loaded = load_default(None if model is None else str(model), runtime, threads)
     chosen_tta = choose_tta(tta, loaded)
     learner, note = _learner(loaded, profile)

@@ -136,12 +136,23 @@ def read_number_strokes(
 # ----------------------------------------------------------------------------- learning
 
 
-def learn_correction(recognizer: Recognizer, result: DigitResult | NumberResult, text: str) -> int:
-    """Store what ``result`` should have read (``text``) in the recognizer's learner: one
-    correction per digit that differs (every digit for a single digit, as the app's bars do).
-    Returns how many were stored; a UserError says why none could be."""
+def learn_correction(
+    recognizer: Recognizer, result: DigitResult | NumberResult, text: str | int
+) -> int:
+    """Store what ``result`` should have read (``text``, digits as a str or an int) in the
+    recognizer's learner: one correction per digit that differs (every digit for a single
+    digit, as the app's bars do). Returns how many were stored; a UserError says why none
+    could be."""
     learner = recognizer.learner
-    text = str(text)
+    if not isinstance(result, (DigitResult, NumberResult)):
+        raise UserError(
+            "result must be a DigitResult or NumberResult this reader returned, "
+            f"got {type(result).__name__}"
+        )
+    if isinstance(text, bool) or not isinstance(text, (str, int)):
+        raise UserError(f"text must be the digits as a str or an int, got {type(text).__name__}")
+    # no reading has 300 digits, and str() refuses an int of 4,300
+    text = str(text) if isinstance(text, str) or text.bit_length() < 1000 else "<over 300 digits>"
     if learner is None:
         raise UserError("this model cannot learn (no embedding output); export it again")
     digits = result.digits if isinstance(result, NumberResult) else (result,)
@@ -155,8 +166,16 @@ def learn_correction(recognizer: Recognizer, result: DigitResult | NumberResult,
     changed = [
         (d, int(t)) for d, t in zip(digits, text) if t != d.text or isinstance(result, DigitResult)
     ]
-    if any(d._embedding is None for d, _ in changed):
-        raise UserError("this model cannot learn (no embedding output); export it again")
+    # the learner has an embedding, so only a result made elsewhere (built by hand, or read
+    # by another model) lacks one of its size: learning from it would blame the drawing
+    if any(
+        not isinstance(d._embedding, np.ndarray) or d._embedding.size != learner.dim
+        for d, _ in changed
+    ):
+        raise UserError(
+            "result must be a DigitResult or NumberResult this reader returned, not one built "
+            "by hand or read with another model"
+        )
     stored = 0
     for d, label in changed:
         if not learner.add(d._embedding, label):  # type: ignore[arg-type]

@@ -20,10 +20,21 @@ Point = tuple[float, ...]  # (x, y) or (x, y, t)
 Box = tuple[float, float, float, float]  # left, top, right, bottom
 
 
-def _number(value: object, where: str) -> float:
+#: An ink wider or taller than this (in its own units) is refused: its margins and aspect
+#: would overflow a float, and no surface for digits is that large in any units.
+MAX_SPAN = 1e15
+
+
+def finite_number(value: object, where: str) -> float:
+    """``value`` as a finite float; a UserError naming ``where`` for anything else."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise UserError(f"{where} must be a number, got {str(value)[:40]!r}")
-    number = float(value)
+        raise UserError(f"{where} must be a number, got {type(value).__name__} {str(value)[:40]!r}")
+    try:
+        number = float(value)
+    except OverflowError:  # a Python int beyond a float's range
+        raise UserError(
+            f"{where} must be a finite number, got an int too large for a float"
+        ) from None
     if not math.isfinite(number):
         raise UserError(f"{where} must be a finite number, got {number}")
     return number
@@ -43,7 +54,7 @@ def _points(stroke: object, s: int) -> tuple[Point, ...]:
             raise UserError(f"{where} must be (x, y) or (x, y, t), got {str(point)[:40]!r}")
         if len(point) not in (2, 3):
             raise UserError(f"{where} must be (x, y) or (x, y, t), got {len(point)} values")
-        out.append(tuple(_number(v, where) for v in point))
+        out.append(tuple(finite_number(v, where) for v in point))
     return tuple(out)
 
 
@@ -53,7 +64,8 @@ class Ink:
     ``(x, y)`` or ``(x, y, t)`` points, in any coordinate units with y pointing down.
 
     Times are kept for the caller; reading uses the points and their order. At most 100
-    strokes of 5,000 points each (a replay file's bounds); anything else raises
+    strokes of 5,000 points each (a replay file's bounds), spanning at most 1e15 units
+    across and down; anything else raises
     :class:`~mnist_edge.core.errors.UserError` with one line saying what is wrong.
     """
 
@@ -69,6 +81,12 @@ class Ink:
                 raise UserError(f"ink has more than {MAX_STROKES} strokes; read it in parts")
             strokes.append(_points(stroke, s))
         object.__setattr__(self, "strokes", tuple(strokes))
+        box = self.bounds()
+        if box is not None and not (box[2] - box[0] <= MAX_SPAN and box[3] - box[1] <= MAX_SPAN):
+            raise UserError(
+                f"the ink's coordinates span more than {MAX_SPAN:.0e} units, more than can be "
+                "read; scale them down"
+            )
 
     @property
     def empty(self) -> bool:
@@ -94,7 +112,7 @@ class WritingArea:
 
     def __post_init__(self) -> None:
         for name in ("width", "height"):
-            value = _number(getattr(self, name), f"writing area {name}")
+            value = finite_number(getattr(self, name), f"writing area {name}")
             if value <= 0:
                 raise UserError(f"writing area {name} must be positive, got {value}")
             object.__setattr__(self, name, value)

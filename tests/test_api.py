@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -239,6 +240,15 @@ def test_correct_learns_and_undo_forgets(tmp_path: Path, monkeypatch: pytest.Mon
 
 #: A scribble of 400 points across its own box: far more ink than the app would hold.
 ZIGZAG = [(100.0 * (i % 2), 100.0 * i / 400) for i in range(400)]
+ONE = [[(0, 0), (0, 100)]]  # a stroke down: a 1
+DigitResult = mnist_edge.DigitResult
+
+
+def test_ink_far_from_the_origin_reads(reader: Any) -> None:
+    """Ink near a float's limit is centred by its span: x0 + x1 would overflow to inf."""
+    for offset in (1e308, -1.7e308):
+        ink = mnist_edge.Ink([[(x + offset, y) for x, y in s] for s in ONE])
+        assert reader.read_digit(ink).text == reader.read_number(ink).text == "1"
 
 
 @pytest.mark.parametrize(
@@ -261,6 +271,24 @@ ZIGZAG = [(100.0 * (i % 2), 100.0 * i / 400) for i in range(400)]
         (lambda r: r.read_image("/nonexistent.png"), "not found"),
         (lambda r: mnist_edge.load(runtime="gpu"), "runtime must be one of"),
         (lambda r: mnist_edge.load(tta=0), "tta must be"),
+        (lambda r: mnist_edge.Ink([[(10**400, 0), (1, 1)]]), "too large for a float"),
+        (lambda r: mnist_edge.Ink([[(Decimal(1), 0)]]), "got Decimal '1'"),
+        (lambda r: mnist_edge.WritingArea(10**400, 1), "too large for a float"),
+        (lambda r: r.read_digit(mnist_edge.Ink([[(-1.7e308, 0), (1.7e308, 1)]])), "span more"),
+        (lambda r: r.read_number(mnist_edge.Ink([[(-1e308, 0), (1e308, 1)]])), "span more"),
+        (lambda r: r.read_image([[1, 2], [3]]), "got list"),
+        (lambda r: r.read_number_image(None), "got NoneType"),
+        (lambda r: r.correct(None, 3), "result must be a DigitResult or NumberResult"),
+        (lambda r: r.correct(DigitResult("3", 1.0, True, (), None), 3), "this reader returned"),
+        (lambda r: r.correct(r.read_digit(mnist_edge.Ink(ONE)), None), "text must be"),
+        (lambda r: r.correct(r.read_digit(mnist_edge.Ink(ONE)), 10**5000), "over 300 digits"),
+        (lambda r: mnist_edge.load(5), "model must be"),
+        (lambda r: mnist_edge.load(threads="2"), "threads must be an integer from 1 to 64"),
+        (lambda r: mnist_edge.load(threads=2.0), "threads must be an integer from 1 to 64"),
+        (lambda r: mnist_edge.load(threads=True), "threads must be an integer from 1 to 64"),
+        (lambda r: mnist_edge.load(threshold=10**400), "too large for a float"),
+        (lambda r: mnist_edge.load(pen=5), "pen must be True, False or"),
+        (lambda r: mnist_edge.load(pen=None), "pen must be True, False or"),
     ],
 )
 def test_bad_input_is_one_line(reader: Any, call: Any, fragment: str) -> None:
