@@ -408,6 +408,30 @@ def test_a_replay_bigger_than_the_event_queue_plays(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.timeout(200)
+def test_a_reader_that_stops_reading_ends_the_replay_quietly(tmp_path: Path) -> None:
+    """``draw --replay ... | head -1``: the pipe closes, the replay ends as killed by SIGPIPE
+    would, with no traceback."""
+    replay = _replay(tmp_path, [Sample([LINE], 1), Sample([HOOK], 7)] * 400)
+    env = {**os.environ, **ENV}
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnist_edge", "draw", "--headless", "--replay", str(replay)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        cwd=ROOT,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert json.loads(proc.stdout.readline())["label"] == 1
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=150) == 128 + signal.SIGPIPE, err[-2000:]
+    assert "Traceback" not in err and "Exception" not in err, err[-2000:]
+
+
 def test_replay_lines_say_whether_the_app_was_sure(tmp_path: Path) -> None:
     result = cli("draw", "--headless", "--replay", str(_replay(tmp_path)))
     assert result.returncode == 0, result.stderr[-2000:]

@@ -8,6 +8,7 @@ the runners, so ``mnist-edge --help`` and the edge subcommands never import Tens
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 from collections.abc import Callable, Iterable
@@ -320,8 +321,9 @@ def _execute(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted", file=sys.stderr)
-        return 130
+        return _interrupted(parser.prog)
+    except BrokenPipeError:
+        return _stdout_gone()
     except ModuleNotFoundError as exc:
         extra = EXTRAS.get((exc.name or "").split(".")[0])
         if extra is None:
@@ -332,6 +334,22 @@ def _execute(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
             file=sys.stderr,
         )
         return 2
+
+
+def _interrupted(prog: str) -> int:
+    print(f"{prog}: interrupted", file=sys.stderr)
+    return 130
+
+
+def _stdout_gone() -> int:
+    """Whoever read stdout stopped (``| head``): end quietly as Unix tools do, as if killed by
+    SIGPIPE, with stdout pointed at /dev/null so that the exit's own flush cannot fail too."""
+    import os
+    import signal
+
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
 
 
 def _own_sigterm() -> None:
@@ -347,7 +365,11 @@ def _own_sigterm() -> None:
 def main(argv: list[str] | None = None) -> int:
     _own_sigterm()
     argv = sys.argv[1:] if argv is None else argv
-    return _execute(_parser(list(COMMANDS.values()), load=_words(argv)), argv)
+    try:  # Ctrl-C while the commands load, before _execute has its own handler
+        parser = _parser(list(COMMANDS.values()), load=_words(argv))
+    except KeyboardInterrupt:
+        return _interrupted("mnist-edge")
+    return _execute(parser, argv)
 
 
 def run_standalone(name: str, argv: list[str] | None = None) -> int:
