@@ -35,6 +35,12 @@ def load_toml(path: str | os.PathLike[str], section: str | None = None) -> dict[
             f"config file {path} is nested too deeply to be a config file; check the --config path"
         ) from None
     if section and isinstance(data.get(section), dict):
+        loose = sorted(k for k, v in data.items() if not isinstance(v, dict))
+        if loose:  # read neither silently nor as well: say where they belong
+            raise UserError(
+                f"config file {path}: {', '.join(loose)[:120]} outside its [{section}] table "
+                f"would be ignored; move them into [{section}]"
+            )
         data = data[section]
     # TOML keys may use dashes like the flags do.
     return {key.replace("-", "_"): value for key, value in data.items()}

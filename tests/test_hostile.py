@@ -475,6 +475,12 @@ CASES: list[tuple[str, tuple[str, ...], tuple[tuple[str, Any], ...], tuple[str, 
         ("size",),
     ),
     (
+        "draw-config-keys-outside-its-table",
+        (*DRAW, "--config", "{tmp}/c.toml"),
+        (("c.toml", "multi = true\nfps = 5\n[draw]\nheadless = true\n"),),
+        ("fps, multi outside its [draw] table",),
+    ),
+    (
         "draw-config-size-list-tiny",
         (*DRAW, "--config", "{tmp}/c.toml"),
         (("c.toml", "[draw]\nsize = [1, 1]\n"),),
