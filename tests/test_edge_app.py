@@ -310,6 +310,25 @@ def test_a_scribble_past_the_ink_bound_is_refused_and_said(app_factory: Any) -> 
     assert len(app.strokes) == 1 and len(app.strokes[0]) == len(LINE) and not drawing.full
 
 
+def test_screenshots_in_one_second_each_get_a_file(
+    app_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = app_factory()
+    run_events(app, stroke_events(app, LINE))
+    (tmp_path / "mnist-edge-20261207-101010.png").write_bytes(b"an earlier run's")
+    from mnist_edge.edge_app.app import loop
+
+    second = loop.dt.datetime(2026, 12, 7, 10, 10, 10)  # every press in the same second
+    clock = type("Clock", (), {"now": staticmethod(lambda: second)})
+    monkeypatch.setattr(loop, "dt", type("Dt", (), {"datetime": clock}))
+    for _ in range(3):
+        run_events(app, [app.pg.event.Event(app.pg.KEYDOWN, key=app.pg.K_s)])
+    names = {p.name for p in tmp_path.iterdir()}
+    assert names == {f"mnist-edge-20261207-101010{n}.png" for n in ("", "-2", "-3", "-4")}
+    assert (tmp_path / "mnist-edge-20261207-101010.png").read_bytes() == b"an earlier run's"
+
+
 def test_full_canvas_and_dot(app_factory: Any) -> None:
     app = app_factory()
     app.state.drawing.ink[:] = 255

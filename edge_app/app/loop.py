@@ -334,8 +334,16 @@ class App:
 
     def screenshot_now(self) -> None:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = Path(f"mnist-edge-{stamp}.png")
+        for n in range(2, 100):  # two in one second: the second gets its own name
+            if not path.exists():
+                break
+            path = Path(f"mnist-edge-{stamp}-{n}.png")
+        else:
+            self.warn("a hundred screenshots this second already: wait a second")
+            return
         try:
-            path = self.save_screenshot(Path(f"mnist-edge-{stamp}.png"))
+            path = self.save_screenshot(path)
             print(f"screenshot saved to {path}", file=sys.stderr)
         except (OSError, self.pg.error) as exc:  # read-only SD card, full disk
             self.warn(f"cannot save a screenshot here ({exc}); start the app in a writable folder")
