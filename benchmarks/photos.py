@@ -19,7 +19,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from mnist_edge.core.config import DATA_DIR_HELP, add_options, build_config, option, require_int
+from mnist_edge.core.config import (
+    DATA_DIR_HELP,
+    add_options,
+    build_config,
+    force_option,
+    option,
+    require_int,
+)
 from mnist_edge.core.errors import UserError
 
 SIZE = 160  # px: a phone photo cropped around one digit
@@ -113,6 +120,7 @@ class PhotosConfig:
     data_dir: str | None = option(None, DATA_DIR_HELP)
     save: str | None = option(None, "also write the first 20 photos as PNG into this folder")
     json: bool = option(False, "print the figures as one JSON object")
+    force: bool = force_option()
 
     def __post_init__(self) -> None:
         require_int("--count", self.count, 1, 10_000)
@@ -130,14 +138,20 @@ def run(args: argparse.Namespace) -> int:
     from mnist_edge.edge_app.recognizer import Recognizer
 
     config = build_config(PhotosConfig, vars(args), args.config, section="photos")
+    folder = Path(config.save) if config.save else None
+    if folder is not None:  # before the slow start: a refused folder costs nothing
+        if folder.exists() and not folder.is_dir():
+            raise UserError(f"--save {folder} is a file; pass a folder for the sample photos")
+        if not config.force and folder.is_dir() and any(folder.glob("photo-*.png")):
+            raise UserError(
+                f"--save {folder} already holds sample photos; choose another folder or pass "
+                "--force to replace them"
+            )
     model = load_default(config.model, config.runtime, None)
     tta = choose_tta(None, model)
     recognizer = Recognizer(model, choose_threshold(None, model, tta), tta)
     test = load_split("test", config.data_dir, limit=config.count)
-    if config.save:
-        folder = Path(config.save)
-        if folder.exists() and not folder.is_dir():
-            raise UserError(f"--save {folder} is a file; pass a folder for the sample photos")
+    if folder is not None:
         rng = np.random.default_rng(config.seed)
         for i, (digit, label) in enumerate(zip(test.images[:20], test.labels[:20], strict=True)):
             with atomic_path(folder / f"photo-{i:02d}-{label}.png") as tmp:

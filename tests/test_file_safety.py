@@ -432,6 +432,20 @@ def test_a_reader_that_stops_reading_ends_the_replay_quietly(tmp_path: Path) -> 
     assert "Traceback" not in err and "Exception" not in err, err[-2000:]
 
 
+def test_sample_photos_never_replace_earlier_ones_without_force(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "photo-00-7.png").write_bytes(b"mine")
+    run = ("photos", "--count", "2", "--data-dir", str(data_dir), "--save", str(folder))
+    assert_user_error(cli(*run), "already holds sample photos")
+    assert [p.name for p in folder.iterdir()] == ["photo-00-7.png"]
+    assert (folder / "photo-00-7.png").read_bytes() == b"mine"
+    assert cli(*run, "--force").returncode == 0
+    assert len(list(folder.glob("photo-*.png"))) == 2
+
+
 def test_replay_lines_say_whether_the_app_was_sure(tmp_path: Path) -> None:
     result = cli("draw", "--headless", "--replay", str(_replay(tmp_path)))
     assert result.returncode == 0, result.stderr[-2000:]
