@@ -27,7 +27,10 @@ Stroke = list[Point]
 
 
 #: Bounds that keep a hostile or broken file from exhausting memory or time.
-MAX_FILE_BYTES = 256 << 20
+#: Parsed, a point costs about 275 bytes of memory: 64 MB of the most compact points is at
+#: most ~1.8 GB, where 256 MB took 6 GB. The largest real file is 6.6 MB (unipen-train.json),
+#: a full --collect file (20,000 digits) about 18 MB.
+MAX_FILE_BYTES = 64 << 20
 MAX_SAMPLES = 200_000
 MAX_STROKES = 100  # per sample
 MAX_POINTS = 5_000  # per stroke: a finger at 120 Hz for 40 s

@@ -112,6 +112,17 @@ def test_malformed_replay(tmp_path: Path, doc: dict[str, Any], message: str) -> 
         load_samples(path)
 
 
+def test_a_stroke_file_past_the_memory_bound_is_refused_unread(tmp_path: Path) -> None:
+    """64 MB of points would take ~1.8 GB parsed: a larger file is refused in one line."""
+    path = tmp_path / "huge.json"
+    with path.open("wb") as fh:
+        fh.write(b'{"format": "' + FORMAT.encode() + b'", "samples": [')
+        fh.truncate((64 << 20) + 1)  # sparse: no disk, no time
+    with pytest.raises(ReplayError, match="larger than 64 MB") as raised:
+        load_samples(path)
+    assert "\n" not in str(raised.value)
+
+
 # ----------------------------------------------------------------------------- layout
 
 
