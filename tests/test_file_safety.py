@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,6 +34,22 @@ ENV = {"MNIST_EDGE_MODELS": str(MODELS), "SDL_VIDEODRIVER": "dummy", "SDL_AUDIOD
 
 def _cap() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+
+
+def started(*args: str, **options: Any) -> subprocess.Popen[str]:
+    """``python -m mnist_edge ARGS`` running, its stdout and stderr piped (as ``cli`` runs it)."""
+    env = {**os.environ, **ENV}
+    env.pop("PYTHONPATH", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "mnist_edge", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        **options,
+    )
 
 
 def cli(*args: str, timeout: float = 120, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -413,17 +430,7 @@ def test_a_reader_that_stops_reading_ends_the_replay_quietly(tmp_path: Path) -> 
     """``draw --replay ... | head -1``: the pipe closes, the replay ends as killed by SIGPIPE
     would, with no traceback."""
     replay = _replay(tmp_path, [Sample([LINE], 1), Sample([HOOK], 7)] * 400)
-    env = {**os.environ, **ENV}
-    env.pop("PYTHONPATH", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mnist_edge", "draw", "--headless", "--replay", str(replay)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=ROOT,
-        text=True,
-    )
+    proc = started("draw", "--headless", "--replay", str(replay))
     assert proc.stdout is not None and proc.stderr is not None
     assert json.loads(proc.stdout.readline())["label"] == 1
     proc.stdout.close()
@@ -458,16 +465,7 @@ def test_replay_lines_say_whether_the_app_was_sure(tmp_path: Path) -> None:
 @pytest.mark.timeout(200)
 def test_sigterm_mid_replay_says_so_and_fails(tmp_path: Path) -> None:
     replay = _replay(tmp_path, [Sample([LINE], 1), Sample([HOOK], 7)] * 400)
-    env = {**os.environ, **ENV}
-    env.pop("PYTHONPATH", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mnist_edge", "draw", "--headless", "--replay", str(replay)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
+    proc = started("draw", "--headless", "--replay", str(replay))
     assert proc.stdout is not None
     for _ in range(5):  # the replay is under way
         assert proc.stdout.readline().startswith("{")
@@ -484,17 +482,7 @@ def test_sigterm_stops_the_live_app_cleanly(tmp_path: Path) -> None:
     """systemd stops the kiosk with SIGTERM: the loop ends, files are released, exit 0."""
     collection = _replay(tmp_path, name="mine.json")
     before = collection.read_bytes()
-    env = {**os.environ, **ENV}
-    env.pop("PYTHONPATH", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mnist_edge", "draw", "--no-learn", "--collect", str(collection)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
+    proc = started("draw", "--no-learn", "--collect", str(collection))
     assert proc.stderr is not None
     # loaded (the pen's line, where the pen reads too, comes first); the loop starts
     while not (line := proc.stderr.readline()).startswith("mnist-edge: runtime"):
@@ -590,13 +578,9 @@ def test_sigterm_stops_a_multi_replay_with_a_recording_under_a_harness(
     numbers = tmp_path / "numbers.json"
     compose_numbers_file(numbers, 60)
     recording = tmp_path / "rec.json"
-    env = {**os.environ, **ENV}
-    env.pop("PYTHONPATH", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mnist_edge", "draw", "--multi", "--headless", "--no-learn",
-         "--replay", str(numbers), "--record", str(recording)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-        env=env, cwd=ROOT, preexec_fn=_harnessed,
+    proc = started(
+        "draw", "--multi", "--headless", "--no-learn", "--replay", str(numbers),
+        "--record", str(recording), preexec_fn=_harnessed,
     )  # fmt: skip
     assert proc.stdout is not None
     if when == "loading":
