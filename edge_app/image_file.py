@@ -215,7 +215,14 @@ def _pnm(data: bytes) -> tuple[int, int, int, int]:
             if parts[:1] == [b"ENDHDR"]:
                 break
             if len(parts) == 2 and parts[0] in (b"WIDTH", b"HEIGHT", b"DEPTH", b"MAXVAL"):
+                # ASCII digits only: int() would also take "-5", "+5" and "4_0"
+                if not parts[1].isdigit():
+                    raise ValueError("not a number")
                 fields[parts[0]] = int(parts[1])
+        else:
+            raise ValueError("no ENDHDR")
+        if b"WIDTH" not in fields or b"HEIGHT" not in fields:
+            raise ValueError("no size")
         depth = 2 if fields.get(b"MAXVAL", 255) > 255 else 1
         return fields[b"WIDTH"], fields[b"HEIGHT"], fields.get(b"DEPTH", 1), depth
     if head[2:3] not in (b" ", b"\t", b"\n", b"\r", b"#"):
@@ -266,10 +273,16 @@ _PARSERS = (
 def _decode(data: bytes) -> np.ndarray:
     import cv2
 
+    # A broken file makes OpenCV log its own lines ("[ERROR:0@0.2] ... Assertion failed")
+    # before ours; the one line here says what is wrong, so its logging is off while decoding.
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error:  # OpenCV's own limits, or a decoder that gives up mid-file
         raise _unreadable("the decoder refused it") from None
+    finally:
+        cv2.utils.logging.setLogLevel(level)
     if image is None or image.size == 0:
         raise _unreadable("the decoder could not read it")
     if min(image.shape[:2]) < MIN_SIDE:
