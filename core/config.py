@@ -112,7 +112,7 @@ def require_number(flag: str, value: object, low: float, high: float) -> None:
     ok = (
         isinstance(value, (int, float))
         and not isinstance(value, bool)
-        and math.isfinite(value)
+        and (isinstance(value, int) or math.isfinite(value))  # a huge int is finite, not a float
         and low <= value <= high
     )
     require(ok, f"{flag} must be a number from {low:g} to {high:g}, got {value!r}"[:200])

@@ -475,6 +475,12 @@ CASES: list[tuple[str, tuple[str, ...], tuple[tuple[str, Any], ...], tuple[str, 
         ("size",),
     ),
     (
+        "draw-config-threshold-int-beyond-a-float",
+        (*DRAW, "--config", "{tmp}/c.toml"),
+        (("c.toml", "[draw]\nthreshold = " + "9" * 400 + "\n"),),
+        ("threshold must be a number from 0 to 1",),
+    ),
+    (
         "draw-config-keys-outside-its-table",
         (*DRAW, "--config", "{tmp}/c.toml"),
         (("c.toml", "multi = true\nfps = 5\n[draw]\nheadless = true\n"),),
