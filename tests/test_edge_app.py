@@ -328,11 +328,11 @@ def test_screenshots_in_one_second_each_get_a_file(
     app = app_factory()
     run_events(app, stroke_events(app, LINE))
     (tmp_path / "mnist-edge-20261207-101010.png").write_bytes(b"an earlier run's")
-    from mnist_edge.edge_app.app import loop
+    from mnist_edge.edge_app.app import screenshot
 
-    second = loop.dt.datetime(2026, 12, 7, 10, 10, 10)  # every press in the same second
+    second = screenshot.dt.datetime(2026, 12, 7, 10, 10, 10)  # every press in the same second
     clock = type("Clock", (), {"now": staticmethod(lambda: second)})
-    monkeypatch.setattr(loop, "dt", type("Dt", (), {"datetime": clock}))
+    monkeypatch.setattr(screenshot, "dt", type("Dt", (), {"datetime": clock}))
     for _ in range(3):
         run_events(app, [app.pg.event.Event(app.pg.KEYDOWN, key=app.pg.K_s)])
     names = {p.name for p in tmp_path.iterdir()}

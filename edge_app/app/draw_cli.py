@@ -90,6 +90,7 @@ def _run_draw(args: argparse.Namespace, stops: list[int]) -> int:
     from mnist_edge.edge_app.app.display import error_screen, import_pygame, open_display
 
     pygame = import_pygame()
+    from mnist_edge.edge_app.app import screenshot
     from mnist_edge.edge_app.app.collect import Collector
     from mnist_edge.edge_app.app.loop import App, AppConfig
     from mnist_edge.edge_app.recognizer import Recognizer
@@ -170,7 +171,7 @@ def _run_draw(args: argparse.Namespace, stops: list[int]) -> int:
         if config.screenshot:
             app.draw(force=True)
             try:
-                app.save_screenshot(Path(config.screenshot))
+                screenshot.save(app, Path(config.screenshot))
             except (OSError, pygame.error) as exc:
                 raise UserError(
                     f"cannot save the screenshot {config.screenshot} "

@@ -8,19 +8,17 @@ exactly this path. Nothing runs at import time; pygame comes from the caller.
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from mnist_edge.core.errors import UserError
-from mnist_edge.core.fsutil import atomic_path
 from mnist_edge.edge_app.api_read import read_canvas, read_number_strokes, several_digits
 from mnist_edge.edge_app.app import corrections as corrections_
+from mnist_edge.edge_app.app import screenshot
 from mnist_edge.edge_app.app.alternative import offered, take_alternative
 from mnist_edge.edge_app.app.collect import Collector, save_sample, skip_sample
 from mnist_edge.edge_app.app.input import Command, Down, Input, Move, Up
@@ -167,7 +165,7 @@ class App:
         elif name == "correct" and value is not None:
             self.correct(value)
         elif name == "screenshot":
-            self.screenshot_now()
+            screenshot.take(self)
         elif name == "redraw":
             self.state.dirty = True
 
@@ -331,27 +329,6 @@ class App:
             print(f"mnist-edge: warning: {message}", file=sys.stderr)
             self.last_warning = message
         self.state.say(message, warning=True)
-
-    def screenshot_now(self) -> None:
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = Path(f"mnist-edge-{stamp}.png")
-        for n in range(2, 100):  # two in one second: the second gets its own name
-            if not path.exists():
-                break
-            path = Path(f"mnist-edge-{stamp}-{n}.png")
-        else:
-            self.warn("a hundred screenshots this second already: wait a second")
-            return
-        try:
-            path = self.save_screenshot(path)
-            print(f"screenshot saved to {path}", file=sys.stderr)
-        except (OSError, self.pg.error) as exc:  # read-only SD card, full disk
-            self.warn(f"cannot save a screenshot here ({exc}); start the app in a writable folder")
-
-    def save_screenshot(self, path: Path) -> Path:
-        with atomic_path(path) as tmp:
-            self.pg.image.save(self.screen, str(tmp))
-        return path
 
     # ------------------------------------------------------------------ loop
 
