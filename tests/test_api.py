@@ -289,6 +289,10 @@ def test_ink_far_from_the_origin_reads(reader: Any) -> None:
         (lambda r: mnist_edge.load(threshold=10**400), "too large for a float"),
         (lambda r: mnist_edge.load(pen=5), "pen must be True, False or"),
         (lambda r: mnist_edge.load(pen=None), "pen must be True, False or"),
+        (lambda r: mnist_edge.load("/nonexistent.tflite"), "or load(model=...)"),
+        (lambda r: mnist_edge.load(__file__), "neither a .tflite nor an .onnx file; name a"),
+        (lambda r: mnist_edge.load(pen="/nonexistent.tflite"), "or load(pen=...)"),
+        (lambda r: mnist_edge.load(pen=__file__), "an .onnx file; name a pen-"),
     ],
 )
 def test_bad_input_is_one_line(reader: Any, call: Any, fragment: str) -> None:

@@ -22,9 +22,7 @@ import numpy as np
 
 from mnist_edge.core.contract import NUM_CLASSES
 from mnist_edge.core.errors import UserError
-from mnist_edge.core.fsutil import check_regular
-from mnist_edge.core.registry import RUNTIMES, family_of, resolve
-from mnist_edge.edge_app.runtime import MAX_THREADS, Model, ModelError, choose_runtime
+from mnist_edge.edge_app.runtime import Model, ModelError, family_loaders, load_model
 from mnist_edge.edge_app.runtime.onnx_model import OnnxModel
 from mnist_edge.edge_app.runtime.tflite_model import TFLiteModel
 from mnist_edge.ink.strokes import Stroke
@@ -182,25 +180,17 @@ class PenOnnxModel(_PenInput, OnnxModel):
     pass
 
 
+#: The wrapper per family for a pen file (the digit model's runtimes, a trajectory input).
+PEN_LOADERS = family_loaders(PenTFLiteModel, PenOnnxModel)
+PEN_HINT = (
+    "name a pen-*.tflite or .onnx file exported by 'mnist-edge pen export' (--pen, or "
+    "load(pen=...))"
+)
+
+
 def load_pen_model(path: str | Path, runtime: str = "auto", threads: int | None = None) -> Model:
     """Load a pen model (.tflite or .onnx) on the runtimes the digit model uses; one-line errors."""
-    path = Path(path)
-    family = family_of(str(path))
-    if family is None:
-        raise ModelError(f"pen model {path} is neither a .tflite nor an .onnx file")
-    if threads is not None and not 1 <= threads <= MAX_THREADS:
-        raise UserError(f"--threads must be from 1 to {MAX_THREADS}, got {threads}")
-    check_regular(path, "pen model", ModelError, "pass --pen PATH to a pen-*.tflite/.onnx")
-    name = choose_runtime(family, runtime)
-    spec = RUNTIMES[name]
-    if family == "tflite":
-        if spec.interpreter is None:
-            raise ModelError(f"runtime {name} names no TFLite interpreter")
-        model: Model = PenTFLiteModel(path, resolve(spec.interpreter), name, threads)
-    else:
-        model = PenOnnxModel(path, threads)
-    model.self_check()
-    return model
+    return load_model(path, runtime, threads, loaders=PEN_LOADERS, what="pen model", hint=PEN_HINT)
 
 
 def fusion_of(model: Model) -> dict[str, float] | None:

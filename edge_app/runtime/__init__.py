@@ -7,10 +7,12 @@ factory, so no import circle forms.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import check_regular
@@ -44,6 +46,7 @@ __all__ = [
     "INPUT_DTYPES",
     "MAX_THREADS",
     "MODEL_HINT",
+    "Loader",
     "Model",
     "ModelError",
     "Outputs",
@@ -51,6 +54,7 @@ __all__ = [
     "RuntimeMissing",
     "TensorSpec",
     "choose_runtime",
+    "family_loaders",
     "fixed_batches",
     "installed_runtimes",
     "is_installed",
@@ -63,25 +67,36 @@ __all__ = [
 # ----------------------------------------------------------------------------- loading
 
 
-def _tflite(path: Path, runtime: Runtime, threads: int | None) -> Model:
+def _tflite(path: Path, runtime: Runtime, threads: int | None, wrapper: Any = None) -> Model:
     if runtime.interpreter is None:
         raise ModelError(f"runtime {runtime.name} names no TFLite interpreter")
-    from mnist_edge.edge_app.runtime.tflite_model import TFLiteModel
-
-    return TFLiteModel(path, resolve(runtime.interpreter), runtime.name, threads)
-
-
-def _onnx(path: Path, runtime: Runtime, threads: int | None) -> Model:
-    from mnist_edge.edge_app.runtime.onnx_model import OnnxModel
-
-    return OnnxModel(path, threads)
+    if wrapper is None:
+        from mnist_edge.edge_app.runtime.tflite_model import TFLiteModel as wrapper
+    return wrapper(path, resolve(runtime.interpreter), runtime.name, threads)  # type: ignore[no-any-return]
 
 
-#: The wrapper class per family (formats and runtimes themselves live in the registry).
-_LOADERS: dict[str, Callable[[Path, Runtime, int | None], Model]] = {
-    "tflite": _tflite,
-    "onnx": _onnx,
-}
+def _onnx(path: Path, runtime: Runtime, threads: int | None, wrapper: Any = None) -> Model:
+    if wrapper is None:
+        from mnist_edge.edge_app.runtime.onnx_model import OnnxModel as wrapper
+    return wrapper(path, threads)  # type: ignore[no-any-return]
+
+
+#: Makes a family's wrapper for a file on a runtime.
+Loader = Callable[[Path, Runtime, int | None], Model]
+
+
+def family_loaders(
+    tflite: type[Model] | None = None, onnx: type[Model] | None = None
+) -> dict[str, Loader]:
+    """The wrapper class per family (formats and runtimes themselves live in the registry):
+    these (a pen model's), else the digit model's, imported when a file of the family loads."""
+    return {
+        "tflite": functools.partial(_tflite, wrapper=tflite),
+        "onnx": functools.partial(_onnx, wrapper=onnx),
+    }
+
+
+_LOADERS = family_loaders()
 
 
 def is_installed(name: str) -> bool:
@@ -131,22 +146,31 @@ def choose_runtime(family: str, runtime: str = "auto") -> str:
 
 
 def load_model(
-    path: str | Path, runtime: str = "auto", threads: int | None = None, *, check: bool = True
+    path: str | Path,
+    runtime: str = "auto",
+    threads: int | None = None,
+    *,
+    check: bool = True,
+    loaders: Mapping[str, Loader] | None = None,
+    what: str = "model file",
+    hint: str = MODEL_HINT,
 ) -> Model:
     """Load a .tflite or .onnx digit model on ``runtime`` (``auto``: the best installed).
 
     ``check`` runs one inference to prove the file works (see :meth:`Model.self_check`).
+    ``loaders`` (the wrapper per family), ``what`` and ``hint`` serve another kind of model
+    file on the same runtimes: the pen model's.
     """
     path = Path(path)
     family = family_of(str(path))
     if family is None:
-        raise ModelError(f"{path} is neither a .tflite nor an .onnx file")
+        raise ModelError(f"{what} {path} is neither a .tflite nor an .onnx file; {hint}")
     if threads is not None and not 1 <= threads <= MAX_THREADS:
-        raise UserError(f"--threads must be from 1 to {MAX_THREADS}, got {threads}")
-    check_regular(path, "model file", ModelError, MODEL_HINT)
+        raise UserError(f"threads must be from 1 to {MAX_THREADS}, got {threads}")
+    check_regular(path, what, ModelError, hint)
     name = choose_runtime(family, runtime)
     try:
-        model = _LOADERS[family](path, RUNTIMES[name], threads)
+        model = (loaders or _LOADERS)[family](path, RUNTIMES[name], threads)
     except ImportError as exc:  # installed but broken, e.g. a numpy ABI mismatch
         raise RuntimeMissing(
             f"runtime {name} failed to import ({error_line(exc)}); "

@@ -238,7 +238,10 @@ def fixed_batches(x: np.ndarray, batch: int) -> list[np.ndarray]:
     return parts
 
 
-MODEL_HINT = "pass --model PATH to a .tflite or .onnx file exported by 'mnist-edge export'"
+#: What to do about a bad model file, from the command line or the API alike.
+MODEL_HINT = (
+    "name a .tflite or .onnx file exported by 'mnist-edge export' (--model, or load(model=...))"
+)
 
 
 def read_model_file(path: Path, limit: int = 64 << 20) -> bytes:
