@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 
 from mnist_edge.benchmarks.results import FAILED
-from mnist_edge.core.errors import UserError
+from mnist_edge.core.errors import UserError, sigterm_stops
 from mnist_edge.core.text import wrapped
 
 
@@ -30,9 +30,14 @@ def run(args: argparse.Namespace) -> int:
     pen_files = pen.discover(config.pen)  # a bad --pen file is one line, before any row runs
 
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    with output_dir(
-        config.out or f"runs/bench-{stamp}", force=config.force, what="benchmark"
-    ) as out:
+    # SIGTERM (a CI timeout, kill) ends the run cleanly: its workers killed, its folder's
+    # lock and temporary files removed, nothing half-written.
+    with (
+        sigterm_stops(),
+        output_dir(
+            config.out or f"runs/bench-{stamp}", force=config.force, what="benchmark"
+        ) as out,
+    ):
         measured = runner.measure_all(config, pen_files)  # one plan: digit rows, then pen rows
         results, inputs, pen_results = measured.results, measured.counts, measured.pen
         assert inputs is not None

@@ -55,6 +55,10 @@ def spawn(
         proc.kill()
         proc.wait()
         return None, f"timed out after {timeout:g} s", 0.0
+    except BaseException:  # stopped (SIGTERM, Ctrl-C): the worker goes with the run
+        proc.kill()
+        proc.wait()
+        raise
     for reader in readers:
         reader.join(timeout=5)
     payload = next((line[len(MARK) :] for line in lines if line.startswith(MARK)), None)

@@ -14,6 +14,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,10 @@ from typing import Any
 import pytest
 
 from mnist_edge.core.errors import UserError
-from mnist_edge.core.fsutil import FileLock, read_capped, write_text_atomic
+from mnist_edge.core.fsutil import LOCK_FILE, FileLock, read_capped, write_text_atomic
 from mnist_edge.ink.stroke_writer import StrokeWriter
 from mnist_edge.ink.strokes import Sample, load_samples, save_samples
-from tests.conftest import MODELS, ROOT, assert_user_error
+from tests.conftest import MODELS, QUICK_BENCH, ROOT, assert_user_error
 
 LINE = [(0.5, 0.15), (0.5, 0.5), (0.52, 0.85)]
 HOOK = [(0.3, 0.2), (0.7, 0.2), (0.45, 0.85)]
@@ -687,3 +688,31 @@ def test_the_collect_cost_benchmark_saves_into_a_copy(tmp_path: Path) -> None:
     opened, times = measure(mine, 5)
     assert opened >= 0 and len(times) == 3 and all(t > 0 for t in times)  # every digit saved
     assert mine.read_bytes() == before
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+@pytest.mark.timeout(200)
+def test_sigterm_stops_bench_with_its_workers_and_leaves_no_lock(tmp_path: Path) -> None:
+    """SIGTERM (a CI timeout) while ``bench`` measures: its worker process goes with it, and
+    its new output folder (whose lock file a killed run used to leave) is gone."""
+    out = tmp_path / "bench"
+    proc = started(
+        "bench", "--models", str(MODELS / "edge-int8.tflite"), "--runtimes", "litert",
+        "--out", str(out), *QUICK_BENCH,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (workers := _children(proc.pid)):  # a worker is measuring
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        assert time.monotonic() < deadline, "no benchmark worker started"
+        time.sleep(0.02)
+    assert (out / LOCK_FILE).exists()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
+    assert "stopped by SIGTERM" in err and "Traceback" not in err
+    assert not out.exists()  # it created the folder and wrote nothing into it
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from mnist_edge import __version__
-from mnist_edge.core.errors import UserError
+from mnist_edge.core.errors import Stopped, UserError
 from mnist_edge.core.quiet import configure
 from mnist_edge.core.registry import RUNTIMES
 
@@ -322,6 +322,9 @@ def _execute(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return _interrupted(parser.prog)
+    except Stopped as stop:
+        print(f"{parser.prog}: stopped by SIGTERM", file=sys.stderr)
+        return stop.exit_code
     except BrokenPipeError:
         return _stdout_gone()
     except ModuleNotFoundError as exc:
