@@ -25,7 +25,7 @@ import numpy as np
 from mnist_edge.core.contract import LABELS, PROBABILITIES, SCHEMA
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import sha256_file
-from mnist_edge.core.quiet import quiet_stderr
+from mnist_edge.core.quiet import import_keras, quiet_stderr
 from mnist_edge.core.registry import FORMATS
 from mnist_edge.edge_app.pen.features import (
     FEATURES,
@@ -206,7 +206,7 @@ def validate(path: Path, x: np.ndarray, y: np.ndarray, reference: np.ndarray) ->
 
 
 def run(model_path: Path, drawn: list[str], out: Path, fusion_path: Path | None) -> list[str]:
-    import keras
+    keras = import_keras()  # quietly (--verbose shows TensorFlow's logs)
 
     from mnist_edge.train.pen import load_pen_data
 

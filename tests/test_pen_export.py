@@ -66,3 +66,22 @@ def test_train_and_export_end_to_end(tmp_path):
     model = load_pen_model(tmp_path / "out" / "pen-int8.tflite")
     assert model.description is not None
     assert model.description["fusion"]["weight"] == 0.5
+
+
+@pytest.mark.slow
+def test_pen_train_and_export_commands_are_quiet(tmp_path):
+    """TensorFlow's start-up chatter (absl, oneDNN, CUDA probes) stays hidden, as in ``train``
+    and ``export``: it used to open the pen commands' output."""
+    from conftest import run_cli
+
+    uji, run = str(UJI), tmp_path / "run"
+    model = str(run / "pen.keras")
+    done = [
+        run_cli("pen", "train", "--drawn", uji, "--epochs", "8", "--out", str(run)),
+        run_cli("pen", "train", "--ensemble", model, model, "--out", str(tmp_path / "both")),
+        run_cli("pen", "export", "--model", model, "--drawn", uji, "--out", str(tmp_path / "x")),
+    ]
+    for result in done:
+        assert result.returncode == 0, result.stderr[-2000:]
+        for chatter in ("I0000", "oneDNN", "cuda", "absl"):
+            assert chatter not in result.stdout + result.stderr, result.stderr[-2000:]

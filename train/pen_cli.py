@@ -77,6 +77,9 @@ def run_train(args: argparse.Namespace) -> int:
         check_regular(path, "--ensemble", hint="pass pen.keras files of 'mnist-edge pen train'")
     for path in config.drawn:
         load_samples(path)  # a bad file is one line before TensorFlow loads
+    from mnist_edge.core.quiet import import_keras
+
+    import_keras()  # quietly, before anything else touches it (--verbose shows its logs)
     from mnist_edge.train.pen import PenTrainConfig, ensemble, train
 
     if config.ensemble:
