@@ -7,7 +7,8 @@ import datetime as dt
 import sys
 
 from mnist_edge.benchmarks.results import FAILED
-from mnist_edge.core.errors import UserError, sigterm_stops
+from mnist_edge.core.errors import UserError
+from mnist_edge.core.signals import sigterm_stops
 from mnist_edge.core.text import wrapped
 
 

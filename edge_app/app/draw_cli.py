@@ -70,7 +70,7 @@ def _learner(config: DrawConfig, model: Any) -> tuple[Any, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mnist_edge.edge_app.app.signals import stop_on_sigterm
+    from mnist_edge.core.signals import stop_on_sigterm
 
     stops: list[int] = []  # SIGTERM from the start: a stop asked for while loading still counts
     with stop_on_sigterm(stops.append):

@@ -17,9 +17,9 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from mnist_edge.core.signals import stop_on_sigterm
 from mnist_edge.core.sysinfo import peak_rss_mb, rss_mb
 from mnist_edge.edge_app.app.loop import App
-from mnist_edge.edge_app.app.signals import stop_on_sigterm
 from mnist_edge.edge_app.learn import Learner
 from mnist_edge.ink.strokes import Sample, fitted_to, label_text
 

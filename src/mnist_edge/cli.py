@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from mnist_edge import __version__
-from mnist_edge.core.errors import Stopped, UserError
+from mnist_edge.core.errors import UserError
 from mnist_edge.core.quiet import configure
 from mnist_edge.core.registry import RUNTIMES
+from mnist_edge.core.signals import Stopped
 
 
 @dataclass(frozen=True)
