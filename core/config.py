@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import numbers
 import os
 import tomllib
 from collections.abc import Iterable
@@ -100,9 +101,11 @@ def require(condition: bool, message: str) -> None:
 
 
 def require_int(flag: str, value: object, low: int, high: int) -> None:
-    """An integer from ``low`` to ``high`` (bools are not integers here)."""
+    """An integer (numpy's too) from ``low`` to ``high`` (bools are not integers here)."""
     require(
-        isinstance(value, int) and not isinstance(value, bool) and low <= value <= high,
+        isinstance(value, numbers.Integral)
+        and not isinstance(value, bool)
+        and low <= value <= high,
         f"{flag} must be an integer from {low:,} to {high:,}, got {value!r}"[:200],
     )
 

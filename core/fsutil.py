@@ -103,6 +103,8 @@ def open_regular(
     """Open a user's file for reading: regular files only, and never blocking on a FIFO (which
     ``open`` would, until a writer comes) or reading a device (whose ``st_size`` is 0)."""
     name = Path(path)
+    if "\0" in str(name):  # os.open would raise a bare ValueError
+        raise error(f"{what} {str(name)!r} has a NUL byte in its name; {hint or 'check the path'}")
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:

@@ -305,11 +305,13 @@ def load(
         raise UserError(f"runtime must be one of {', '.join(RUNTIME_CHOICES)}, got {runtime!r}")
     if tta is not None:
         require_int("tta", tta, 1, MAX_VARIANTS)
+        tta = int(tta)  # numpy's integers too
     if threshold is not None:  # a float first: an int too large for one is a UserError too
         threshold = finite_number(threshold, "threshold")
         require_number("threshold", threshold, 0.0, 1.0)
     if threads is not None:  # the bound `draw --threads` takes
         require_int("threads", threads, 1, MAX_THREADS)
+        threads = int(threads)
     if not isinstance(pen, (bool, str, os.PathLike)):
         raise UserError(f"pen must be True, False or a pen model file's path, got {pen!r}"[:200])
     loaded = load_default(None if model is None else str(model), runtime, threads)
@@ -331,6 +333,9 @@ def _pen(pen: bool | str | os.PathLike[str], model: Any, threads: int | None) ->
     if pen is False:
         return None
     from mnist_edge.edge_app.pen.default import pen_channel
+
+    if pen is not True and not os.fspath(pen).strip():  # '' is no file, not "the default"
+        raise UserError("the pen model path is empty; pass pen=True for the shipped one")
 
     return pen_channel(model, None if pen is True else pen, threads=threads)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import numbers
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -76,6 +77,7 @@ def digit_result(
         box,
         strokes,
         p.embedding,
+        recognizer.serial,
     )
 
 
@@ -149,8 +151,9 @@ def learn_correction(
             "result must be a DigitResult or NumberResult this reader returned, "
             f"got {type(result).__name__}"
         )
-    if isinstance(text, bool) or not isinstance(text, (str, int)):
+    if isinstance(text, bool) or not isinstance(text, (str, numbers.Integral)):
         raise UserError(f"text must be the digits as a str or an int, got {type(text).__name__}")
+    text = text if isinstance(text, str) else int(text)  # numpy's integers too
     # no reading has 300 digits, and str() refuses an int of 4,300
     text = str(text) if isinstance(text, str) or text.bit_length() < 1000 else "<over 300 digits>"
     if learner is None:
@@ -166,15 +169,17 @@ def learn_correction(
     changed = [
         (d, int(t)) for d, t in zip(digits, text) if t != d.text or isinstance(result, DigitResult)
     ]
-    # the learner has an embedding, so only a result made elsewhere (built by hand, or read
-    # by another model) lacks one of its size: learning from it would blame the drawing
+    # a result made elsewhere (built by hand, or read by another reader, whose model may
+    # embed drawings otherwise even at the same size) would teach this model nonsense
     if any(
-        not isinstance(d._embedding, np.ndarray) or d._embedding.size != learner.dim
+        d._reader != recognizer.serial
+        or not isinstance(d._embedding, np.ndarray)
+        or d._embedding.size != learner.dim
         for d, _ in changed
     ):
         raise UserError(
             "result must be a DigitResult or NumberResult this reader returned, not one built "
-            "by hand or read with another model"
+            "by hand or read by another reader: read the ink again with this one"
         )
     stored = 0
     for d, label in changed:

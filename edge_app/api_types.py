@@ -40,8 +40,13 @@ def finite_number(value: object, where: str) -> float:
     return number
 
 
+def _scalar(value: object) -> bool:
+    """A numpy array of no dimensions: Iterable by its type, yet it cannot be iterated."""
+    return isinstance(value, np.ndarray) and value.ndim == 0
+
+
 def _points(stroke: object, s: int) -> tuple[Point, ...]:
-    if isinstance(stroke, (str, bytes)) or not isinstance(stroke, Iterable):
+    if isinstance(stroke, (str, bytes)) or not isinstance(stroke, Iterable) or _scalar(stroke):
         raise UserError(f"ink stroke {s} must be a sequence of (x, y) or (x, y, t) points")
     out = []
     for p, point in enumerate(stroke):
@@ -50,7 +55,11 @@ def _points(stroke: object, s: int) -> tuple[Point, ...]:
                 f"ink stroke {s} has more than {MAX_POINTS:,} points; split it or sample it less"
             )
         where = f"ink stroke {s}, point {p}"
-        if isinstance(point, (str, bytes)) or not isinstance(point, (Sequence, np.ndarray)):
+        if (
+            isinstance(point, (str, bytes))
+            or not isinstance(point, (Sequence, np.ndarray))
+            or _scalar(point)
+        ):
             raise UserError(f"{where} must be (x, y) or (x, y, t), got {str(point)[:40]!r}")
         if len(point) not in (2, 3):
             raise UserError(f"{where} must be (x, y) or (x, y, t), got {len(point)} values")
@@ -73,7 +82,7 @@ class Ink:
 
     def __post_init__(self) -> None:
         raw = self.strokes
-        if isinstance(raw, (str, bytes)) or not isinstance(raw, Iterable):
+        if isinstance(raw, (str, bytes)) or not isinstance(raw, Iterable) or _scalar(raw):
             raise UserError("ink must be a sequence of strokes, each a sequence of (x, y) points")
         strokes = []
         for s, stroke in enumerate(raw):
@@ -141,8 +150,10 @@ class DigitResult:
     candidates: tuple[Candidate, ...]
     box: Box | None
     strokes: tuple[int, ...] = ()
-    #: What learning stores for a correction (not shown, not compared).
+    #: What learning stores for a correction, and which reader read it (not shown, not
+    #: compared): only that reader's model made this embedding.
     _embedding: np.ndarray | None = field(default=None, repr=False, compare=False)
+    _reader: int = field(default=0, repr=False, compare=False)
 
     @property
     def digit(self) -> int | None:

@@ -14,7 +14,11 @@ def load_default(model_arg: str | None, runtime: str, threads: int | None) -> An
     from mnist_edge.edge_app.runtime import load_model
     from mnist_edge.edge_app.runtime.shipped import default_model
 
-    if model_arg:
+    if model_arg is not None:
+        if not model_arg.strip():  # '' is no file, not "the default"
+            from mnist_edge.edge_app.runtime.model import MODEL_HINT, ModelError
+
+            raise ModelError(f"the model path is empty; {MODEL_HINT}")
         return load_model(model_arg, runtime, threads)
     path, name = default_model(runtime)
     return load_model(path, name, threads)

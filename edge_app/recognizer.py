@@ -8,6 +8,7 @@ user (a :class:`~mnist_edge.edge_app.learn.Learner`), in that order.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
 from collections.abc import Sequence
 
@@ -24,6 +25,10 @@ from mnist_edge.edge_app.tta import averaged, batch_variants
 from mnist_edge.ink.preprocess import to_mnist
 from mnist_edge.ink.strokes import Stroke
 
+#: Each recognizer's own number: a result remembers which one read it, so that a correction
+#: is learned only by the reader whose model made its embedding.
+_SERIALS = itertools.count(1)
+
 
 class Recognizer:
     def __init__(
@@ -39,6 +44,7 @@ class Recognizer:
         self.tta = tta
         self.learner = learner
         self.pen = pen  # read with the strokes when a drawing has them (docs/pen.md)
+        self.serial = next(_SERIALS)
 
     def _predict(self, images: np.ndarray) -> list[Prediction]:
         if self.tta <= 1:

@@ -20,6 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import mnist_edge
@@ -225,10 +226,10 @@ def test_correct_learns_and_undo_forgets(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("MNIST_EDGE_PROFILES", str(tmp_path))
     one = mnist_edge.Ink(_dev_digits(1)[0]["strokes"])
     area = mnist_edge.WritingArea(1, 1)
-    with mnist_edge.load(profile="kiosk") as reader:
+    with mnist_edge.load(profile="kiosk", threads=np.int64(1)) as reader:
         first = reader.read_digit(one, area)
         assert first.text == "1"
-        assert reader.correct(first, 7) == 1
+        assert reader.correct(first, np.int64(7)) == 1  # numpy's integers are integers
         assert reader.read_digit(one, area).text == "7"  # learned
         assert list(tmp_path.glob("kiosk/*.npz"))  # in the app's profile store
     again = mnist_edge.load(profile="kiosk")
@@ -267,7 +268,7 @@ def test_ink_far_from_the_origin_reads(reader: Any) -> None:
             lambda r: r.read_number(mnist_edge.Ink([[(0, 0)]]), mnist_edge.WritingArea(100, 1)),
             "1:16",
         ),
-        (lambda r: r.read_image(__import__("numpy").zeros((4, 4, 3), "uint8")), "grayscale"),
+        (lambda r: r.read_image(np.zeros((4, 4, 3), "uint8")), "grayscale"),
         (lambda r: r.read_image("/nonexistent.png"), "not found"),
         (lambda r: mnist_edge.load(runtime="gpu"), "runtime must be one of"),
         (lambda r: mnist_edge.load(tta=0), "tta must be"),
@@ -280,6 +281,15 @@ def test_ink_far_from_the_origin_reads(reader: Any) -> None:
         (lambda r: r.read_number_image(None), "got NoneType"),
         (lambda r: r.correct(None, 3), "result must be a DigitResult or NumberResult"),
         (lambda r: r.correct(DigitResult("3", 1.0, True, (), None), 3), "this reader returned"),
+        (  # another reader's model may embed otherwise, even at the same size
+            lambda r: r.correct(mnist_edge.load(pen=False).read_digit(mnist_edge.Ink(ONE)), 7),
+            "read by another reader",
+        ),
+        (lambda r: mnist_edge.Ink(np.array(5)), "sequence of strokes"),
+        (lambda r: mnist_edge.Ink([[np.array(5)]]), "(x, y) or (x, y, t)"),
+        (lambda r: mnist_edge.load("/tmp/a\0b.tflite"), "NUL byte"),
+        (lambda r: mnist_edge.load(""), "the model path is empty"),
+        (lambda r: mnist_edge.load(pen=""), "the pen model path is empty"),
         (lambda r: r.correct(r.read_digit(mnist_edge.Ink(ONE)), None), "text must be"),
         (lambda r: r.correct(r.read_digit(mnist_edge.Ink(ONE)), 10**5000), "over 300 digits"),
         (lambda r: mnist_edge.load(5), "model must be"),
