@@ -199,8 +199,9 @@ class Reader:
 
     def correct(self, result: DigitResult | NumberResult, text: str | int) -> int:
         """Teach the reader that ``result`` is ``text`` (a digit, or the whole number with as
-        many digits): the digits that differ are stored in the profile and read so next time.
-        Returns how many corrections were stored."""
+        many digits): the digits of a number that differ, or the single digit even where it
+        was read right (a confirmation, as the app's bars take it), are stored in the profile
+        and read so next time. Returns how many corrections were stored."""
         stored = learn_correction(self.recognizer, result, text)
         self._undo.append(stored)
         self._save()

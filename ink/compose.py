@@ -205,7 +205,12 @@ def compose(
             owners = owners[: k + 1] + owners[k + 2 :]
         k += 1
     return ComposedNumber(
-        Sample(strokes_out, label, writer, list(owners)), owners, spacing, canvas, tuple(points)
+        # the canvas it was laid out on travels with it: replayed elsewhere, it keeps its shape
+        Sample(strokes_out, label, writer, list(owners), (canvas.width, canvas.height)),
+        owners,
+        spacing,
+        canvas,
+        tuple(points),
     )
 
 

@@ -12,6 +12,7 @@ import pytest
 from mnist_edge.benchmarks.number_figures import NumberFigures, digits_right
 from mnist_edge.benchmarks.report_numbers import numbers_section, numbers_table
 from mnist_edge.benchmarks.results import Result
+from mnist_edge.ink.compose import strip_canvas
 from mnist_edge.ink.strokes import load_samples, save_samples
 from tests.conftest import DRAWN, MODELS, compose_numbers_file, run_cli
 
@@ -200,6 +201,9 @@ def test_compose_lengths_and_writing_height(tmp_path: Path) -> None:
         compose_numbers_file(path, 12, "--lengths", "2,7,9", "--height", share)
         samples = load_samples(path)
         assert [len(str(s.label)) for s in samples] == [2, 7, 9] * 4
+        # the strip it was laid out on travels with it (replayed elsewhere: its shape kept)
+        strip = strip_canvas()
+        assert {s.canvas for s in samples} == {(strip.width, strip.height)}
         extents[share] = sorted(
             max(y for st in s.strokes for _, y in st) - min(y for st in s.strokes for _, y in st)
             for s in samples
