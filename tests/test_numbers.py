@@ -507,6 +507,10 @@ def test_the_brush_holds_while_a_stroke_nudges_the_height_across_a_step(
     assert ink_brush(_bars(92, 104, 104, 96, 96), 800, 241, 13) == 13
     # Writing that shrinks well past the hold gets its thinner brush.
     assert ink_brush(_bars(92, 62, 62, 62), 800, 241, 13) == 8
+    # After the first four strokes the brush is kept: a late stroke never redraws (and reads
+    # again) every digit before it.
+    assert ink_brush(_bars(62, 62, 62, 62, 104, 104, 104, 104, 104), 800, 241, 13) == 8
+    assert ink_brush(_bars(104, 104, 104, 104, 48, 48, 48, 48, 48), 800, 241, 13) == 13
     # Without the hold the nudge changes the brush: the case above is the one it mends.
     monkeypatch.setattr(number_render, "BRUSH_HOLD", 1e-9)
     assert ink_brush(nudged, 800, 241, 13) == 11

@@ -90,6 +90,12 @@ INK_PER_HEIGHT = 1 / 8
 #: a rounding step would otherwise redraw, and read again, every digit already written.
 BRUSH_HOLD = 1.5
 
+#: The brush is set by a number's first strokes (with ink) and kept after them: by then the
+#: writing size is known, and a change later redraws and reads again every digit written,
+#: a whole number's read (10-25 ms here) after a stroke that should cost 3. Four strokes keep
+#: the last stroke of every 5-digit number from changing it.
+BRUSH_STROKES = 4
+
 
 def _writing_heights(strokes: Sequence[Stroke], height: int) -> list[float]:
     """Each stroke's height in canvas px (points, without the brush); none for an empty one."""
@@ -100,13 +106,13 @@ def ink_brush(strokes: Sequence[Stroke], width: int, height: int, brush: int) ->
     """The brush to draw (and read) a number's ink with: the canvas' ``brush``, thinner where
     the writing is small (``INK_PER_HEIGHT`` of the writing height, as the reader measures it).
 
-    The brush follows the strokes in the order they were written and holds until the writing
-    asks for one ``BRUSH_HOLD`` px away, or for the canvas' own: a function of the strokes
-    alone (a replay, an undo or a reading from scratch gets the brush the app had), which
-    does not flap while writing."""
+    The brush follows the first ``BRUSH_STROKES`` strokes in the order they were written and
+    holds until the writing asks for one ``BRUSH_HOLD`` px away, or for the canvas' own; later
+    strokes keep it. A function of the strokes alone (a replay, an undo or a reading from
+    scratch gets the brush the app had), which does not flap while writing."""
     held: int | None = None
     ordered: list[float] = []  # the heights so far, kept sorted: one insertion per stroke
-    for h in _writing_heights(strokes, height):
+    for h in _writing_heights(strokes, height)[:BRUSH_STROKES]:
         bisect.insort(ordered, h)
         ideal = min(float(brush), max(1.0, tall_median_of_sorted(ordered) * INK_PER_HEIGHT))
         # Writing that asks for the canvas' brush gets it: the usual sizes read as drawn.
