@@ -15,7 +15,6 @@ from mnist_edge.core.config import (
     require_number,
     split_list,
 )
-from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import check_regular
 from mnist_edge.core.registry import EDGE_RUNTIMES, RUNTIMES
 from mnist_edge.edge_app.tta import DEFAULT_TTA, MAX_VARIANTS
@@ -189,7 +188,6 @@ class BenchConfig:
             require(real not in seen, f"--drawn-eval names {path} twice (as {seen.get(real)})")
             seen[real] = path
         for path in self.drawn_eval:
-            from mnist_edge.ink.strokes import load_samples
+            from mnist_edge.ink.strokes import load_labelled
 
-            if not any(s.label is not None for s in load_samples(path)):
-                raise UserError(f"--drawn-eval {path} has no labelled samples")
+            load_labelled(path, "--drawn-eval")

@@ -215,17 +215,24 @@ def run_compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from mnist_edge.benchmarks.compare import markdown, row
-    from mnist_edge.ink.strokes import load_samples
+    from mnist_edge.ink.strokes import load_labelled
 
     config = build_config(CompareConfig, vars(args), args.config, section="compare")
     for run in config.runs:
         if not Path(run).is_dir():
             raise UserError(f"RUN {run} is not a folder; pass 'mnist-edge train' output folders")
     if config.dev:
-        load_samples(config.dev)  # a bad file is one line before any benchmark runs
+        load_labelled(config.dev, "--dev")  # a bad file is one line before any benchmark runs
     if config.out:
         inputs = [("--dev", config.dev)] if config.dev else []
         check_output("--out", config.out, inputs=inputs, force=config.force)
+        out = Path(config.out).resolve()
+        for run in config.runs:  # its metrics, manifest and models are all read
+            if out.is_relative_to(Path(run).resolve()):
+                raise UserError(
+                    f"--out {config.out} is inside RUN {run}, which this run reads; "
+                    "write the table elsewhere"
+                )
     dev = Path(config.dev) if config.dev else None
     table = markdown([row(Path(run), dev, config.data_dir) for run in config.runs])
     print(table)

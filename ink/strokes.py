@@ -92,6 +92,16 @@ def load_samples(path: str | Path) -> list[Sample]:
     return parse_samples(path, read_capped(path, MAX_FILE_BYTES, "replay file", ReplayError))
 
 
+def load_labelled(path: str | Path, flag: str) -> list[Sample]:
+    """The samples of a file a run measures on: one line if none has a label to score."""
+    samples = load_samples(path)
+    if not any(s.label is not None for s in samples):
+        raise ReplayError(
+            f"{flag} {path} has no labelled samples; pass a file of labelled drawings"
+        )
+    return samples
+
+
 def parse_document(path: Path, raw: bytes) -> dict[str, Any]:
     """The top-level object of a stroke file, format checked; samples not yet validated."""
     try:

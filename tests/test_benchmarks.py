@@ -293,6 +293,15 @@ def test_compare_runs(tiny_run: Path, tiny_export: Path, tmp_path: Path) -> None
             }
         )
     )
+    # The run's own files are inputs, --force or not; a dev file must have labels to score.
+    metrics = (run / "metrics.json").read_bytes()
+    assert_user_error(
+        run_cli("compare", str(run), "--out", str(run / "metrics.json"), "--force"), "inside RUN"
+    )
+    assert (run / "metrics.json").read_bytes() == metrics
+    unlabelled = tmp_path / "unlabelled.json"
+    unlabelled.write_text('{"format": "mnist-edge-strokes/1", "samples": []}')
+    assert_user_error(run_cli("compare", str(run), "--dev", str(unlabelled)), "no labelled")
     out = tmp_path / "compare.md"
     r = run_cli("compare", str(run), "--dev", str(replay), "--out", str(out))
     assert r.returncode == 0, r.stderr[-3000:]
