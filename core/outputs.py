@@ -34,7 +34,7 @@ def check_output(
     (which makes missing folders: with ``parents`` a new folder is fine here).
     """
     if parents and not os.path.lexists(path):
-        _check_new_folders(flag, Path(path))
+        check_new_folders(flag, Path(path))
         return Path(path)
     target = check_writable_file(flag, path)
     for other, source in inputs:
@@ -70,7 +70,7 @@ def write_output(out: str | os.PathLike[str], text: str, flag: str = "--out") ->
         ) from None
 
 
-def _check_new_folders(flag: str, path: Path) -> None:
+def check_new_folders(flag: str, path: Path) -> None:
     """A new file in folders that may not exist yet: the nearest existing one must be a
     writable folder (atomic_path makes the rest)."""
     here = path.absolute().parent

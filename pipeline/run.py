@@ -25,8 +25,9 @@ from mnist_edge.core.fsutil import (
     write_json_atomic,
     write_text_atomic,
 )
+from mnist_edge.core.outputs import check_new_folders
 from mnist_edge.core.paths import checkout_models_dir
-from mnist_edge.edge_app.runtime.shipped import pen_section
+from mnist_edge.edge_app.runtime.shipped import MANIFEST, pen_section
 from mnist_edge.edge_app.tta import DEFAULT_TTA
 from mnist_edge.export.exporter import other_sections
 from mnist_edge.pipeline.card import model_card
@@ -55,8 +56,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _models_target(config: PipelineConfig) -> Path:
+    """Where --promote writes, checked before any work (a training may take hours)."""
     if config.models_dir:
-        return Path(config.models_dir)
+        target = Path(config.models_dir)
+        if target.exists() and not target.is_dir():
+            raise UserError(f"--models-dir {target} is not a folder; name a folder to promote into")
+        check_new_folders("--models-dir", target / MANIFEST)
+        return target
     target = checkout_models_dir()
     if target is None:
         raise UserError(

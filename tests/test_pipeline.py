@@ -77,6 +77,18 @@ def test_pipeline_promote_and_resume(tmp_path: Path) -> None:
     assert_user_error(run_cli("pipeline", *QUICK, "--out", str(out)), "--force")
 
 
+def test_promote_target_is_checked_before_any_work(tmp_path: Path) -> None:
+    """A --models-dir that cannot take the models fails in the first second, not after the
+    training (hours with the default settings)."""
+    file = tmp_path / "f.md"
+    file.write_text("hi")
+    for target, fragment in ((file, "is not a folder"), (file / "sub", "is a file, not a folder")):
+        out = tmp_path / "p"
+        r = run_cli("pipeline", *QUICK, "--out", str(out), "--promote", "--models-dir", str(target))
+        assert_user_error(r, fragment)
+        assert not out.exists()
+
+
 def test_readme_format_table_comes_from_the_registry() -> None:
     assert markdown_table() in (ROOT / "README.md").read_text()
 
