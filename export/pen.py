@@ -206,14 +206,11 @@ def validate(path: Path, x: np.ndarray, y: np.ndarray, reference: np.ndarray) ->
 
 
 def run(model_path: Path, drawn: list[str], out: Path, fusion_path: Path | None) -> list[str]:
-    keras = import_keras()  # quietly (--verbose shows TensorFlow's logs)
+    from mnist_edge.train.pen import held_out_pen_data, load_pen_keras
 
-    from mnist_edge.train.pen import load_pen_data
-
-    model = keras.models.load_model(model_path)
-    if tuple(model.input_shape[1:]) != (POINTS, len(FEATURES)):
-        raise UserError(f"{model_path} takes {model.input_shape}; not a pen model of this version")
-    data = load_pen_data(drawn)
+    data = held_out_pen_data(drawn)  # validation needs held-out writers: before TensorFlow
+    import_keras()  # quietly (--verbose shows TensorFlow's logs)
+    model = load_pen_keras(model_path)  # a corrupt or other model is one line
     x = batch_features([s.strokes for s in data.samples])
     pick = np.random.default_rng(0).permutation(np.flatnonzero(~data.held))[:CALIBRATION_SAMPLES]
     calibration = _Calibration(x[np.sort(pick)])  # training writers only

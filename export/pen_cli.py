@@ -56,16 +56,13 @@ def _check_fusion(path: str) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     from mnist_edge.core.fsutil import check_out_dir, check_regular
-    from mnist_edge.ink.strokes import load_samples
 
     config = build_config(PenExportConfig, vars(args), args.config, section="pen-export")
     check_out_dir(Path(config.out), force=config.force, what="pen export")
     check_regular(config.model, "--model", hint="pass pen.keras of 'mnist-edge pen train'")
     if config.fusion:
         _check_fusion(config.fusion)
-    for path in config.drawn:
-        load_samples(path)  # a bad file is one line before TensorFlow loads
-    from mnist_edge.export.pen import run
+    from mnist_edge.export.pen import run  # reads --drawn before TensorFlow loads
 
     fusion = Path(config.fusion) if config.fusion else None
     print("\n".join(run(Path(config.model), list(config.drawn), Path(config.out), fusion)))

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from mnist_edge.core.contract import EMBEDDING, NUM_CLASSES, PROBABILITIES
+from mnist_edge.core.errors import UserError
 from mnist_edge.edge_app.pen.features import FEATURES, INPUT_NAME, POINTS, batch_features
 from mnist_edge.ink.strokes import Sample, Stroke
 from mnist_edge.ink.styles import random_style
@@ -61,6 +62,33 @@ def load_pen_data(paths: Sequence[str]) -> PenData:
         files += [name] * len(part)
         held += [w in out for w in names.tolist()]
     return PenData(samples, np.array(writers), np.array(files), np.array(held))
+
+
+def held_out_pen_data(paths: Sequence[str]) -> PenData:
+    """:func:`load_pen_data`, refusing files that hold no held-out writer: the pen jobs
+    validate, calibrate and fit on those writers alone."""
+    data = load_pen_data(paths)
+    if not data.held.any():
+        raise UserError(
+            "the --drawn files hold no held-out writer (a site, the part of a writer's name "
+            "before '/', gives one once it has two or more writers); give files with more writers"
+        )
+    return data
+
+
+def load_pen_keras(path: str | Path, hint: str = "pass pen.keras of 'mnist-edge pen train'") -> Any:
+    """A pen model (.keras) of this version: a missing, corrupt or other model is one line."""
+    from mnist_edge.train.evaluate import load_keras_model
+
+    model = load_keras_model(path, hint)
+    shapes = [tuple(t.shape) for t in model.inputs]
+    if [s[1:] for s in shapes] != [(POINTS, len(FEATURES))]:
+        given = ", ".join(str(s) for s in shapes)
+        raise UserError(
+            f"{path} is not a pen model (its input is {given}, a pen model's "
+            f"{(None, POINTS, len(FEATURES))}); {hint}"
+        )
+    return model
 
 
 # ----------------------------------------------------------------------------- augmentation
@@ -193,10 +221,11 @@ class PenTrainConfig:
     styles: float = 0.0  # share of training digits redrawn in a synthesised style each epoch
 
 
-def train(config: PenTrainConfig) -> dict[str, Any]:
+def train(config: PenTrainConfig, data: PenData | None = None) -> dict[str, Any]:
+    """Fit the pen model; ``data``: the drawn files already loaded (:func:`held_out_pen_data`)."""
     import keras
 
-    data = load_pen_data(config.drawn)
+    data = held_out_pen_data(config.drawn) if data is None else data
     rng = np.random.default_rng(config.seed)
     train_samples = [s for s, h in zip(data.samples, data.held, strict=True) if not h]
     y_train = data.labels[~data.held]
@@ -259,7 +288,7 @@ def ensemble(paths: Sequence[str], out: str) -> Any:
     inp = keras.Input((POINTS, len(FEATURES)), name=INPUT_NAME)
     members = []
     for i, path in enumerate(paths):
-        model = keras.models.load_model(path)
+        model = load_pen_keras(path, "pass pen.keras files of 'mnist-edge pen train'")
         member = keras.Model(model.inputs, model.outputs[0], name=f"pen_{i}")
         members.append(member(inp))
     average = keras.layers.Average(name=PROBABILITIES)(members)

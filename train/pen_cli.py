@@ -69,27 +69,35 @@ def add_train(parser: argparse.ArgumentParser) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     from mnist_edge.core.fsutil import check_out_dir, check_regular
-    from mnist_edge.ink.strokes import load_samples
+    from mnist_edge.core.outputs import check_output
+    from mnist_edge.train.pen import held_out_pen_data
 
     config = build_config(PenTrainCommand, vars(args), args.config, section="pen-train")
-    check_out_dir(Path(config.out), force=config.force, what="pen model")
+    out = Path(config.out)
+    check_out_dir(out, force=config.force, what="pen model")
     for path in config.ensemble:
         check_regular(path, "--ensemble", hint="pass pen.keras files of 'mnist-edge pen train'")
-    for path in config.drawn:
-        load_samples(path)  # a bad file is one line before TensorFlow loads
+    if config.ensemble:  # never over a member, nor over the training record it reads
+        inputs = [("--ensemble", p) for p in config.ensemble]
+        inputs.append(("--ensemble", str(Path(config.ensemble[0]).parent / "metrics.json")))
+        for name in ("pen.keras", "metrics.json"):
+            check_output("--out", out / name, inputs=inputs, force=True, parents=True)
+    # a bad file, or one without held-out writers, is one line before TensorFlow loads
+    data = held_out_pen_data(config.drawn) if config.drawn else None
     from mnist_edge.core.quiet import import_keras
 
     import_keras()  # quietly, before anything else touches it (--verbose shows its logs)
     from mnist_edge.train.pen import PenTrainConfig, ensemble, train
 
     if config.ensemble:
-        ensemble(config.ensemble, str(Path(config.out) / "pen.keras"))
-        print(f"wrote {Path(config.out) / 'pen.keras'}")
+        ensemble(config.ensemble, str(out / "pen.keras"))
+        print(f"wrote {out / 'pen.keras'}")
         return 0
     metrics = train(
         PenTrainConfig(
             config.drawn, config.out, config.epochs, seed=config.seed, styles=config.styles
-        )
+        ),
+        data,
     )
     print(f"pen model: held-out writers {metrics['val_accuracy']:.2%} (last epoch)")
     return 0

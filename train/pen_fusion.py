@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from mnist_edge.core.contract import DEFAULT_THRESHOLD
+from mnist_edge.core.errors import UserError
 from mnist_edge.edge_app.pen.features import batch_features, load_pen_model
 from mnist_edge.edge_app.pen.fusion import PenChannel, fuse
 from mnist_edge.edge_app.recognizer import Recognizer
@@ -32,7 +33,7 @@ from mnist_edge.edge_app.runtime import load_model
 from mnist_edge.ink.strokes import as_the_app_takes, render
 from mnist_edge.train.calibration import flagged
 from mnist_edge.train.drawn import app_canvases
-from mnist_edge.train.pen import load_pen_data
+from mnist_edge.train.pen import PenData, held_out_pen_data
 
 WEIGHTS = tuple(round(0.05 * i, 2) for i in range(41))  # 0 (picture alone) ... 2
 TEMPERATURES = tuple(round(1.0 + 0.1 * i, 1) for i in range(16))  # 1 ... 2.5
@@ -116,9 +117,25 @@ def summary(probs: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str
     }
 
 
-def measure(image_path: str, pen_path: str, drawn: list[str], tta: int) -> dict[str, Any]:
-    data = load_pen_data(drawn)
+def held_out_drawings(drawn: list[str]) -> tuple[PenData, np.ndarray, int]:
+    """The held-out writers' drawings the app reads (indices into the data), and how many of
+    theirs it would not: no stroke starts on the canvas, so the app reads nothing to fuse.
+    Fitting leaves one writer out, so two or more writers must remain; else one line."""
+    data = held_out_pen_data(drawn)
     held = np.flatnonzero(data.held)
+    drawn_on = np.array([bool(as_the_app_takes(data.samples[i].strokes)) for i in held], bool)
+    writers = set(data.writers[held[drawn_on]].tolist())
+    if len(writers) < 2:
+        raise UserError(
+            f"the --drawn files hold {len(writers)} held-out writer(s) with a drawing that starts "
+            "on the canvas; fitting the fusion leaves one writer out, so it needs two or more: "
+            "give files with more writers"
+        )
+    return data, held[drawn_on], int((~drawn_on).sum())
+
+
+def measure(image_path: str, pen_path: str, drawn: list[str], tta: int) -> dict[str, Any]:
+    data, held, off_canvas = held_out_drawings(drawn)  # before any model loads
     samples = [data.samples[i] for i in held]
     labels, writers, files = data.labels[held], data.writers[held], data.files[held]
     canvas = app_canvases()[0]  # the app's default window
@@ -152,6 +169,7 @@ def measure(image_path: str, pen_path: str, drawn: list[str], tta: int) -> dict[
         "tta": tta,
         "canvas": canvas.__dict__,
         "writers": len(set(writers.tolist())),
+        "off_canvas": off_canvas,  # held-out drawings the app reads nothing of: left out
         "today": summary(image, labels, threshold),
         "pen_alone": summary(pen, labels, 0.5),
         "fused_cross_fitted": {
