@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from mnist_edge.benchmarks.number_speed import NumberSpeed
 from mnist_edge.benchmarks.results import Result
+from mnist_edge.core.errors import UserError
 from mnist_edge.core.registry import EDGE_RUNTIMES, FORMATS
 from mnist_edge.core.text import markdown_table
 
@@ -59,8 +60,17 @@ def estimate(row: Result, target: CpuProfile, reference: CpuProfile = REFERENCE)
 
 
 def estimable(results: list[Result]) -> list[Result]:
-    """The rows an estimate scales: measured, on an edge runtime, one thread."""
-    return [r for r in results if r.ok and r.runtime in EDGE_RUNTIMES and (r.threads or 1) == 1]
+    """The rows an estimate scales: measured, on an edge runtime, one thread. Each needs its
+    whole-call and invoke p50 (``Result.from_json`` has checked any it has are times)."""
+    rows = [r for r in results if r.ok and r.runtime in EDGE_RUNTIMES and (r.threads or 1) == 1]
+    for r in rows:
+        for name, stats in (("latency_us", r.latency_us), ("invoke_us", r.invoke_us)):
+            if "p50" not in stats:
+                raise UserError(
+                    f"not a bench results file ({name} of {r.model}, {r.name}, has no p50); "
+                    "make one with 'mnist-edge bench'"
+                )
+    return rows
 
 
 def table(results: list[Result], macs: int | None) -> str:

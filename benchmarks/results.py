@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,8 @@ from mnist_edge.benchmarks.number_figures import NumberFigures
 OK, FAILED, SKIPPED = "ok", "failed", "skipped"
 #: Fields kept out of results.json (bulky, or only for the plots and debugging).
 TRANSIENT = ("samples_us", "traceback")
+#: Timing fields (µs), each ``summarize``'s statistics: a row with others is not a bench row.
+TIMINGS = ("latency_us", "invoke_us", "tta_latency_us")
 
 
 @dataclass
@@ -88,8 +91,43 @@ class Result:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Result:
-        return cls(
+        """A row as ``to_json`` writes it. Timings that are not times (a missing ``p50`` in a
+        measured row, text, NaN, a negative time) raise ValueError naming the field."""
+        row = cls(
             model=str(data.get("model", "?")),
             format=str(data.get("format", "?")),
             runtime=str(data.get("runtime", "?")),
         ).update(data)
+        for name in TIMINGS:
+            _check_timings(
+                row.model, name, getattr(row, name), needed=row.ok and name == "latency_us"
+            )
+        _check_times(row.model, "latency_rounds_us", row.latency_rounds_us)
+        return row
+
+
+def _bad(model: str, name: str, what: str) -> ValueError:
+    return ValueError(f"{name} of {model} {what}; make the file with 'mnist-edge bench'")
+
+
+def _check_timings(model: str, name: str, stats: Any, needed: bool) -> None:
+    """``stats`` is {} or ``summarize``'s statistics (a ``p50`` with them); ``needed``: not {}."""
+    if not isinstance(stats, dict):
+        raise _bad(model, name, f"is {stats!r:.60}, not an object of times")
+    if (stats or needed) and "p50" not in stats:
+        raise _bad(model, name, "has no p50")
+    _check_times(model, name, stats)
+
+
+def _check_times(model: str, name: str, times: Any) -> None:
+    """Each value a time in µs: a finite number of at least 0 (never a bool, text or NaN)."""
+    if not isinstance(times, (dict, list)):
+        raise _bad(model, name, f"is {times!r:.60}, not a list of times")
+    for key, value in times.items() if isinstance(times, dict) else enumerate(times):
+        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else -1
+        try:
+            ok = 0 <= float(number) < math.inf
+        except OverflowError:  # an integer like 10**400
+            ok = False
+        if not ok:
+            raise _bad(model, f"{name}.{key}", f"is {value!r:.60}, not a time in µs")

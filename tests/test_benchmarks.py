@@ -334,3 +334,45 @@ def test_pi_estimates_scale_with_arithmetic() -> None:
     assert estimate(int8, REFERENCE) == pytest.approx(25.0)
     text = table([int8, fp32], macs=1_000_000)
     assert "Raspberry Pi 4 estimate" in text and "1,000,000 multiply-adds" in text
+
+
+_ESTIMATE_ROW = {
+    "model": "m.tflite",
+    "format": "tflite-fp32",
+    "runtime": "litert",
+    "threads": 1,
+    "status": "ok",
+    "latency_us": {"p50": 25.0},
+    "invoke_us": {"p50": 20.0},
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("latency_us", {}, "latency_us of m.tflite has no p50"),
+        ("latency_us", None, "latency_us of m.tflite has no p50"),
+        ("latency_us", [1, 2], "latency_us of m.tflite is [1, 2]"),
+        ("latency_us", {"p50": "fast"}, "latency_us.p50 of m.tflite is 'fast'"),
+        ("latency_us", {"p50": -5}, "latency_us.p50 of m.tflite is -5"),
+        ("latency_us", {"p50": float("nan")}, "latency_us.p50 of m.tflite is nan"),
+        ("latency_us", {"p50": float("inf")}, "latency_us.p50 of m.tflite is inf"),
+        ("latency_us", {"p50": True}, "latency_us.p50 of m.tflite is True"),
+        ("invoke_us", {"p50": -1}, "invoke_us.p50 of m.tflite is -1"),
+        ("invoke_us", {}, "invoke_us of m.tflite"),
+        ("latency_rounds_us", [1, "x"], "latency_rounds_us.1 of m.tflite is 'x'"),
+    ],
+)
+def test_estimate_refuses_rows_whose_timings_are_not_times(
+    field: str, value: object, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A malformed row of a results file is one line naming the field, exit 2, no table."""
+    from mnist_edge.cli import main
+
+    results = tmp_path / "r.json"
+    # NaN and Infinity as Python's json writes them; None as null
+    results.write_text(json.dumps({"results": [{**_ESTIMATE_ROW, field: value}]}))
+    assert main(["estimate", str(results)]) == 2
+    printed = capsys.readouterr()
+    (line,) = printed.err.strip().splitlines()
+    assert says in line and "mnist-edge bench" in line and not printed.out, line

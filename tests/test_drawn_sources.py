@@ -387,3 +387,38 @@ def test_data_selection_writes_what_it_derives_and_keeps_an_existing_file(tmp_pa
     assert again.returncode == 2 and "--force" in again.stderr
     onto = run_cli("data", "selection", str(DRAWN), "--out", str(DRAWN / "uji-train.json"))
     assert onto.returncode == 2 and "also read" in onto.stderr
+
+
+_DOT = {"label": 3, "strokes": [[[0.2, 0.2], [0.8, 0.8]]]}
+
+
+@pytest.mark.parametrize(
+    ("samples", "says"),
+    [
+        ('{"format": "mnist-edge-strokes/1", "samples": [', "not valid JSON"),
+        ([{"strokes": [[[0.2, 0.2], [0.8, 0.8]]]}], "needs a digit label"),
+        ([{**_DOT, "label": "31"}], "needs a digit label"),
+        ([{**_DOT, "label": 12}], "label must be an integer 0-9"),
+        ([{**_DOT, "strokes": [[]]}], "has no ink"),
+        ([{**_DOT, "strokes": [[["a", 0.2]]]}], "expected [x, y] numbers"),
+    ],
+    ids=["truncated", "no-label", "number-label", "label-12", "no-ink", "text-point"],
+)
+def test_data_selection_bad_team_file_is_one_line(
+    samples: object, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A team file that is not one is the replay loader's one line; nothing is written."""
+    for name in selection.FILES:
+        text = json.dumps({"format": "mnist-edge-strokes/1", "samples": [_DOT]})
+        (tmp_path / name).write_text(text)
+    bad = (
+        samples
+        if isinstance(samples, str)
+        else json.dumps({"format": "mnist-edge-strokes/1", "samples": samples})
+    )
+    (tmp_path / "uji-train.json").write_text(bad)
+    out = tmp_path / "out.json"
+    assert main(["data", "selection", str(tmp_path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and says in err and "uji-train.json" in err, err
+    assert not out.exists()

@@ -196,3 +196,58 @@ def test_slant_leans_the_way_its_name_says(
             return float(np.polyfit(ink[:, 1], ink[:, 0], 1)[0])  # dx per dy, y down
 
         assert sign * (lean(base) - lean(out)) > 0.2
+
+
+def _twenty_uji_digits(path: Path) -> Path:
+    """Twenty real digits of few writers: some styles find no digit of theirs to apply to."""
+    from mnist_edge.ink.strokes import save_samples
+
+    save_samples(path, load_samples(DRAWN / "uji-train.json")[:20])
+    return path
+
+
+def test_style_set_with_empty_styles_notes_them_and_reports_a_dash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import warnings
+
+    from mnist_edge.train.style_set import main
+    from tests.conftest import MODELS
+
+    drawn, out = _twenty_uji_digits(tmp_path / "s20.json"), tmp_path / "set"
+    assert main(["write", str(out), "--drawn", str(drawn)]) == 0
+    printed = capsys.readouterr()
+    empty = [n for n in STYLES if f"{n}: 0 digits" in printed.out.splitlines()]
+    assert empty and len(empty) < len(STYLES)  # some styles took no digit, others did
+    (note,) = printed.err.strip().splitlines()
+    assert note.startswith("mnist-edge: note:") and all(n in note for n in empty)
+    figures = tmp_path / "report.json"
+    report = ["report", str(out), "--image", str(MODELS / "edge-int8.tflite"), "--tta", "1"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "Mean of empty slice"
+        assert main([*report, "--out", str(figures)]) == 0
+    printed = capsys.readouterr()
+    assert "nan" not in printed.out and not printed.err
+    assert f"| {empty[0]} | 0 | - (-) / - / - |" in printed.out
+    (rows,) = json.loads(figures.read_text()).values()  # strict JSON: null, never NaN
+    assert rows[empty[0]]["image"] is None and rows[empty[0]]["base_image"] is None
+
+
+def test_style_set_where_no_style_applies_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Digits too small for any style (3 points): one line, exit 2, no folder written."""
+    from mnist_edge.ink.strokes import save_samples
+    from mnist_edge.train.style_set import main
+
+    dots = [
+        Sample([[(0.4, 0.4), (0.5, 0.5), (0.6, 0.6)]], digit, f"site/w{w}")
+        for w in range(20)
+        for digit in range(10)
+    ]
+    save_samples(tmp_path / "dots.json", dots)
+    out = tmp_path / "set"
+    assert main(["write", str(out), "--drawn", str(tmp_path / "dots.json")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "no style applies" in line and not out.exists()

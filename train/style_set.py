@@ -126,14 +126,23 @@ def style_set(
 
 
 def write(config: WriteConfig) -> dict[str, int]:
+    """The style files, and per style how many digits it holds (0: none took the style);
+    a set where no style took a digit is refused before anything is written."""
     check_out_dir(Path(config.out), force=config.force, what="style set")
     by_writer = held_out_digits(config.drawn)
     if not by_writer:
         raise UserError("the --drawn files hold no held-out writer; give files with writers")
+    made = style_set(by_writer, config.per_writer, config.seed)
+    if not any(styled for styled, _ in made.values()):
+        digits = sum(len(v) for v in by_writer.values())
+        raise UserError(
+            f"no style applies to the {digits} digits of the --drawn files' {len(by_writer)} "
+            "held-out writers; give files with more writers and digits"
+        )
     counts = {}
     with output_dir(config.out, force=config.force, what="style set") as out:
         (out / BASE).mkdir(exist_ok=True)
-        for name, (styled, bases) in style_set(by_writer, config.per_writer, config.seed).items():
+        for name, (styled, bases) in made.items():
             save_samples(out / f"{name}.json", styled)
             save_samples(out / BASE / f"{name}.json", bases)
             counts[name] = len(styled)
@@ -149,8 +158,8 @@ class StyleFigures:
 
     samples: int
     writers: int
-    image: float
-    base_image: float  # the same digits unstyled
+    image: float | None  # None: a style with no digits (shown as "-")
+    base_image: float | None  # the same digits unstyled
     pen: float | None
     fused: float | None
 
@@ -185,10 +194,17 @@ def read_right(recognizer: Any, samples: list[Sample], with_strokes: bool) -> np
     return np.array(right, bool)
 
 
-def _pen_alone(pen: str, samples: list[Sample]) -> float:
+def share_right(recognizer: Any, samples: list[Sample], with_strokes: bool) -> float | None:
+    """The share of ``samples`` read right; None for no samples (a style that took no digit)."""
+    return float(read_right(recognizer, samples, with_strokes).mean()) if samples else None
+
+
+def _pen_alone(pen: str, samples: list[Sample]) -> float | None:
     from mnist_edge.edge_app.pen.features import FEATURES, POINTS, features, load_pen_model
     from mnist_edge.ink.strokes import as_the_app_takes
 
+    if not samples:
+        return None
     model = load_pen_model(pen)
     found = [features(as_the_app_takes(s.strokes)) for s in samples]
     blank = np.zeros((POINTS, len(FEATURES)), np.float32)
@@ -219,10 +235,10 @@ def report(config: ReportConfig) -> dict[str, dict[str, StyleFigures]]:
             result[key][name] = StyleFigures(
                 len(styled),
                 len({s.writer for s in styled}),
-                float(read_right(plain, styled, False).mean()),
-                float(read_right(plain, bases, False).mean()),
+                share_right(plain, styled, False),
+                share_right(plain, bases, False),
                 None if pen is None else _pen_alone(pen, styled),
-                None if pen is None else float(read_right(fused, styled, True).mean()),
+                None if pen is None else share_right(fused, styled, True),
             )
     return result
 
@@ -258,6 +274,14 @@ def run_write(args: argparse.Namespace) -> int:
     counts = write(build_config(WriteConfig, flags, flags.get("config"), "styles-write"))
     for name, count in counts.items():
         print(f"{name}: {count} digits")
+    empty = [name for name, count in counts.items() if not count]
+    if empty:
+        print(
+            f"mnist-edge: note: no held-out digit took {', '.join(empty)}: "
+            f"{'its file is' if len(empty) == 1 else 'their files are'} empty (read as '-'); "
+            "give --drawn files with more writers for them",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -34,7 +34,6 @@ SHAPE_POINTS = 8
 TOLERANCE = 2  # bytes of 1/255: rounding moves a byte by less than 1
 ENTRY_BYTES = 4 + 2 * SHAPE_POINTS
 MAX_SELECTION_BYTES = 4 << 20
-MAX_TEAM_FILE_BYTES = 64 << 20
 
 #: The team's files: which source each comes from, and whether its samples carry a writer.
 FILES: dict[str, tuple[str, bool]] = {
@@ -203,16 +202,20 @@ def match(selection: FileSelection, samples: Sequence[Sample], taken: set[int]) 
 
 
 def read_team_file(path: Path) -> list[Sample]:
-    raw = read_capped(path, MAX_TEAM_FILE_BYTES, "drawn-digit file")
-    doc = json.loads(raw)
-    return [
-        Sample(
-            strokes=tuple(np.asarray(s, dtype=np.float64) for s in item["strokes"]),
-            label=int(item["label"]),
-            writer=str(item.get("writer", "")),
-        )
-        for item in doc["samples"]
-    ]
+    """The digits of one of the team's stroke files: a file that is not one, or a sample
+    without a digit label or without ink, is the replay loader's one-line error."""
+    from mnist_edge.ink.strokes import ReplayError, load_samples
+
+    samples = []
+    for index, item in enumerate(load_samples(path)):
+        where = f"replay file {path}, sample {index}"
+        if not isinstance(item.label, int):  # None, or a number's label ("4071")
+            raise ReplayError(f"{where}: needs a digit label 0-9; pass the team's digit files")
+        if not any(item.strokes):
+            raise ReplayError(f"{where}: has no ink; pass the team's digit files")
+        strokes = tuple(np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in item.strokes)
+        samples.append(Sample(strokes=strokes, label=item.label, writer=item.writer or ""))
+    return samples
 
 
 def derive(team_dir: Path) -> dict:
