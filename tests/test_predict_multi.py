@@ -122,6 +122,16 @@ def test_touching_digits_are_split_by_a_cut(overlap: int) -> None:
     assert _read(canvas).number == "40"
 
 
+def test_a_canvas_all_ink_reads_without_overflow() -> None:
+    """Ink with no background (a zigzag filling the strip): the pen width has no distance to
+    measure, and no mark survives as a digit; it reads as nothing, never an OverflowError."""
+    from mnist_edge.edge_app.numbers.image import stroke_width
+
+    solid = np.full((120, 400), 255, np.uint8)
+    assert stroke_width(solid) == 2 * 400 - 2
+    assert _read(solid).number == ""
+
+
 def test_a_five_whose_bar_is_apart_reads_as_one_digit() -> None:
     five, three = _clear(5, parts=2), _clear(3)
     assert _read(_ink(_placed(five, 100))).number == "5"

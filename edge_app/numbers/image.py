@@ -98,7 +98,9 @@ def stroke_width(canvas: np.ndarray) -> int:
     solid = (np.asarray(canvas) >= 128).astype(np.uint8)
     if not solid.any():
         solid = (np.asarray(canvas) > 0).astype(np.uint8)
-    dist = cv2.distanceTransform(solid, cv2.DIST_L2, 3)
+    # Ink with no background anywhere has no distance to it (the transform's "infinity"):
+    # at most the picture's size, never an overflow.
+    dist = np.minimum(cv2.distanceTransform(solid, cv2.DIST_L2, 3), max(solid.shape))
     ridge = (dist > 0) & (dist >= cv2.dilate(dist, np.ones((3, 3), np.uint8)))
     if not ridge.any():
         return 2

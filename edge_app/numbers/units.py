@@ -231,4 +231,6 @@ def writing_height(units: Sequence[Unit], brush: int) -> float:
         top, bottom = spans.get(u.stroke, (u.y0, u.y1))
         spans[u.stroke] = (min(top, u.y0), max(bottom, u.y1))
     heights = [b - t + brush for t, b in spans.values()]
+    if not heights:  # no ink kept (a picture of specks, or one solid blot)
+        return 2.0 * brush
     return max(tall_median(heights), 2.0 * brush)
