@@ -44,12 +44,10 @@ class _KerasModel:
     runtime = "keras"
 
     def __init__(self, path: str) -> None:
-        import os
+        from mnist_edge.core.quiet import load_keras_model
 
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        import keras
-
-        self.model = keras.models.load_model(path, compile=False)
+        # quietly, and a torn file is one line ("not a .keras file"), not "File not found"
+        self.model = load_keras_model(path, "pass --keras-model the model.keras of a run")
         self._x: np.ndarray | None = None
         self._out: np.ndarray | None = None
 

@@ -79,3 +79,27 @@ def import_keras() -> Any:
         import keras
         import tensorflow  # noqa: F401 - imported here, under the silencer
     return keras
+
+
+def load_keras_model(
+    path: str | os.PathLike[str], hint: str = "pass the model.keras written by 'mnist-edge train'"
+) -> Any:
+    """Load a ``.keras`` file with a one-line error for a missing or corrupt file, ending in
+    ``hint`` (what to pass instead)."""
+    import zipfile
+    from pathlib import Path
+
+    from mnist_edge.core.errors import UserError
+    from mnist_edge.core.fsutil import check_regular
+    from mnist_edge.core.text import error_line
+
+    path = Path(path)
+    check_regular(path, "model file", hint=hint)
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"{path} is not a .keras file (not a zip archive); {hint}")
+    keras = import_keras()
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as exc:  # zipfile, h5py, JSON and Keras errors alike
+        reason = error_line(exc, 160)
+        raise UserError(f"cannot load model {path}: {reason}; {hint}") from None

@@ -376,3 +376,15 @@ def test_estimate_refuses_rows_whose_timings_are_not_times(
     printed = capsys.readouterr()
     (line,) = printed.err.strip().splitlines()
     assert says in line and "mnist-edge bench" in line and not printed.out, line
+
+
+def test_a_torn_keras_model_is_named_as_such(tmp_path: Path) -> None:
+    """Not "File not found" for a file that is there: the reference row says what is wrong."""
+    torn = tmp_path / "t.keras"
+    torn.write_bytes((ROOT / "models" / "pen.keras").read_bytes()[:3000])
+    r = run_cli(
+        "bench", "--models", str(torn), "--isolation", "none", "--limit", "50",
+        "--no-cold-start", "--no-robust", "--out", str(tmp_path / "b"),
+    )  # fmt: skip
+    assert r.returncode == 2 and "not a .keras file (not a zip archive)" in r.stderr, r.stderr
+    assert "File not found" not in r.stderr and "absl" not in r.stderr

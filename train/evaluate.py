@@ -8,30 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from mnist_edge.core.errors import UserError
-from mnist_edge.core.fsutil import check_regular
 from mnist_edge.core.plotting import matplotlib_or_none, save_figure
-from mnist_edge.core.quiet import import_keras
-from mnist_edge.core.text import error_line
-
-
-def load_keras_model(
-    path: str | Path, hint: str = "pass the model.keras written by 'mnist-edge train'"
-) -> Any:
-    """Load a ``.keras`` file with a one-line error for a missing or corrupt file, ending in
-    ``hint`` (what to pass instead)."""
-    import zipfile
-
-    path = Path(path)
-    check_regular(path, "model file", hint=hint)
-    if not zipfile.is_zipfile(path):
-        raise UserError(f"{path} is not a .keras file (not a zip archive); {hint}")
-    keras = import_keras()
-    try:
-        return keras.models.load_model(path, compile=False)
-    except Exception as exc:  # zipfile, h5py, JSON and Keras errors alike
-        reason = error_line(exc, 160)
-        raise UserError(f"cannot load model {path}: {reason}; {hint}") from None
+from mnist_edge.core.quiet import load_keras_model as load_keras_model
 
 
 def predict_probabilities(model: Any, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
