@@ -21,6 +21,13 @@ def percent(fraction: float | None, digits: int = 2) -> str:
     return "-" if fraction is None else f"{fraction:.{digits}%}"
 
 
+def quoted(value: object, limit: int = 40) -> str:
+    """``repr(value)`` for an error line, cut to about ``limit`` characters: a user's value may
+    be megabytes long."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def error_line(exc: BaseException, limit: int = 240) -> str:
     """An exception as one line: its last non-empty line (frameworks put the cause last, after
     their context), cut to ``limit`` characters; the type name if it says nothing."""

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_edge.core.errors import UserError
+from mnist_edge.core.text import quoted
 
 try:
     import fcntl
@@ -103,7 +104,7 @@ def check_name(name: str) -> str:
     # fullmatch: with match, "$" also matches before a trailing newline.
     if not isinstance(name, str) or not NAME.fullmatch(name):
         raise ProfileError(
-            f"profile name {name!r} must be 1-64 letters, digits, '.', '_' or "
+            f"profile name {quoted(name)} must be 1-64 letters, digits, '.', '_' or "
             "'-', starting with a letter or digit"
         )
     return name

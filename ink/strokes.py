@@ -20,6 +20,7 @@ import numpy as np
 
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import read_capped, write_bytes_atomic
+from mnist_edge.core.text import quoted
 
 FORMAT = "mnist-edge-strokes/1"
 Point = tuple[float, float]
@@ -112,7 +113,7 @@ def parse_document(path: Path, raw: bytes) -> dict[str, Any]:
         raise ReplayError(f"replay file {path} is nested too deeply to be a stroke file") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
-        raise ReplayError(f"replay file {path}: format is {found!r}, expected {FORMAT!r}")
+        raise ReplayError(f"replay file {path}: format is {quoted(found)}, expected {FORMAT!r}")
     raw_samples = doc.get("samples")
     if not isinstance(raw_samples, list):
         raise ReplayError(f"replay file {path}: 'samples' must be a list")

@@ -103,13 +103,15 @@ def test_strokes_roundtrip(tmp_path: Path) -> None:
             "sample 0, stroke 0, point 0",
         ),
         ({"format": FORMAT, "samples": [{"strokes": [], "label": 12}]}, "label must be"),
+        ({"format": "x" * 200_000, "samples": []}, "format is 'xxx"),  # echoed cut short
     ],
 )
 def test_malformed_replay(tmp_path: Path, doc: dict[str, Any], message: str) -> None:
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(doc))
-    with pytest.raises(ReplayError, match=message):
+    with pytest.raises(ReplayError, match=message) as raised:
         load_samples(path)
+    assert len(str(raised.value)) < len(str(path)) + 200
 
 
 def test_a_stroke_file_past_the_memory_bound_is_refused_unread(tmp_path: Path) -> None:

@@ -155,10 +155,11 @@ def test_simulation_counts_gain_misreads_and_repeats() -> None:
     assert got["worst_writer_delta_samples"] == 0
 
 
-@pytest.mark.parametrize("name", ["../x", "", "a/b", ".hidden", "x" * 65])
+@pytest.mark.parametrize("name", ["../x", "", "a/b", ".hidden", "x" * 65, "x" * 5000])
 def test_profile_names_are_checked(name: str) -> None:
-    with pytest.raises(ProfileError):
+    with pytest.raises(ProfileError) as raised:
         check_name(name)
+    assert len(str(raised.value)) < 200  # a long name is echoed cut short
 
 
 LINE = [(0.5, 0.15), (0.5, 0.5), (0.52, 0.85)]
