@@ -55,8 +55,8 @@ def _bench(model: Path, data_dir: str | None) -> dict[str, Any]:
         return json.loads((Path(tmp) / "results.json").read_text())["results"][0]
 
 
-def _json(path: Path) -> Any:
-    raw = read_capped(path, 16 << 20, "run file", hint="pass a 'mnist-edge train' folder")
+def _json(path: Path, hint: str = "pass a 'mnist-edge train' folder") -> Any:
+    raw = read_capped(path, 16 << 20, "run file", hint=hint)
     try:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -65,7 +65,10 @@ def _json(path: Path) -> Any:
 
 def row(run: Path, replay: Path | None, data_dir: str | None) -> dict[str, Any]:
     metrics = _json(run / "metrics.json")
-    manifest = _json(run / "export" / "manifest.json")
+    manifest = _json(  # a training run not exported yet: say how to export it
+        run / "export" / "manifest.json",
+        f"export it first: mnist-edge export --model {run}/model.keras --out {run}/export",
+    )
     try:
         by_format = {m["format"]: m for m in manifest["models"]}
         int8 = by_format["tflite-int8"]

@@ -283,6 +283,7 @@ def test_tflite_runtime_measured_in_its_own_environment(tiny_export: Path, tmp_p
 def test_compare_runs(tiny_run: Path, tiny_export: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
+    assert_user_error(run_cli("compare", str(run)), "export it first: mnist-edge export")
     shutil.copytree(tiny_export, run / "export")
     replay = tmp_path / "dev.json"
     replay.write_text(
