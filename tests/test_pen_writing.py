@@ -4,6 +4,7 @@ its place in the measurement record, and the model card's tables drawn from that
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,16 @@ def test_styles_are_measured_per_style(
         assert row["digits"] >= 1 and row["writers"] >= 1
         assert all(0 <= row[k] <= 1 for k in ("today", "today_unstyled", "fused"))
     assert sum(r["today_unstyled"] for r in styles.values()) / len(styles) > 0.8
+    # A style no digit took (an empty file) is None, shown "-": never numpy's NaN warning.
+    first = next(iter(STYLES))
+    for part in (folder / f"{first}.json", folder / "base" / f"{first}.json"):
+        part.write_text('{"format": "mnist-edge-strokes/1", "samples": []}')
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        empty = measure_styles(readers, str(folder))[first]
+    assert (empty["digits"], empty["today"], empty["today_unstyled"], empty["fused"]) == (
+        0, None, None, None,
+    )  # fmt: skip
 
 
 def test_the_card_shows_styles_and_sizes_from_the_record() -> None:

@@ -122,8 +122,8 @@ def _shares(part: np.ndarray) -> dict[str, float | int]:
 
 def measure_styles(readers: Readers, folder: str) -> dict[str, dict[str, Any]]:
     """Per style of a style set: its digits read right, the picture alone (and the same digits
-    unstyled) and fused."""
-    from mnist_edge.train.style_set import BASE, read_right, style_names
+    unstyled) and fused; None for a style that took no digit."""
+    from mnist_edge.train.style_set import BASE, share_right, style_names
 
     names = style_names(Path(folder))
     out = {}
@@ -133,8 +133,8 @@ def measure_styles(readers: Readers, folder: str) -> dict[str, dict[str, Any]]:
         out[name] = {
             "digits": len(styled),
             "writers": len({s.writer for s in styled}),
-            "today": float(read_right(readers.today, styled, False).mean()),
-            "today_unstyled": float(read_right(readers.today, base, False).mean()),
-            "fused": float(read_right(readers.fused, styled, True).mean()),
+            "today": share_right(readers.today, styled, False),
+            "today_unstyled": share_right(readers.today, base, False),
+            "fused": share_right(readers.fused, styled, True),
         }
     return out
