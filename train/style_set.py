@@ -37,6 +37,7 @@ from mnist_edge.core.config import (
 from mnist_edge.core.errors import UserError
 from mnist_edge.core.fsutil import check_out_dir, output_dir
 from mnist_edge.core.outputs import check_output, write_output
+from mnist_edge.edge_app.tta import MAX_VARIANTS
 from mnist_edge.ink.strokes import Sample, load_samples, save_samples
 from mnist_edge.ink.styles import STYLES, stylise
 from mnist_edge.train.config import TrainConfig
@@ -81,7 +82,7 @@ class ReportConfig:
             not self.pen or len(self.pen) == len(self.image),
             "give one --pen file per --image file, or none",
         )
-        require_int("--tta", self.tta, 1, 8)
+        require_int("--tta", self.tta, 1, MAX_VARIANTS)  # as the app takes it
 
 
 # ----------------------------------------------------------------------------- writing
