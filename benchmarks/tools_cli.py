@@ -162,7 +162,11 @@ def run_estimate(args: argparse.Namespace) -> int:
             results = [Result.from_json(r) for r in rows]
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UserError(f"{config.results}: a row is not a benchmark result ({exc})") from None
-        if not estimable(results):  # an empty table is no estimate
+        try:
+            usable = estimable(results)
+        except UserError as exc:  # a row without the times an estimate scales: name the file
+            raise UserError(f"{config.results}: {exc}") from None
+        if not usable:  # an empty table is no estimate
             raise UserError(
                 f"{config.results} has no row measured on an edge runtime with one thread; "
                 "pass the results.json of a 'mnist-edge bench' run that measured one"

@@ -377,6 +377,7 @@ def test_estimate_refuses_rows_whose_timings_are_not_times(
     printed = capsys.readouterr()
     (line,) = printed.err.strip().splitlines()
     assert says in line and "mnist-edge bench" in line and not printed.out, line
+    assert str(results) in line  # the file is named, whichever check refused it
 
 
 def test_a_torn_keras_model_is_named_as_such(tmp_path: Path) -> None:
