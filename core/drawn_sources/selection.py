@@ -34,6 +34,7 @@ SHAPE_POINTS = 8
 TOLERANCE = 2  # bytes of 1/255: rounding moves a byte by less than 1
 ENTRY_BYTES = 4 + 2 * SHAPE_POINTS
 MAX_SELECTION_BYTES = 4 << 20
+MAX_TEAM_FILE_BYTES = 64 << 20
 
 #: The team's files: which source each comes from, and whether its samples carry a writer.
 FILES: dict[str, tuple[str, bool]] = {
@@ -202,19 +203,35 @@ def match(selection: FileSelection, samples: Sequence[Sample], taken: set[int]) 
 
 
 def read_team_file(path: Path) -> list[Sample]:
-    """The digits of one of the team's stroke files: a file that is not one, or a sample
-    without a digit label or without ink, is the replay loader's one-line error."""
-    from mnist_edge.ink.strokes import ReplayError, load_samples
-
+    """The digits of one of the team's stroke files; a file that is not one, or a sample
+    without a digit label 0-9 or without ink, is one line (read here, below the ink layer)."""
+    raw = read_capped(path, MAX_TEAM_FILE_BYTES, "drawn-digit file")
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise UserError(
+            f"drawn-digit file {path} is not valid JSON ({exc}); pass the team's file"
+        ) from None
+    items = doc.get("samples") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        raise UserError(f"drawn-digit file {path} has no 'samples' list; pass the team's file")
     samples = []
-    for index, item in enumerate(load_samples(path)):
-        where = f"replay file {path}, sample {index}"
-        if not isinstance(item.label, int):  # None, or a number's label ("4071")
-            raise ReplayError(f"{where}: needs a digit label 0-9; pass the team's digit files")
-        if not any(item.strokes):
-            raise ReplayError(f"{where}: has no ink; pass the team's digit files")
-        strokes = tuple(np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in item.strokes)
-        samples.append(Sample(strokes=strokes, label=item.label, writer=item.writer or ""))
+    for index, item in enumerate(items):
+        where = f"drawn-digit file {path}, sample {index}"
+        label = item.get("label") if isinstance(item, dict) else None
+        if not isinstance(label, int) or isinstance(label, bool):  # None, or "4071"
+            raise UserError(f"{where}: needs a digit label 0-9; pass the team's digit files")
+        if not 0 <= label <= 9:
+            raise UserError(f"{where}: label must be an integer 0-9, got {label}")
+        try:
+            strokes = tuple(np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in item["strokes"])
+        except (KeyError, TypeError, ValueError):
+            raise UserError(
+                f"{where}: strokes expected [x, y] numbers; pass the team's file"
+            ) from None
+        if not any(len(s) for s in strokes):
+            raise UserError(f"{where}: has no ink; pass the team's digit files")
+        samples.append(Sample(strokes=strokes, label=label, writer=str(item.get("writer", ""))))
     return samples
 
 
