@@ -95,7 +95,9 @@ TF_CASES = {
 }  # fmt: skip
 
 
-def _refused(tmp_path: Path, args: tuple[str, ...], words: tuple[str, ...], out: str | None):
+def _refused(
+    tmp_path: Path, args: tuple[str, ...], words: tuple[str, ...], out: str | None
+) -> None:
     files = _files(tmp_path)
     member = Path(files["member"]).read_bytes()
     done = run_cli(*(a.format(**files) for a in args))
@@ -110,17 +112,17 @@ def _refused(tmp_path: Path, args: tuple[str, ...], words: tuple[str, ...], out:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_a_pen_job_refuses_bad_input_in_one_line(tmp_path, case):
+def test_a_pen_job_refuses_bad_input_in_one_line(tmp_path: Path, case: str) -> None:
     _refused(tmp_path, *CASES[case])
 
 
 @pytest.mark.tf
 @pytest.mark.parametrize("case", TF_CASES)
-def test_a_pen_job_refuses_a_bad_model_in_one_line(tmp_path, case):
+def test_a_pen_job_refuses_a_bad_model_in_one_line(tmp_path: Path, case: str) -> None:
     _refused(tmp_path, *TF_CASES[case])
 
 
-def test_fusion_leaves_out_held_out_drawings_the_app_reads_nothing_of(tmp_path):
+def test_fusion_leaves_out_held_out_drawings_the_app_reads_nothing_of(tmp_path: Path) -> None:
     """Site s holds two of ten writers out, site t one of two: t's drawings start off the
     canvas, so the app reads nothing of them; the fusion is measured on the others."""
     writers = {f"s/{i}": DIAGONAL for i in range(10)} | {"t/a": OFF_CANVAS, "t/b": OFF_CANVAS}
