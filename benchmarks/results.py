@@ -102,6 +102,8 @@ class Result:
             _check_timings(
                 row.model, name, getattr(row, name), needed=row.ok and name == "latency_us"
             )
+        if not isinstance(row.latency_rounds_us, list):  # one p50 per timing round
+            raise _bad(row.model, "latency_rounds_us", "is not a list of times")
         _check_times(row.model, "latency_rounds_us", row.latency_rounds_us)
         return row
 

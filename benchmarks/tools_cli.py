@@ -228,15 +228,15 @@ def run_compare(args: argparse.Namespace) -> int:
     if config.dev:
         load_labelled(config.dev, "--dev")  # a bad file is one line before any benchmark runs
     if config.out:
-        inputs = [("--dev", config.dev)] if config.dev else []
-        check_output("--out", config.out, inputs=inputs, force=config.force)
         out = Path(config.out).resolve()
-        for run in config.runs:  # its metrics, manifest and models are all read
+        for run in config.runs:  # its metrics, manifest and models are all read: --force or not
             if out.is_relative_to(Path(run).resolve()):
                 raise UserError(
                     f"--out {config.out} is inside RUN {run}, which this run reads; "
                     "write the table elsewhere"
                 )
+        inputs = [("--dev", config.dev)] if config.dev else []
+        check_output("--out", config.out, inputs=inputs, force=config.force)
     dev = Path(config.dev) if config.dev else None
     table = markdown([row(Path(run), dev, config.data_dir) for run in config.runs])
     print(table)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from mnist_edge.core.errors import UserError
+from mnist_edge.core.text import quoted
 
 
 @contextlib.contextmanager
@@ -104,7 +105,9 @@ def open_regular(
     ``open`` would, until a writer comes) or reading a device (whose ``st_size`` is 0)."""
     name = Path(path)
     if "\0" in str(name):  # os.open would raise a bare ValueError
-        raise error(f"{what} {str(name)!r} has a NUL byte in its name; {hint or 'check the path'}")
+        raise error(
+            f"{what} {quoted(str(name))} has a NUL byte in its name; {hint or 'check the path'}"
+        )
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:

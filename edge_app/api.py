@@ -315,6 +315,8 @@ def load(
         threads = int(threads)
     if not isinstance(pen, (bool, str, os.PathLike)):
         raise UserError(f"pen must be True, False or a pen model file's path, got {pen!r}"[:200])
+    if not isinstance(pen, bool) and not os.fspath(pen).strip():  # '' is no file, not "default"
+        raise UserError("the pen model path is empty; pass pen=True for the shipped one")
     loaded = load_default(None if model is None else str(model), runtime, threads)
     chosen_tta = choose_tta(tta, loaded)
     learner, note = _learner(loaded, profile)
@@ -334,9 +336,6 @@ def _pen(pen: bool | str | os.PathLike[str], model: Any, threads: int | None) ->
     if pen is False:
         return None
     from mnist_edge.edge_app.pen.default import pen_channel
-
-    if pen is not True and not os.fspath(pen).strip():  # '' is no file, not "the default"
-        raise UserError("the pen model path is empty; pass pen=True for the shipped one")
 
     return pen_channel(model, None if pen is True else pen, threads=threads)
 

@@ -8,7 +8,7 @@ user (a :class:`~mnist_edge.edge_app.learn.Learner`), in that order.
 from __future__ import annotations
 
 import dataclasses
-import itertools
+import secrets
 import time
 from collections.abc import Sequence
 
@@ -25,10 +25,6 @@ from mnist_edge.edge_app.tta import averaged, batch_variants
 from mnist_edge.ink.preprocess import to_mnist
 from mnist_edge.ink.strokes import Stroke
 
-#: Each recognizer's own number: a result remembers which one read it, so that a correction
-#: is learned only by the reader whose model made its embedding.
-_SERIALS = itertools.count(1)
-
 
 class Recognizer:
     def __init__(
@@ -44,7 +40,9 @@ class Recognizer:
         self.tta = tta
         self.learner = learner
         self.pen = pen  # read with the strokes when a drawing has them (docs/pen.md)
-        self.serial = next(_SERIALS)
+        # A result remembers which recognizer read it, so that a correction is learned only by
+        # the one whose model made its embedding: random, so unique across processes too.
+        self.serial = secrets.randbits(63)
 
     def _predict(self, images: np.ndarray) -> list[Prediction]:
         if self.tta <= 1:

@@ -249,7 +249,7 @@ def training_info(model_path: Path) -> dict[str, Any]:
 
 
 def run_export(config: ExportConfig) -> list[Outcome]:
-    from mnist_edge.train.evaluate import load_keras_model
+    from mnist_edge.core.quiet import load_keras_model
 
     model_path = Path(config.model)
     model = load_keras_model(model_path)

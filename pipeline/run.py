@@ -61,7 +61,8 @@ def _models_target(config: PipelineConfig) -> Path:
         target = Path(config.models_dir)
         if target.exists() and not target.is_dir():
             raise UserError(f"--models-dir {target} is not a folder; name a folder to promote into")
-        check_new_folders("--models-dir", target / MANIFEST)
+        # a new folder: its nearest existing parent must take it; an existing one, its manifest
+        check_new_folders("--models-dir", target / MANIFEST if target.is_dir() else target)
         return target
     target = checkout_models_dir()
     if target is None:
@@ -72,12 +73,26 @@ def _models_target(config: PipelineConfig) -> Path:
     return target
 
 
+def _bench_results(path: Path) -> tuple[dict[str, Any], list[Result]]:
+    """The benchmark stage's record and its rows; a row that is not one (an older or edited
+    file) is one line, before --resume does any work."""
+    bench = _read_json(path)
+    try:
+        return bench, [Result.from_json(r) for r in bench["results"]]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(
+            f"{path}: a row is not a benchmark result ({exc}); run the pipeline again with --force"
+        ) from None
+
+
 def run_pipeline(config: PipelineConfig) -> tuple[Path, Result | None]:
     config.validate_stages()  # every stage's settings, before any work
     if config.resume:  # what a previous run left must be readable before anything starts
         for stage_file in ("train/metrics.json", "export/manifest.json", "bench/results.json"):
             if (config.out_dir / stage_file).is_file():
                 _read_json(config.out_dir / stage_file)
+        if (config.out_dir / "bench" / "results.json").is_file():
+            _bench_results(config.out_dir / "bench" / "results.json")
     target = _models_target(config) if config.promote else None
     out = config.out_dir
     timings: dict[str, float] = {}
@@ -112,8 +127,7 @@ def run_pipeline(config: PipelineConfig) -> tuple[Path, Result | None]:
             run_bench_stage(config)
         timings["bench"] = time.perf_counter() - started
 
-        bench = _read_json(out / "bench" / "results.json")
-        results = [Result.from_json(r) for r in bench["results"]]
+        bench, results = _bench_results(out / "bench" / "results.json")
         manifest = _read_json(out / "export" / "manifest.json")
         replays = replay_stage(config, timings, recommend(results).get("tflite"))
         report = out / "REPORT.md"

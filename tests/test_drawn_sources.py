@@ -401,13 +401,26 @@ _DOT = {"label": 3, "strokes": [[[0.2, 0.2], [0.8, 0.8]]]}
         ([{**_DOT, "label": 12}], "label must be an integer 0-9"),
         ([{**_DOT, "strokes": [[]]}], "has no ink"),
         ([{**_DOT, "strokes": [[["a", 0.2]]]}], "expected [x, y] numbers"),
+        ([{**_DOT, "strokes": [[[0.2, 0.2, 5.0]]]}], "expected [x, y] numbers"),
+        ([{**_DOT, "strokes": [[0.2, 0.2, 0.8, 0.8]]}], "expected [x, y] numbers"),
+        ([{**_DOT, "strokes": [[[float("nan"), 0.2]]]}], "expected [x, y] numbers"),
     ],
-    ids=["truncated", "no-label", "number-label", "label-12", "no-ink", "text-point"],
+    ids=[
+        "truncated",
+        "no-label",
+        "number-label",
+        "label-12",
+        "no-ink",
+        "text-point",
+        "xyt-point",
+        "flat-stroke",
+        "nan-point",
+    ],
 )
 def test_data_selection_bad_team_file_is_one_line(
     samples: object, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A team file that is not one is the replay loader's one line; nothing is written."""
+    """A team file that is not one is one line; nothing is written."""
     for name in selection.FILES:
         text = json.dumps({"format": "mnist-edge-strokes/1", "samples": [_DOT]})
         (tmp_path / name).write_text(text)

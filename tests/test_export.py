@@ -33,8 +33,8 @@ def test_parity_with_keras(tiny_export: Path, tiny_run: Path) -> None:
 
     from mnist_edge.core.contract import EMBEDDING, PROBABILITIES
     from mnist_edge.core.data import load_split
+    from mnist_edge.core.quiet import load_keras_model
     from mnist_edge.edge_app.runtime import load_model
-    from mnist_edge.train.evaluate import load_keras_model
 
     test = load_split("test", limit=2000)
     source = load_keras_model(tiny_run / "model.keras")

@@ -89,6 +89,17 @@ def test_promote_target_is_checked_before_any_work(tmp_path: Path) -> None:
         assert not out.exists()
 
 
+def test_resume_refuses_a_benchmark_row_that_is_not_one(tmp_path: Path) -> None:
+    """An older or edited results.json is one line before --resume does any work."""
+    out = tmp_path / "p"
+    (out / "bench").mkdir(parents=True)
+    row = {"model": "m.tflite", "format": "tflite-int8", "runtime": "litert", "status": "ok"}
+    (out / "bench" / "results.json").write_text(json.dumps({"results": [row]}))
+    r = run_cli("pipeline", *QUICK, "--out", str(out), "--resume")
+    assert_user_error(r, "is not a benchmark result", "--force")
+    assert sorted(p.name for p in out.iterdir()) == ["bench"]
+
+
 def test_readme_format_table_comes_from_the_registry() -> None:
     assert markdown_table() in (ROOT / "README.md").read_text()
 

@@ -310,9 +310,9 @@ def test_ema_training_reports_both_kinds(tmp_path: Path, data_dir: Path) -> None
     and both kinds' best epochs are reported."""
     from mnist_edge.core.config import build_config
     from mnist_edge.core.data import load_split
+    from mnist_edge.core.quiet import load_keras_model
     from mnist_edge.train.config import TrainConfig
     from mnist_edge.train.dataset import split_train_val
-    from mnist_edge.train.evaluate import load_keras_model
     from mnist_edge.train.trainer import train
 
     config = build_config(
@@ -388,7 +388,7 @@ def test_ctrl_c_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
     assert proc.returncode == 130, stderr[-2000:]
     assert "Traceback" not in stderr and "best checkpoint so far" in stderr
     assert not (out / "model.keras").exists()  # no final model pretends the run finished
-    from mnist_edge.train.evaluate import load_keras_model
+    from mnist_edge.core.quiet import load_keras_model
 
     assert load_keras_model(checkpoint).count_params() > 0  # a complete, loadable file
 

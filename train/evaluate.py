@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 
 from mnist_edge.core.plotting import matplotlib_or_none, save_figure
-from mnist_edge.core.quiet import load_keras_model as load_keras_model
 
 
 def predict_probabilities(model: Any, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:

@@ -24,11 +24,11 @@ def run(args: argparse.Namespace) -> int:
 
     config = build_config(EvaluateConfig, vars(args), args.config, section="evaluate")
     model_path = Path(config.model)
+    from mnist_edge.core.quiet import load_keras_model
     from mnist_edge.train.architectures import count_macs
     from mnist_edge.train.evaluate import (
         classification_metrics,
         library_versions,
-        load_keras_model,
         predict_probabilities,
         write_plots,
     )

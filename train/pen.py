@@ -25,6 +25,7 @@ import numpy as np
 
 from mnist_edge.core.contract import EMBEDDING, NUM_CLASSES, PROBABILITIES
 from mnist_edge.core.errors import UserError
+from mnist_edge.core.fsutil import atomic_path, read_capped, write_json_atomic
 from mnist_edge.edge_app.pen.features import FEATURES, INPUT_NAME, POINTS, batch_features
 from mnist_edge.ink.strokes import Sample, Stroke
 from mnist_edge.ink.styles import random_style
@@ -78,7 +79,7 @@ def held_out_pen_data(paths: Sequence[str]) -> PenData:
 
 def load_pen_keras(path: str | Path, hint: str = "pass pen.keras of 'mnist-edge pen train'") -> Any:
     """A pen model (.keras) of this version: a missing, corrupt or other model is one line."""
-    from mnist_edge.train.evaluate import load_keras_model
+    from mnist_edge.core.quiet import load_keras_model
 
     model = load_keras_model(path, hint)
     shapes = [tuple(t.shape) for t in model.inputs]
@@ -293,11 +294,23 @@ def ensemble(paths: Sequence[str], out: str) -> Any:
         members.append(member(inp))
     average = keras.layers.Average(name=PROBABILITIES)(members)
     combined = keras.Model(inp, average, name="pen")
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    combined.save(out)
     metrics = {"ensemble": list(paths), "params": int(combined.count_params())}
-    first = Path(paths[0]).parent / "metrics.json"
-    if first.is_file():
-        metrics["train_samples"] = json.loads(first.read_text()).get("train_samples")
-    (Path(out).parent / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    metrics["train_samples"] = _train_samples(Path(paths[0]).parent / "metrics.json")
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:  # never a half-written model under the final name
+        combined.save(tmp)
+    write_json_atomic(Path(out).parent / "metrics.json", metrics)
     return combined
+
+
+def _train_samples(path: Path) -> int | None:
+    """What the first member's training record says it trained on (None without one, or
+    for a record that is not one: the ensemble's record only repeats it)."""
+    if not path.is_file():
+        return None
+    try:
+        found = json.loads(read_capped(path, 1 << 20, "pen training record").decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    value = found.get("train_samples") if isinstance(found, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

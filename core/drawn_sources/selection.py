@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,6 +203,18 @@ def match(selection: FileSelection, samples: Sequence[Sample], taken: set[int]) 
 # ----------------------------------------------------------------------------- deriving it
 
 
+def _is_point(point: object) -> bool:
+    """``[x, y]`` of two finite numbers (what ``ink.strokes`` checks too; core reads alone)."""
+    return (
+        isinstance(point, list)
+        and len(point) == 2
+        and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in point
+        )
+    )
+
+
 def read_team_file(path: Path) -> list[Sample]:
     """The digits of one of the team's stroke files; a file that is not one, or a sample
     without a digit label 0-9 or without ink, is one line (read here, below the ink layer)."""
@@ -223,12 +236,12 @@ def read_team_file(path: Path) -> list[Sample]:
             raise UserError(f"{where}: needs a digit label 0-9; pass the team's digit files")
         if not 0 <= label <= 9:
             raise UserError(f"{where}: label must be an integer 0-9, got {label}")
-        try:
-            strokes = tuple(np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in item["strokes"])
-        except (KeyError, TypeError, ValueError):
-            raise UserError(
-                f"{where}: strokes expected [x, y] numbers; pass the team's file"
-            ) from None
+        raw = item.get("strokes")
+        if not isinstance(raw, list) or not all(
+            isinstance(stroke, list) and all(_is_point(p) for p in stroke) for stroke in raw
+        ):
+            raise UserError(f"{where}: strokes expected [x, y] numbers; pass the team's file")
+        strokes = tuple(np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in raw)
         if not any(len(s) for s in strokes):
             raise UserError(f"{where}: has no ink; pass the team's digit files")
         samples.append(Sample(strokes=strokes, label=label, writer=str(item.get("writer", ""))))

@@ -93,7 +93,7 @@ BRUSH_HOLD = 1.5
 #: The brush is set by a number's first strokes (with ink) and kept after them: by then the
 #: writing size is known, and a change later redraws and reads again every digit written,
 #: a whole number's read (10-25 ms here) after a stroke that should cost 3. Four strokes keep
-#: the last stroke of every 5-digit number from changing it.
+#: the last stroke of a 5-digit number written in five or more strokes from changing it.
 BRUSH_STROKES = 4
 
 
