@@ -380,6 +380,7 @@ def test_estimate_refuses_rows_whose_timings_are_not_times(
     assert str(results) in line  # the file is named, whichever check refused it
 
 
+@pytest.mark.tf  # the reference row runs only where Keras is installed
 def test_a_torn_keras_model_is_named_as_such(tmp_path: Path) -> None:
     """Not "File not found" for a file that is there: the reference row says what is wrong."""
     torn = tmp_path / "t.keras"
