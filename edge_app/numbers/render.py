@@ -5,6 +5,7 @@ canvas) and turned into model input by the one preprocessing path."""
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -98,8 +99,13 @@ BRUSH_STROKES = 4
 
 
 def _writing_heights(strokes: Sequence[Stroke], height: int) -> list[float]:
-    """Each stroke's height in canvas px (points, without the brush); none for an empty one."""
-    return [(max(p[1] for p in s) - min(p[1] for p in s)) * (height - 1) for s in strokes if s]
+    """The first ``BRUSH_STROKES`` strokes' heights in canvas px (points, without the brush);
+    none for an empty one. Later strokes are not measured: every read calls this."""
+    inked = (s for s in strokes if s)
+    return [
+        (max(p[1] for p in s) - min(p[1] for p in s)) * (height - 1)
+        for s in itertools.islice(inked, BRUSH_STROKES)
+    ]
 
 
 def ink_brush(strokes: Sequence[Stroke], width: int, height: int, brush: int) -> int:
@@ -112,7 +118,7 @@ def ink_brush(strokes: Sequence[Stroke], width: int, height: int, brush: int) ->
     scratch gets the brush the app had), which does not flap while writing."""
     held: int | None = None
     ordered: list[float] = []  # the heights so far, kept sorted: one insertion per stroke
-    for h in _writing_heights(strokes, height)[:BRUSH_STROKES]:
+    for h in _writing_heights(strokes, height):
         bisect.insort(ordered, h)
         ideal = min(float(brush), max(1.0, tall_median_of_sorted(ordered) * INK_PER_HEIGHT))
         # Writing that asks for the canvas' brush gets it: the usual sizes read as drawn.
